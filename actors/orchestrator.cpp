@@ -1,0 +1,271 @@
+// The orchestrator's state machine.
+#include "orchestrator.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+
+#include "errors.hpp"
+#include "log.hpp"
+#include "rules.hpp"
+
+namespace troupe {
+
+namespace {
+
+std::string lower(std::string x) {
+  for (auto& c : x)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return x;
+}
+
+void add_outcome(saga_write& w, const rules::outcome& o) {
+  w.final_status = o.status;
+  w.reason = o.reason;
+  w.release = o.release;
+  w.refund = o.refund;
+  if (o.release)
+    w.timeline.emplace_back("compensation.release");
+  if (o.refund)
+    w.timeline.emplace_back("compensation.refund");
+  w.timeline.emplace_back("status." + o.status);
+}
+
+} // namespace
+
+std::optional<saga_write> plan_step(const saga_snapshot& saga,
+                                    const saga_step& step) {
+  saga_write w;
+  w.order_id = saga.order_id;
+  w.correlation_id = saga.correlation_id;
+  bool open = saga.status == status::fresh;
+  switch (step.kind) {
+    case saga_step::payment: {
+      if (!saga.payment_status.empty())
+        return std::nullopt; // seen already: a redelivery
+      w.event_id = step.pay.event_id;
+      w.payment_status = step.pay.approved ? pay::approved : pay::declined;
+      w.timeline.emplace_back("payment." + lower(w.payment_status));
+      if (open) {
+        auto o = rules::decide(w.payment_status, saga.inventory_status);
+        if (!o.status.empty())
+          add_outcome(w, o);
+      } else if (step.pay.approved && saga.status == status::cancelled) {
+        // Money taken for an order that is already cancelled goes back.
+        w.refund = true;
+        w.timeline.emplace_back("compensation.refund");
+      }
+      return w;
+    }
+    case saga_step::inventory: {
+      if (!saga.inventory_status.empty())
+        return std::nullopt;
+      w.event_id = step.inv.event_id;
+      if (step.inv.reserved)
+        w.inventory_status = inv::reserved;
+      else if (step.inv.reason == reason::quantity_limit)
+        w.inventory_status = inv::quantity_limit;
+      else
+        w.inventory_status = inv::out_of_stock;
+      w.timeline.emplace_back("inventory." + lower(w.inventory_status));
+      if (open) {
+        auto o = rules::decide(saga.payment_status, w.inventory_status);
+        if (!o.status.empty())
+          add_outcome(w, o);
+      } else if (step.inv.reserved && saga.status == status::cancelled) {
+        // A reservation that arrives after the end is released.
+        w.release = true;
+        w.timeline.emplace_back("compensation.release");
+      }
+      return w;
+    }
+    case saga_step::deadline: {
+      if (!open)
+        return std::nullopt;
+      w.timeline.emplace_back("deadline.expired");
+      add_outcome(w, rules::expire(saga.payment_status, saga.inventory_status));
+      return w;
+    }
+  }
+  return std::nullopt;
+}
+
+void apply_write(saga_snapshot& saga, const saga_write& w) {
+  if (!w.payment_status.empty())
+    saga.payment_status = w.payment_status;
+  if (!w.inventory_status.empty())
+    saga.inventory_status = w.inventory_status;
+  if (!w.final_status.empty()) {
+    saga.status = w.final_status;
+    saga.reason = w.reason;
+  }
+}
+
+namespace {
+
+void run_next(orchestrator_ptr self);
+
+void finish_step(orchestrator_ptr self, saga_step& step, write_outcome x) {
+  if (step.has_rp)
+    step.rp.deliver(x);
+}
+
+void fail_step(orchestrator_ptr self, saga_step& step, caf::error err) {
+  if (step.has_rp)
+    step.rp.deliver(std::move(err));
+}
+
+void load(orchestrator_ptr self) {
+  self->state.busy = true;
+  self->request(self->state.store, std::chrono::seconds(30),
+                load_saga{self->state.order_id})
+    .then(
+      [=](saga_snapshot& snap) {
+        auto& st = self->state;
+        st.busy = false;
+        if (!snap.found) {
+          // Results for an order this node's database does not know: nothing
+          // to decide; answer so the events are not retried forever.
+          log::warn("orchestrator", "order {} not found; dropping {} step(s)",
+                    st.order_id, st.queue.size());
+          for (auto& step : st.queue)
+            fail_step(self, step,
+                      make_error(troupe_errc::not_found, st.order_id));
+          st.queue.clear();
+          self->quit();
+          return;
+        }
+        st.saga = std::move(snap);
+        bool was_loaded = st.loaded;
+        st.loaded = true;
+        if (!was_loaded && st.saga.status == status::fresh)
+          self->delayed_send(self,
+                             std::chrono::milliseconds(
+                               std::max<int64_t>(0, st.saga.deadline_in_ms)),
+                             deadline_atom::value);
+        run_next(self);
+      },
+      [=](caf::error& err) {
+        auto& st = self->state;
+        st.busy = false;
+        log::warn("orchestrator", "loading order {} failed: {}", st.order_id,
+                  describe(err));
+        for (auto& step : st.queue)
+          fail_step(self, step, err);
+        st.queue.clear();
+        if (!st.loaded)
+          self->quit(); // the next event spawns a fresh orchestrator
+      });
+}
+
+void run_next(orchestrator_ptr self) {
+  auto& st = self->state;
+  if (st.busy)
+    return;
+  if (!st.loaded) {
+    load(self);
+    return;
+  }
+  while (!st.queue.empty()) {
+    auto plan = plan_step(st.saga, st.queue.front());
+    if (plan) {
+      st.busy = true;
+      self->request(st.store, std::chrono::seconds(30), *plan)
+        .then(
+          [=](write_outcome x) {
+            auto& st = self->state;
+            st.busy = false;
+            auto step = std::move(st.queue.front());
+            st.queue.pop_front();
+            if (x == write_outcome::stale && step.stale_retries == 0) {
+              // Finalized by someone else meanwhile: reload, then re-plan.
+              step.stale_retries = 1;
+              st.queue.push_front(std::move(step));
+              load(self);
+              return;
+            }
+            if (x == write_outcome::applied)
+              apply_write(st.saga, *plan);
+            if (!plan->final_status.empty() && x == write_outcome::applied)
+              log::debug("orchestrator", "order {} {} {} corr={}",
+                         st.order_id, plan->final_status, plan->reason,
+                         st.saga.correlation_id);
+            finish_step(self, step, x);
+            run_next(self);
+          },
+          [=](caf::error& err) {
+            auto& st = self->state;
+            st.busy = false;
+            auto step = std::move(st.queue.front());
+            st.queue.pop_front();
+            if (step.kind == saga_step::deadline) {
+              // Nobody waits on the timer: try again shortly.
+              self->delayed_send(self, std::chrono::seconds(1),
+                                 deadline_atom::value);
+            }
+            fail_step(self, step, std::move(err));
+            run_next(self);
+          });
+      return;
+    }
+    finish_step(self, st.queue.front(), write_outcome::duplicate);
+    st.queue.pop_front();
+  }
+  if (st.saga.status != status::fresh)
+    self->quit();
+}
+
+template <class T>
+caf::result<write_outcome> enqueue(orchestrator_ptr self, saga_step::kind_t k,
+                                   T&& event) {
+  saga_step step;
+  step.kind = k;
+  if constexpr (std::is_same_v<std::decay_t<T>, payment_result>)
+    step.pay = std::forward<T>(event);
+  else
+    step.inv = std::forward<T>(event);
+  step.rp = self->make_response_promise<write_outcome>();
+  step.has_rp = true;
+  auto rp = step.rp;
+  self->state.queue.push_back(std::move(step));
+  run_next(self);
+  return rp;
+}
+
+} // namespace
+
+orchestrator_actor::behavior_type
+orchestrator(orchestrator_ptr self, std::string order_id, store_actor store,
+             std::optional<saga_snapshot> preloaded) {
+  auto& st = self->state;
+  st.order_id = std::move(order_id);
+  st.store = std::move(store);
+  if (preloaded) {
+    st.saga = std::move(*preloaded);
+    st.loaded = true;
+    if (st.saga.status == status::fresh)
+      self->delayed_send(self,
+                         std::chrono::milliseconds(
+                           std::max<int64_t>(0, st.saga.deadline_in_ms)),
+                         deadline_atom::value);
+  }
+  return {
+    [=](payment_result& x) -> caf::result<write_outcome> {
+      return enqueue(self, saga_step::payment, std::move(x));
+    },
+    [=](inventory_result& x) -> caf::result<write_outcome> {
+      return enqueue(self, saga_step::inventory, std::move(x));
+    },
+    [=](deadline_atom) {
+      saga_step step;
+      step.kind = saga_step::deadline;
+      self->state.queue.push_back(std::move(step));
+      run_next(self);
+    },
+  };
+}
+
+} // namespace troupe

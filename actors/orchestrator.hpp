@@ -1,0 +1,74 @@
+// The orchestrator: one actor per in-flight order.
+//
+// It collects the payment and inventory results (in any order), decides
+// CONFIRMED or CANCELLED, compensates what succeeded when the order is
+// cancelled, and cancels with `timeout` when the deadline passes first. Every
+// step is written through the store port; a result is acknowledged to its
+// sender only after the write committed, so the Kafka offset that carried it
+// is committed only then.
+//
+//   payment_result ──┐
+//   inventory_result ┼─▶ [orchestrator X] ──saga_write──▶ store
+//   deadline (timer) ┘
+//
+// Steps are applied one at a time in arrival order; the actor quits once the
+// order is final and nothing is queued.
+#pragma once
+
+#include <deque>
+#include <optional>
+#include <string>
+
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "messages.hpp"
+#include "store.hpp"
+
+namespace troupe {
+
+using orchestrator_actor
+  = caf::typed_actor<caf::replies_to<payment_result>::with<write_outcome>,
+                     caf::replies_to<inventory_result>::with<write_outcome>,
+                     caf::reacts_to<deadline_atom>>;
+
+/// One unit of work waiting for its turn.
+struct saga_step {
+  enum kind_t { payment, inventory, deadline } kind = deadline;
+  payment_result pay;
+  inventory_result inv;
+  caf::typed_response_promise<write_outcome> rp; ///< pending when from Kafka
+  bool has_rp = false;
+  int stale_retries = 0;
+};
+
+struct orchestrator_state {
+  static inline const char* name = "orchestrator";
+  std::string order_id;
+  store_actor store;
+  saga_snapshot saga;
+  bool loaded = false;
+  bool busy = false; ///< a write or a load is in flight
+  std::deque<saga_step> queue;
+};
+
+using orchestrator_ptr
+  = orchestrator_actor::stateful_pointer<orchestrator_state>;
+
+/// Spawns with an optional preloaded snapshot (rehydration by the saga
+/// router); without one, the orchestrator loads it from the store first.
+orchestrator_actor::behavior_type
+orchestrator(orchestrator_ptr self, std::string order_id, store_actor store,
+             std::optional<saga_snapshot> preloaded);
+
+/// The write a step needs against the current snapshot, or none when the
+/// step changes nothing (duplicate result, deadline after the end).
+std::optional<saga_write> plan_step(const saga_snapshot& saga,
+                                    const saga_step& step);
+
+/// Applies a committed write to the snapshot.
+void apply_write(saga_snapshot& saga, const saga_write& w);
+
+} // namespace troupe

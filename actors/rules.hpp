@@ -1,0 +1,44 @@
+// The business rules of the order saga, as pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "messages.hpp"
+
+namespace troupe::rules {
+
+/// Orders above this amount are declined by the payment step.
+constexpr int64_t max_amount_cents = 100000;
+
+/// Orders above this quantity fail the inventory step.
+constexpr int32_t max_quantity = 10;
+
+/// Payment: declined when `amount_cents > 100000`. Returns the reason or "".
+std::string payment_decision(int64_t amount_cents);
+
+/// Inventory, the part that needs no stock: `quantity > 10` fails.
+std::string inventory_precheck(int32_t quantity);
+
+/// Inventory against live stock: reserved when `available >= quantity`.
+std::string inventory_decision(int32_t quantity, int64_t available);
+
+/// The decision of a saga given both results (either may still be empty).
+struct outcome {
+  std::string status; ///< empty while undecided
+  std::string reason;
+  bool release = false; ///< compensate the reservation
+  bool refund = false;  ///< compensate the payment
+};
+
+/// Decides once both results are known; undecided otherwise. When both
+/// failed, the payment's reason wins so the outcome does not depend on
+/// arrival order.
+outcome decide(const std::string& payment_status,
+               const std::string& inventory_status);
+
+/// The deadline passed: cancel with `timeout` and compensate what succeeded.
+outcome expire(const std::string& payment_status,
+               const std::string& inventory_status);
+
+} // namespace troupe::rules

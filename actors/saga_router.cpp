@@ -1,0 +1,126 @@
+// The saga router's routing, spawning and rehydration.
+#include "saga_router.hpp"
+
+#include <set>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "errors.hpp"
+#include "log.hpp"
+
+namespace troupe {
+
+namespace {
+
+orchestrator_actor spawn_orchestrator(saga_router_ptr self,
+                                      const std::string& order_id,
+                                      std::optional<saga_snapshot> snap) {
+  auto& st = self->state;
+  auto orch = self->spawn(orchestrator, order_id, st.store, std::move(snap));
+  self->monitor(orch);
+  st.live.emplace(order_id, orch);
+  return orch;
+}
+
+orchestrator_actor route(saga_router_ptr self, const std::string& order_id) {
+  auto& st = self->state;
+  if (auto i = st.live.find(order_id); i != st.live.end())
+    return i->second;
+  return spawn_orchestrator(self, order_id, std::nullopt);
+}
+
+void sweep(saga_router_ptr self, bool reschedule) {
+  auto& st = self->state;
+  if (reschedule)
+    self->delayed_send(self, st.cfg.sweep_interval, sweep_atom::value);
+  if (st.sweeping)
+    return;
+  st.sweeping = true;
+  list_open_sagas query;
+  query.within_ms = st.first_sweep ? -1 : st.cfg.sweep_interval.count() * 2;
+  query.limit = st.first_sweep ? 100000 : 10000;
+  self->request(st.store, std::chrono::seconds(60), query)
+    .then(
+      [=](std::vector<saga_snapshot>& open) {
+        auto& st = self->state;
+        st.sweeping = false;
+        size_t spawned = 0;
+        for (auto& snap : open) {
+          if (st.live.count(snap.order_id) > 0)
+            continue;
+          if (st.cfg.owns && !st.cfg.owns(snap.order_id))
+            continue;
+          auto id = snap.order_id;
+          spawn_orchestrator(self, id, std::move(snap));
+          ++spawned;
+        }
+        if (st.first_sweep || spawned > 0)
+          log::info("saga_router", "{} {} open saga(s)",
+                    st.first_sweep ? "rehydrated" : "swept", spawned);
+        st.first_sweep = false;
+      },
+      [=](caf::error& err) {
+        self->state.sweeping = false;
+        log::warn("saga_router", "sweep failed: {}", describe(err));
+      });
+}
+
+} // namespace
+
+saga_router_actor::behavior_type saga_router(saga_router_ptr self,
+                                             store_actor store,
+                                             saga_router_config cfg,
+                                             bool auto_sweep) {
+  self->state.store = std::move(store);
+  self->state.cfg = std::move(cfg);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& live = self->state.live;
+    for (auto i = live.begin(); i != live.end(); ++i) {
+      if (i->second.address() == dm.source) {
+        live.erase(i);
+        return;
+      }
+    }
+  });
+  if (auto_sweep)
+    self->send(self, sweep_atom::value);
+  return {
+    [=](payment_result& x) -> caf::result<write_outcome> {
+      auto orch = route(self, x.order_id);
+      return self->delegate(orch, std::move(x));
+    },
+    [=](inventory_result& x) -> caf::result<write_outcome> {
+      auto orch = route(self, x.order_id);
+      return self->delegate(orch, std::move(x));
+    },
+    [=](sweep_atom) { sweep(self, true); },
+    [=](rehydrate_atom) {
+      self->state.first_sweep = true;
+      sweep(self, false);
+    },
+    [=](revoke_atom, std::vector<int32_t>& parts) {
+      auto& st = self->state;
+      if (!st.cfg.partition_of)
+        return;
+      std::set<int32_t> gone(parts.begin(), parts.end());
+      size_t stopped = 0;
+      for (auto i = st.live.begin(); i != st.live.end();) {
+        if (gone.count(st.cfg.partition_of(i->first)) > 0) {
+          self->demonitor(i->second.address());
+          self->send_exit(i->second, caf::exit_reason::user_shutdown);
+          i = st.live.erase(i);
+          ++stopped;
+        } else {
+          ++i;
+        }
+      }
+      if (stopped > 0)
+        log::info("saga_router", "handed off {} orchestrator(s)", stopped);
+    },
+    [=](live_atom) { return static_cast<uint64_t>(self->state.live.size()); },
+  };
+}
+
+} // namespace troupe

@@ -1,0 +1,352 @@
+// Routes of the HTTP API.
+#include "http_api.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include <caf/scoped_actor.hpp>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "errors.hpp"
+#include "events.hpp"
+#include "log.hpp"
+#include "queries.hpp"
+
+namespace troupe {
+
+namespace {
+
+using json = nlohmann::json;
+
+void send_json(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
+void send_error(httplib::Response& res, int status, const std::string& error,
+                const std::string& details) {
+  send_json(res, status, json{{"error", error}, {"details", details}});
+}
+
+void unavailable(httplib::Response& res, const std::string& details) {
+  res.set_header("Retry-After", "1");
+  send_error(res, 503, "unavailable", details);
+}
+
+std::string lower(std::string x) {
+  std::transform(x.begin(), x.end(), x.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return x;
+}
+
+bool printable(const std::string& x) {
+  return std::all_of(x.begin(), x.end(), [](unsigned char c) {
+    return c >= 0x20 && c != 0x7f;
+  });
+}
+
+/// Validates the body of POST /orders; returns the error details or "".
+std::string validate(const json& body, create_order& out) {
+  if (!body.is_object())
+    return "the body must be a JSON object";
+  auto str_field = [&](const char* key, std::string& dst,
+                       size_t max_len) -> std::string {
+    auto i = body.find(key);
+    if (i == body.end() || i->is_null())
+      return std::string{"missing field '"} + key + "'";
+    if (!i->is_string())
+      return std::string{"field '"} + key + "' must be a string";
+    dst = i->get<std::string>();
+    if (dst.empty())
+      return std::string{"field '"} + key + "' must not be empty";
+    if (dst.size() > max_len)
+      return std::string{"field '"} + key + "' is longer than "
+             + std::to_string(max_len) + " characters";
+    if (!printable(dst))
+      return std::string{"field '"} + key + "' contains control characters";
+    return "";
+  };
+  auto int_field = [&](const char* key, int64_t& dst) -> std::string {
+    auto i = body.find(key);
+    if (i == body.end() || i->is_null())
+      return std::string{"missing field '"} + key + "'";
+    if (!i->is_number_integer())
+      return std::string{"field '"} + key + "' must be an integer";
+    dst = i->get<int64_t>();
+    return "";
+  };
+  if (auto e = str_field("customer_email", out.customer_email, 254); !e.empty())
+    return e;
+  auto at = out.customer_email.find('@');
+  if (at == std::string::npos || at == 0
+      || at + 1 == out.customer_email.size())
+    return "field 'customer_email' must be an email address (name@domain)";
+  if (auto e = str_field("item_sku", out.sku, 64); !e.empty())
+    return e;
+  int64_t quantity = 0;
+  if (auto e = int_field("quantity", quantity); !e.empty())
+    return e;
+  if (quantity < 1)
+    return "field 'quantity' must be at least 1";
+  if (quantity > 1000000)
+    return "field 'quantity' must be at most 1000000";
+  out.quantity = static_cast<int32_t>(quantity);
+  if (auto e = int_field("amount_cents", out.amount_cents); !e.empty())
+    return e;
+  if (out.amount_cents < 0)
+    return "field 'amount_cents' must not be negative";
+  return "";
+}
+
+} // namespace
+
+http_api::http_api(caf::actor_system& sys, http_settings cfg, caf::actor store,
+                   std::shared_ptr<order_queries> queries, readiness ready,
+                   route_hook extra)
+  : sys_(sys),
+    cfg_(std::move(cfg)),
+    store_(std::move(store)),
+    queries_(std::move(queries)),
+    ready_(std::move(ready)),
+    extra_(std::move(extra)),
+    srv_(std::make_unique<httplib::Server>()) {
+}
+
+http_api::~http_api() {
+  stop();
+}
+
+void http_api::routes() {
+  auto& srv = *srv_;
+  auto threads = static_cast<size_t>(std::max(4, cfg_.threads));
+  srv.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  srv.set_tcp_nodelay(true);
+  srv.set_keep_alive_max_count(100000);
+  srv.set_keep_alive_timeout(30);
+  srv.set_payload_max_length(static_cast<size_t>(cfg_.max_body_bytes));
+  srv.set_pre_routing_handler(
+    [this](const httplib::Request& req, httplib::Response& res) {
+      res.set_header("Access-Control-Allow-Origin", cfg_.cors_origin);
+      res.set_header("Vary", "Origin");
+      if (req.method == "OPTIONS") {
+        res.set_header("Access-Control-Allow-Methods",
+                       "GET, POST, OPTIONS");
+        res.set_header("Access-Control-Allow-Headers",
+                       "Content-Type, Idempotency-Key, X-Correlation-ID");
+        res.set_header("Access-Control-Expose-Headers",
+                       "Location, X-Correlation-ID");
+        res.set_header("Access-Control-Max-Age", "600");
+        res.status = 204;
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      res.set_header("Access-Control-Expose-Headers",
+                     "Location, X-Correlation-ID");
+      if (draining_ && req.path != "/health") {
+        res.set_header("Connection", "close");
+        unavailable(res, "the node is shutting down");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+  srv.set_error_handler([](const httplib::Request& req,
+                           httplib::Response& res) {
+    if (!res.body.empty())
+      return;
+    switch (res.status) {
+      case 404:
+        send_error(res, 404, "not_found", "no route for " + req.method + " "
+                                            + req.path);
+        break;
+      case 413:
+        send_error(res, 413, "payload_too_large",
+                   "the request body is larger than allowed");
+        break;
+      case 400:
+        send_error(res, 400, "bad_request", "the request is malformed");
+        break;
+      default:
+        send_error(res, res.status, "error",
+                   "HTTP status " + std::to_string(res.status));
+    }
+  });
+  srv.set_exception_handler([](const httplib::Request&, httplib::Response& res,
+                               std::exception_ptr ep) {
+    std::string what = "unknown error";
+    try {
+      if (ep)
+        std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    log::error("http", "handler failed: {}", what);
+    send_error(res, 500, "internal_error", what);
+  });
+
+  srv.Get("/health", [](const httplib::Request&, httplib::Response& res) {
+    send_json(res, 200, json{{"status", "up"}});
+  });
+
+  srv.Get("/ready", [this](const httplib::Request&, httplib::Response& res) {
+    std::string why;
+    if (ready_(why))
+      send_json(res, 200, json{{"status", "ready"}});
+    else
+      send_json(res, 503, json{{"status", "not_ready"},
+                               {"error", "not_ready"},
+                               {"details", why}});
+  });
+
+  srv.Post("/orders", [this](const httplib::Request& req,
+                             httplib::Response& res) {
+    auto ctype = lower(req.get_header_value("Content-Type"));
+    if (ctype.rfind("application/json", 0) != 0) {
+      send_error(res, 415, "unsupported_media_type",
+                 "Content-Type must be application/json");
+      return;
+    }
+    if (req.body.size() > static_cast<size_t>(cfg_.max_body_bytes)) {
+      send_error(res, 413, "payload_too_large",
+                 "the request body is larger than "
+                   + std::to_string(cfg_.max_body_bytes) + " bytes");
+      return;
+    }
+    json body;
+    try {
+      body = json::parse(req.body);
+    } catch (const json::parse_error& e) {
+      send_error(res, 400, "invalid_json", e.what());
+      return;
+    }
+    create_order cmd;
+    if (auto details = validate(body, cmd); !details.empty()) {
+      send_error(res, 400, "invalid_order", details);
+      return;
+    }
+    cmd.idempotency_key = req.get_header_value("Idempotency-Key");
+    if (cmd.idempotency_key.size() > 200 || !printable(cmd.idempotency_key)) {
+      send_error(res, 400, "invalid_header",
+                 "Idempotency-Key must be at most 200 printable characters");
+      return;
+    }
+    cmd.correlation_id = req.get_header_value("X-Correlation-ID");
+    if (cmd.correlation_id.size() > 200 || !printable(cmd.correlation_id)) {
+      send_error(res, 400, "invalid_header",
+                 "X-Correlation-ID must be at most 200 printable characters");
+      return;
+    }
+    if (cmd.correlation_id.empty())
+      cmd.correlation_id = events::new_uuid();
+    cmd.order_id = events::new_uuid();
+    cmd.deadline_ms = cfg_.deadline.count();
+    caf::scoped_actor self{sys_};
+    self->request(store_, cfg_.request_timeout, std::move(cmd))
+      .receive(
+        [&](created_order& x) {
+          res.set_header("Location", "/orders/" + x.order_id);
+          res.set_header("X-Correlation-ID", x.correlation_id);
+          send_json(res, x.created ? 201 : 200,
+                    json{{"id", x.order_id},
+                         {"status", x.status},
+                         {"correlation_id", x.correlation_id}});
+          if (x.created)
+            log::debug_order("http", x.order_id, x.correlation_id,
+                             "order accepted");
+        },
+        [&](caf::error& err) {
+          if (retryable(err)) {
+            unavailable(res, describe(err));
+          } else {
+            log::error("http", "creating an order failed: {}", describe(err));
+            send_error(res, 500, "internal_error", describe(err));
+          }
+        });
+  });
+
+  srv.Get(R"(/orders/([^/]+))", [this](const httplib::Request& req,
+                                       httplib::Response& res) {
+    auto id = lower(req.matches[1].str());
+    if (!events::is_uuid(id)) {
+      send_error(res, 404, "not_found", "no order with id " + id);
+      return;
+    }
+    try {
+      auto order = queries_->get_order(id);
+      if (!order)
+        send_error(res, 404, "not_found", "no order with id " + id);
+      else
+        send_json(res, 200, *order);
+    } catch (const std::exception& e) {
+      unavailable(res, e.what());
+    }
+  });
+
+  srv.Get("/orders", [this](const httplib::Request& req,
+                            httplib::Response& res) {
+    std::string status;
+    if (req.has_param("status")) {
+      status = req.get_param_value("status");
+      std::transform(status.begin(), status.end(), status.begin(),
+                     [](unsigned char c) { return std::toupper(c); });
+      if (status != "NEW" && status != "CONFIRMED" && status != "CANCELLED") {
+        send_error(res, 400, "invalid_parameter",
+                   "status must be one of NEW, CONFIRMED, CANCELLED");
+        return;
+      }
+    }
+    int limit = 100;
+    if (req.has_param("limit")) {
+      auto raw = req.get_param_value("limit");
+      char* end = nullptr;
+      auto v = std::strtol(raw.c_str(), &end, 10);
+      if (raw.empty() || *end != '\0' || v < 1) {
+        send_error(res, 400, "invalid_parameter",
+                   "limit must be a positive integer (at most 1000)");
+        return;
+      }
+      limit = static_cast<int>(std::min<long>(v, 1000));
+    }
+    try {
+      send_json(res, 200, queries_->list_orders(status, limit));
+    } catch (const std::exception& e) {
+      unavailable(res, e.what());
+    }
+  });
+
+  if (extra_)
+    extra_(srv);
+
+  if (!cfg_.static_dir.empty())
+    srv.set_mount_point("/", cfg_.static_dir);
+}
+
+std::string http_api::start() {
+  routes();
+  if (cfg_.port == 0) {
+    bound_port_ = srv_->bind_to_any_port(cfg_.host);
+    if (bound_port_ <= 0)
+      return "cannot bind " + cfg_.host;
+  } else {
+    if (!srv_->bind_to_port(cfg_.host, cfg_.port))
+      return "cannot bind " + cfg_.host + ":" + std::to_string(cfg_.port)
+             + " (in use?)";
+    bound_port_ = cfg_.port;
+  }
+  thread_ = std::thread{[this] { srv_->listen_after_bind(); }};
+  return {};
+}
+
+void http_api::drain() {
+  draining_ = true;
+}
+
+void http_api::stop() {
+  if (srv_)
+    srv_->stop();
+  if (thread_.joinable())
+    thread_.join();
+}
+
+} // namespace troupe

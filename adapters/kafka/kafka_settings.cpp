@@ -1,0 +1,39 @@
+// librdkafka configuration from Troupe's settings.
+#include "kafka_settings.hpp"
+
+#include <stdexcept>
+
+#include <librdkafka/rdkafka.h>
+
+namespace troupe {
+
+void set_conf(rd_kafka_conf_t* conf, const char* key, const std::string& val) {
+  char err[512];
+  if (rd_kafka_conf_set(conf, key, val.c_str(), err, sizeof(err))
+      != RD_KAFKA_CONF_OK)
+    throw std::runtime_error(std::string{"kafka setting "} + key + ": " + err);
+}
+
+rd_kafka_conf_t* make_conf(const kafka_settings& cfg) {
+  auto conf = rd_kafka_conf_new();
+  try {
+    set_conf(conf, "bootstrap.servers", cfg.brokers);
+    set_conf(conf, "client.id", cfg.client_id);
+    if (!cfg.security_protocol.empty())
+      set_conf(conf, "security.protocol", cfg.security_protocol);
+    if (!cfg.sasl_mechanism.empty())
+      set_conf(conf, "sasl.mechanism", cfg.sasl_mechanism);
+    if (!cfg.sasl_username.empty())
+      set_conf(conf, "sasl.username", cfg.sasl_username);
+    if (!cfg.sasl_password.empty())
+      set_conf(conf, "sasl.password", cfg.sasl_password);
+    if (!cfg.ssl_ca_location.empty())
+      set_conf(conf, "ssl.ca.location", cfg.ssl_ca_location);
+  } catch (...) {
+    rd_kafka_conf_destroy(conf);
+    throw;
+  }
+  return conf;
+}
+
+} // namespace troupe

@@ -1,0 +1,227 @@
+// The outbox relay's claim/produce/mark cycle.
+#include "outbox_relay.hpp"
+
+#include <stdexcept>
+
+#include <caf/event_based_actor.hpp>
+#include <librdkafka/rdkafka.h>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include "errors.hpp"
+#include "log.hpp"
+#include "messages.hpp"
+
+namespace troupe {
+
+relay_state::~relay_state() {
+  listener.reset();
+  conn.reset();
+  if (producer) {
+    rd_kafka_flush(producer, 5000);
+    rd_kafka_destroy(producer);
+  }
+}
+
+namespace {
+
+using relay_ptr = caf::stateful_actor<relay_state>*;
+
+void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
+  auto& st = *static_cast<relay_state*>(opaque);
+  auto idx = reinterpret_cast<intptr_t>(msg->_private) - 1;
+  if (idx >= 0 && static_cast<size_t>(idx) < st.delivered.size()
+      && st.delivered[idx] == 0) {
+    st.delivered[idx] = msg->err ? -1 : 1;
+    --st.outstanding;
+  }
+  if (msg->err)
+    log::warn("relay", "delivery to {} failed: {}",
+              rd_kafka_topic_name(msg->rkt), rd_kafka_err2str(msg->err));
+}
+
+rd_kafka_headers_t* make_headers(const std::string& text) {
+  auto hdrs = rd_kafka_headers_new(8);
+  try {
+    auto j = nlohmann::json::parse(text);
+    for (auto& [k, v] : j.items()) {
+      auto s = v.is_string() ? v.get<std::string>() : v.dump();
+      rd_kafka_header_add(hdrs, k.c_str(), -1, s.data(),
+                          static_cast<ssize_t>(s.size()));
+    }
+  } catch (const std::exception&) {
+    // Headers are advisory; a row with broken headers is still published.
+  }
+  return hdrs;
+}
+
+bool ensure_connection(relay_ptr self) {
+  auto& st = self->state;
+  if (st.conn && st.conn->is_open())
+    return true;
+  try {
+    st.listener.reset();
+    st.conn = std::make_unique<pqxx::connection>(st.cfg.pg_url);
+    st.listener = std::make_unique<outbox_listener>(*st.conn);
+    st.conn->prepare("claim",
+                     "SELECT id, topic, key, payload, headers::text FROM outbox "
+                     "WHERE published_at IS NULL ORDER BY id LIMIT $1 "
+                     "FOR UPDATE SKIP LOCKED");
+    st.conn->prepare("mark", "UPDATE outbox SET published_at = "
+                             "clock_timestamp() WHERE id = ANY($1::bigint[])");
+    st.backoff = std::chrono::milliseconds{100};
+    return true;
+  } catch (const std::exception& e) {
+    st.listener.reset();
+    st.conn.reset();
+    log::warn("relay", "cannot connect to PostgreSQL: {}", e.what());
+    return false;
+  }
+}
+
+struct batch_result {
+  size_t published = 0;
+  size_t failed = 0;
+};
+
+/// Claims, produces and marks one batch.
+batch_result publish_batch(relay_ptr self) {
+  auto& st = self->state;
+  pqxx::work tx{*st.conn};
+  auto rows = tx.exec_prepared("claim", st.cfg.batch);
+  if (rows.empty())
+    return {};
+  st.delivered.assign(rows.size(), 0);
+  st.outstanding = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    auto topic = rows[i][1].as<std::string>();
+    auto key = rows[i][2].as<std::string>();
+    auto payload = rows[i][3].as<std::string>();
+    auto hdrs = make_headers(rows[i][4].as<std::string>());
+    auto err = rd_kafka_producev(
+      st.producer, RD_KAFKA_V_TOPIC(topic.c_str()),
+      RD_KAFKA_V_KEY(key.data(), key.size()),
+      RD_KAFKA_V_VALUE(payload.data(), payload.size()),
+      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+      RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<intptr_t>(i + 1))),
+      RD_KAFKA_V_END);
+    if (err) {
+      rd_kafka_headers_destroy(hdrs);
+      st.delivered[i] = -1;
+      log::warn("relay", "produce to {} failed: {}", topic,
+                rd_kafka_err2str(err));
+    } else {
+      ++st.outstanding;
+    }
+  }
+  auto deadline = std::chrono::steady_clock::now() + st.cfg.delivery_timeout
+                  + std::chrono::seconds(1);
+  while (st.outstanding > 0 && std::chrono::steady_clock::now() < deadline)
+    rd_kafka_poll(st.producer, 5);
+  std::string ids = "{";
+  size_t n = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (st.delivered[i] == 1) {
+      if (n++ > 0)
+        ids += ',';
+      ids += rows[i][0].c_str();
+    }
+  }
+  ids += '}';
+  if (n > 0)
+    tx.exec_prepared("mark", ids);
+  tx.commit();
+  st.published += n;
+  return {n, rows.size() - n};
+}
+
+void cleanup(relay_ptr self) {
+  auto& st = self->state;
+  auto now = std::chrono::steady_clock::now();
+  if (now - st.last_cleanup < std::chrono::minutes(1))
+    return;
+  st.last_cleanup = now;
+  pqxx::work tx{*st.conn};
+  tx.exec("DELETE FROM outbox WHERE published_at < now() - interval '"
+          + std::to_string(st.cfg.retention.count()) + " hours'");
+  tx.commit();
+}
+
+void cycle(relay_ptr self) {
+  auto& st = self->state;
+  if (!ensure_connection(self)) {
+    self->delayed_send(self, st.backoff, poll_atom::value);
+    st.backoff = std::min(st.backoff * 2, std::chrono::milliseconds{5000});
+    return;
+  }
+  try {
+    auto res = publish_batch(self);
+    if (res.failed > 0) {
+      // Kafka did not take everything (brokers down?): back off, then retry
+      // the rows that are still unpublished.
+      self->delayed_send(self, st.backoff, poll_atom::value);
+      st.backoff = std::min(st.backoff * 2, std::chrono::milliseconds{5000});
+      return;
+    }
+    st.backoff = std::chrono::milliseconds{100};
+    if (res.published >= static_cast<size_t>(st.cfg.batch)) {
+      self->send(self, poll_atom::value);
+      return;
+    }
+    cleanup(self);
+    // Idle: sleep until a commit notifies us, or the fallback poll fires.
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                st.cfg.idle_poll)
+                .count();
+    st.conn->await_notification(us / 1000000, us % 1000000);
+  } catch (const pqxx::broken_connection& e) {
+    log::warn("relay", "PostgreSQL connection lost: {}", e.what());
+    st.listener.reset();
+    st.conn.reset();
+  } catch (const std::exception& e) {
+    log::warn("relay", "cycle failed: {}", e.what());
+    if (st.conn && !st.conn->is_open()) {
+      st.listener.reset();
+      st.conn.reset();
+    }
+    self->delayed_send(self, st.backoff, poll_atom::value);
+    st.backoff = std::min(st.backoff * 2, std::chrono::milliseconds{5000});
+    return;
+  }
+  rd_kafka_poll(st.producer, 0);
+  self->send(self, poll_atom::value);
+}
+
+} // namespace
+
+caf::behavior outbox_relay(caf::stateful_actor<relay_state>* self,
+                           relay_config cfg) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  auto conf = make_conf(st.cfg.kafka);
+  try {
+    set_conf(conf, "enable.idempotence", "true");
+    set_conf(conf, "acks", "all");
+    set_conf(conf, "linger.ms", "1");
+    set_conf(conf, "partitioner", "murmur2_random");
+    set_conf(conf, "message.timeout.ms",
+             std::to_string(st.cfg.delivery_timeout.count()));
+  } catch (...) {
+    rd_kafka_conf_destroy(conf);
+    throw;
+  }
+  rd_kafka_conf_set_opaque(conf, &st);
+  rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+  char err[512];
+  st.producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+  if (st.producer == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    throw std::runtime_error(std::string{"kafka producer: "} + err);
+  }
+  self->send(self, poll_atom::value);
+  return {
+    [=](poll_atom) { cycle(self); },
+  };
+}
+
+} // namespace troupe

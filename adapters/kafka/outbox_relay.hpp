@@ -1,0 +1,41 @@
+// The outbox relay: publishes committed outbox rows to Kafka.
+//
+//   PostgreSQL outbox ──claim (FOR UPDATE SKIP LOCKED)──▶ [relay] ──produce──▶ Kafka
+//        ▲                                                  │
+//        └────────── mark published after delivery ◀────────┘
+//
+// A batch is claimed, produced (idempotent producer, acks=all), and marked
+// published in the same transaction once Kafka acknowledged it; rows whose
+// delivery failed stay unpublished and are retried. SKIP LOCKED makes several
+// relays (on several nodes) safe. Woken by LISTEN/NOTIFY, with a polling
+// fallback. Blocking I/O: spawn it detached.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include <caf/behavior.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "kafka_settings.hpp"
+
+namespace troupe {
+
+struct relay_config {
+  std::string pg_url;
+  kafka_settings kafka;
+  int32_t batch = 500;
+  std::chrono::milliseconds idle_poll{200};
+  std::chrono::milliseconds delivery_timeout{10000};
+  std::chrono::hours retention{24}; ///< published rows are deleted after this
+};
+
+struct relay_state;
+
+caf::behavior outbox_relay(caf::stateful_actor<relay_state>* self,
+                           relay_config cfg);
+
+} // namespace troupe
+
+#include "outbox_relay_state.hpp"

@@ -1,0 +1,75 @@
+// Event envelopes and identifiers.
+#include "events.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <random>
+
+namespace troupe::events {
+
+std::string new_uuid() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  uint64_t hi = rng();
+  uint64_t lo = rng();
+  hi = (hi & 0xFFFFFFFFFFFF0FFFull) | 0x0000000000004000ull; // version 4
+  lo = (lo & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull; // variant 1
+  char buf[37];
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx",
+                static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xFFFF),
+                static_cast<unsigned>(hi & 0xFFFF),
+                static_cast<unsigned>(lo >> 48),
+                static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFull));
+  return buf;
+}
+
+bool is_uuid(const std::string& x) {
+  if (x.size() != 36)
+    return false;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (x[i] != '-')
+        return false;
+    } else if (!std::isxdigit(static_cast<unsigned char>(x[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string now_iso8601() {
+  using namespace std::chrono;
+  auto now = system_clock::now();
+  auto secs = system_clock::to_time_t(now);
+  auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+envelope make(const char* type, const std::string& order_id,
+              const std::string& correlation_id, nlohmann::json payload) {
+  envelope result;
+  result.event_id = new_uuid();
+  nlohmann::json j{{"event_id", result.event_id},
+                   {"type", type},
+                   {"version", version},
+                   {"order_id", order_id},
+                   {"correlation_id", correlation_id},
+                   {"occurred_at", now_iso8601()},
+                   {"payload", std::move(payload)}};
+  result.text = j.dump();
+  return result;
+}
+
+std::string headers(const char* type, const std::string& correlation_id) {
+  return nlohmann::json{{"type", type}, {"correlation_id", correlation_id}}
+    .dump();
+}
+
+} // namespace troupe::events

@@ -1,0 +1,548 @@
+// Group-committing PostgreSQL shards behind the store port.
+#include "pg_store.hpp"
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include <caf/actor_cast.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include "commands.hpp"
+#include "errors.hpp"
+#include "events.hpp"
+#include "log.hpp"
+
+namespace troupe {
+
+namespace {
+
+using json = nlohmann::json;
+
+// -- SQL --------------------------------------------------------------------
+
+void prepare_statements(pqxx::connection& c) {
+  c.prepare("processed", "INSERT INTO processed_events (consumer, event_id) "
+                         "VALUES ($1, $2) ON CONFLICT DO NOTHING");
+  c.prepare("unprocess", "DELETE FROM processed_events "
+                         "WHERE consumer = $1 AND event_id = $2");
+  c.prepare("outbox", "INSERT INTO outbox (topic, key, payload, headers) "
+                      "VALUES ($1, $2, $3, $4::jsonb)");
+  c.prepare("timeline", "INSERT INTO order_timeline (order_id, kind, detail) "
+                        "VALUES ($1::uuid, $2, $3::jsonb)");
+  c.prepare("create_order",
+            "INSERT INTO orders (id, customer_email, item_sku, quantity, "
+            "amount_cents, correlation_id, idempotency_key, deadline_at) "
+            "VALUES ($1::uuid, $2, $3, $4, $5, $6, NULLIF($7, ''), "
+            "clock_timestamp() + $8 * interval '1 millisecond') "
+            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id");
+  c.prepare("order_by_key", "SELECT id::text, correlation_id, status FROM "
+                            "orders WHERE idempotency_key = $1");
+  c.prepare("insert_payment",
+            "INSERT INTO payments (order_id, approved, reason, amount_cents) "
+            "VALUES ($1::uuid, $2, NULLIF($3, ''), $4) "
+            "ON CONFLICT (order_id) DO NOTHING");
+  c.prepare("refund", "UPDATE payments SET refunded_at = clock_timestamp() "
+                      "WHERE order_id = $1::uuid AND approved "
+                      "AND refunded_at IS NULL RETURNING amount_cents");
+  c.prepare("seed_stock", "INSERT INTO stock (sku, available) VALUES ($1, $2) "
+                          "ON CONFLICT (sku) DO NOTHING");
+  c.prepare("reservation_of",
+            "SELECT status FROM reservations WHERE order_id = $1::uuid");
+  c.prepare("take_stock", "UPDATE stock SET available = available - $2 "
+                          "WHERE sku = $1 AND available >= $2 "
+                          "RETURNING available");
+  c.prepare("reserve", "INSERT INTO reservations (order_id, sku, quantity, "
+                       "status) VALUES ($1::uuid, $2, $3, 'RESERVED')");
+  c.prepare("release", "UPDATE reservations SET status = 'RELEASED', "
+                       "released_at = clock_timestamp() "
+                       "WHERE order_id = $1::uuid AND status = 'RESERVED' "
+                       "RETURNING sku, quantity");
+  c.prepare("return_stock",
+            "UPDATE stock SET available = available + $2 WHERE sku = $1");
+  c.prepare("notify", "INSERT INTO notifications (order_id, status, reason, "
+                      "recipient) VALUES ($1::uuid, $2, NULLIF($3, ''), $4) "
+                      "ON CONFLICT DO NOTHING");
+  c.prepare("analytics",
+            "INSERT INTO analytics_sku_daily AS a (day, sku, orders, "
+            "quantity, amount_cents) VALUES (current_date, $1, 1, $2, $3) "
+            "ON CONFLICT (day, sku) DO UPDATE SET orders = a.orders + 1, "
+            "quantity = a.quantity + EXCLUDED.quantity, "
+            "amount_cents = a.amount_cents + EXCLUDED.amount_cents");
+  c.prepare("saga_update",
+            "UPDATE orders SET "
+            "payment_status = COALESCE(NULLIF($2, ''), payment_status), "
+            "inventory_status = COALESCE(NULLIF($3, ''), inventory_status), "
+            "status = CASE WHEN $4 <> '' THEN $4 ELSE status END, "
+            "reason = CASE WHEN $4 <> '' THEN NULLIF($5, '') ELSE reason END, "
+            "finalized_at = CASE WHEN $4 <> '' THEN clock_timestamp() "
+            "ELSE finalized_at END, updated_at = clock_timestamp() "
+            "WHERE id = $1::uuid AND ($4 = '' OR status = 'NEW') "
+            "RETURNING customer_email, item_sku, quantity, amount_cents");
+  const char* snapshot_cols
+    = "SELECT id::text, correlation_id, customer_email, item_sku, quantity, "
+      "amount_cents, status, COALESCE(reason, ''), "
+      "COALESCE(payment_status, ''), COALESCE(inventory_status, ''), "
+      "(EXTRACT(EPOCH FROM (deadline_at - clock_timestamp())) * 1000)::bigint "
+      "FROM orders ";
+  c.prepare("load_saga", std::string{snapshot_cols} + "WHERE id = $1::uuid");
+  c.prepare("open_sagas",
+            std::string{snapshot_cols}
+              + "WHERE status = 'NEW' AND ($1 < 0 OR deadline_at < "
+                "clock_timestamp() + $1 * interval '1 millisecond') "
+                "ORDER BY deadline_at LIMIT $2");
+  c.prepare("dead_letter",
+            "INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, "
+            "key, payload, error, attempts, first_failure, last_failure, "
+            "correlation_id, consumer) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+            "$8::timestamptz, $9::timestamptz, NULLIF($10, ''), $11) "
+            "ON CONFLICT DO NOTHING");
+}
+
+bool mark_processed(pqxx::work& tx, const char* consumer,
+                    const std::string& event_id) {
+  return tx.exec_prepared("processed", consumer, event_id).affected_rows() > 0;
+}
+
+void emit(pqxx::work& tx, const char* type, const std::string& order_id,
+          const std::string& correlation_id, json payload) {
+  auto ev = events::make(type, order_id, correlation_id, std::move(payload));
+  tx.exec_prepared("outbox", type, order_id, ev.text,
+                   events::headers(type, correlation_id));
+}
+
+void timeline(pqxx::work& tx, const std::string& order_id, const std::string& kind,
+              json detail = json::object()) {
+  tx.exec_prepared("timeline", order_id, kind, detail.dump());
+}
+
+saga_snapshot to_snapshot(const pqxx::row& r) {
+  saga_snapshot s;
+  s.order_id = r[0].as<std::string>();
+  s.correlation_id = r[1].as<std::string>();
+  s.customer_email = r[2].as<std::string>();
+  s.sku = r[3].as<std::string>();
+  s.quantity = r[4].as<int32_t>();
+  s.amount_cents = r[5].as<int64_t>();
+  s.status = r[6].as<std::string>();
+  s.reason = r[7].as<std::string>();
+  s.payment_status = r[8].as<std::string>();
+  s.inventory_status = r[9].as<std::string>();
+  s.deadline_in_ms = r[10].as<int64_t>();
+  s.found = true;
+  return s;
+}
+
+// -- command execution ------------------------------------------------------
+
+created_order exec(pqxx::work& tx, const create_order& c) {
+  auto r = tx.exec_prepared("create_order", c.order_id, c.customer_email,
+                            c.sku, c.quantity, c.amount_cents,
+                            c.correlation_id, c.idempotency_key,
+                            c.deadline_ms);
+  if (r.empty()) {
+    auto existing = tx.exec_prepared1("order_by_key", c.idempotency_key);
+    return created_order{existing[0].as<std::string>(),
+                         existing[1].as<std::string>(),
+                         existing[2].as<std::string>(), false};
+  }
+  timeline(tx, c.order_id, "created",
+           {{"item_sku", c.sku}, {"quantity", c.quantity},
+            {"amount_cents", c.amount_cents}});
+  emit(tx, events::order_created, c.order_id, c.correlation_id,
+       {{"customer_email", c.customer_email},
+        {"item_sku", c.sku},
+        {"quantity", c.quantity},
+        {"amount_cents", c.amount_cents}});
+  return created_order{c.order_id, c.correlation_id, "NEW", true};
+}
+
+write_outcome exec(pqxx::work& tx, const payment_cmd& c) {
+  if (!mark_processed(tx, "payment", c.event_id))
+    return write_outcome::duplicate;
+  tx.exec_prepared("insert_payment", c.order_id, c.approved, c.reason,
+                   c.amount_cents);
+  json payload{{"approved", c.approved}, {"amount_cents", c.amount_cents}};
+  payload["reason"] = c.reason.empty() ? json() : json(c.reason);
+  emit(tx, events::payment_result, c.order_id, c.correlation_id,
+       std::move(payload));
+  return write_outcome::applied;
+}
+
+write_outcome exec(pqxx::work& tx, const refund_cmd& c) {
+  if (!mark_processed(tx, "payment", c.what.event_id))
+    return write_outcome::duplicate;
+  auto r = tx.exec_prepared("refund", c.what.order_id);
+  if (!r.empty())
+    timeline(tx, c.what.order_id, "payment.refunded",
+             {{"amount_cents", r[0][0].as<int64_t>()}});
+  return write_outcome::applied;
+}
+
+write_outcome exec(pqxx::work& tx, const reserve_cmd& c) {
+  if (!mark_processed(tx, "inventory", c.event_id))
+    return write_outcome::duplicate;
+  std::string failure = c.reason;
+  if (failure.empty()) {
+    // Stock is reserved at most once per order, whatever the redeliveries.
+    auto existing = tx.exec_prepared("reservation_of", c.order_id);
+    if (existing.empty()) {
+      tx.exec_prepared("seed_stock", c.sku, c.default_stock);
+      auto taken = tx.exec_prepared("take_stock", c.sku, c.quantity);
+      if (taken.empty())
+        failure = "out_of_stock";
+      else
+        tx.exec_prepared("reserve", c.order_id, c.sku, c.quantity);
+    } else if (existing[0][0].as<std::string>() != "RESERVED") {
+      failure = "out_of_stock";
+    }
+  }
+  json payload{{"reserved", failure.empty()},
+               {"item_sku", c.sku},
+               {"quantity", c.quantity}};
+  payload["reason"] = failure.empty() ? json() : json(failure);
+  emit(tx, events::inventory_result, c.order_id, c.correlation_id,
+       std::move(payload));
+  return write_outcome::applied;
+}
+
+write_outcome exec(pqxx::work& tx, const release_cmd& c) {
+  if (!mark_processed(tx, "inventory", c.what.event_id))
+    return write_outcome::duplicate;
+  auto r = tx.exec_prepared("release", c.what.order_id);
+  if (!r.empty()) {
+    auto sku = r[0][0].as<std::string>();
+    auto qty = r[0][1].as<int32_t>();
+    tx.exec_prepared("return_stock", sku, qty);
+    timeline(tx, c.what.order_id, "inventory.released",
+             {{"item_sku", sku}, {"quantity", qty}});
+  }
+  return write_outcome::applied;
+}
+
+write_outcome exec(pqxx::work& tx, const notify_cmd& c) {
+  if (!mark_processed(tx, "notification", c.what.event_id))
+    return write_outcome::duplicate;
+  tx.exec_prepared("notify", c.what.order_id, c.what.status, c.what.reason,
+                   c.what.customer_email);
+  timeline(tx, c.what.order_id, "notification.sent",
+           {{"channel", "email"}, {"status", c.what.status}});
+  return write_outcome::applied;
+}
+
+write_outcome exec(pqxx::work& tx, const analytics_cmd& c) {
+  if (!mark_processed(tx, "analytics", c.what.event_id))
+    return write_outcome::duplicate;
+  tx.exec_prepared("analytics", c.what.sku, c.what.quantity,
+                   c.what.amount_cents);
+  return write_outcome::applied;
+}
+
+write_outcome exec(pqxx::work& tx, const saga_write& w) {
+  if (!w.event_id.empty() && !mark_processed(tx, "orchestrator", w.event_id))
+    return write_outcome::duplicate;
+  auto r = tx.exec_prepared("saga_update", w.order_id, w.payment_status,
+                            w.inventory_status, w.final_status, w.reason);
+  if (r.empty()) {
+    if (!w.event_id.empty())
+      tx.exec_prepared("unprocess", "orchestrator", w.event_id);
+    return write_outcome::stale;
+  }
+  auto email = r[0][0].as<std::string>();
+  auto sku = r[0][1].as<std::string>();
+  auto qty = r[0][2].as<int32_t>();
+  auto amount = r[0][3].as<int64_t>();
+  for (auto& kind : w.timeline) {
+    json detail = json::object();
+    if (kind.rfind("status.", 0) == 0 && !w.reason.empty())
+      detail["reason"] = w.reason;
+    timeline(tx, w.order_id, kind, std::move(detail));
+  }
+  if (!w.final_status.empty()) {
+    json payload{{"status", w.final_status},
+                 {"previous_status", "NEW"},
+                 {"customer_email", email}};
+    payload["reason"] = w.reason.empty() ? json() : json(w.reason);
+    emit(tx, events::status_changed, w.order_id, w.correlation_id,
+         std::move(payload));
+  }
+  if (w.release)
+    emit(tx, events::inventory_release, w.order_id, w.correlation_id,
+         {{"item_sku", sku}, {"quantity", qty}});
+  if (w.refund)
+    emit(tx, events::payment_refund, w.order_id, w.correlation_id,
+         {{"amount_cents", amount}});
+  return write_outcome::applied;
+}
+
+saga_snapshot exec(pqxx::work& tx, const load_saga& c) {
+  auto r = tx.exec_prepared("load_saga", c.order_id);
+  if (r.empty()) {
+    saga_snapshot s;
+    s.order_id = c.order_id;
+    return s;
+  }
+  return to_snapshot(r[0]);
+}
+
+std::vector<saga_snapshot> exec(pqxx::work& tx, const list_open_sagas& c) {
+  std::vector<saga_snapshot> result;
+  auto r = tx.exec_prepared("open_sagas", c.within_ms, c.limit);
+  result.reserve(r.size());
+  for (const auto& row : r)
+    result.push_back(to_snapshot(row));
+  return result;
+}
+
+write_outcome exec(pqxx::work& tx, const dead_letter& d) {
+  auto r = tx.exec_prepared("dead_letter", d.topic, d.partition, d.offset,
+                            d.key, d.payload, d.error, d.attempts,
+                            d.first_failure, d.last_failure, d.correlation_id,
+                            d.consumer);
+  if (r.affected_rows() == 0)
+    return write_outcome::duplicate;
+  json headers{{"dlq.original.topic", d.topic},
+               {"dlq.original.partition", std::to_string(d.partition)},
+               {"dlq.original.offset", std::to_string(d.offset)},
+               {"dlq.error", d.error},
+               {"dlq.attempts", std::to_string(d.attempts)},
+               {"dlq.first.failure", d.first_failure},
+               {"dlq.last.failure", d.last_failure},
+               {"dlq.consumer", d.consumer},
+               {"correlation_id", d.correlation_id}};
+  tx.exec_prepared("outbox", d.topic + ".dlq", d.key, d.payload,
+                   headers.dump());
+  return write_outcome::applied;
+}
+
+// -- shards -----------------------------------------------------------------
+
+/// One command waiting for the next transaction of its shard.
+struct pg_job {
+  /// Runs inside the transaction; returns what to deliver after the commit.
+  std::function<std::function<void()>(pqxx::work&)> run;
+  std::function<void(const caf::error&)> fail;
+};
+
+template <class Cmd>
+using reply_of = decltype(exec(std::declval<pqxx::work&>(), std::declval<const Cmd&>()));
+
+template <class Cmd>
+pg_job make_job(caf::typed_response_promise<reply_of<Cmd>> rp, Cmd cmd) {
+  pg_job job;
+  job.run = [rp, cmd = std::move(cmd)](pqxx::work& tx) mutable {
+    auto reply = exec(tx, cmd);
+    return std::function<void()>{
+      [rp, reply = std::move(reply)]() mutable { rp.deliver(std::move(reply)); }};
+  };
+  job.fail = [rp](const caf::error& err) mutable { rp.deliver(err); };
+  return job;
+}
+
+struct shard_state {
+  static inline const char* name = "pg_shard";
+  pg_settings cfg;
+  int32_t index = 0;
+  std::unique_ptr<pqxx::connection> conn;
+  std::chrono::steady_clock::time_point next_connect_attempt;
+  std::chrono::milliseconds connect_backoff{100};
+  std::deque<pg_job> queue;
+  bool flush_scheduled = false;
+};
+
+using shard_ptr = caf::stateful_actor<shard_state>*;
+
+bool ensure_connection(shard_ptr self) {
+  auto& st = self->state;
+  if (st.conn && st.conn->is_open())
+    return true;
+  auto now = std::chrono::steady_clock::now();
+  if (now < st.next_connect_attempt)
+    return false;
+  try {
+    auto conn = std::make_unique<pqxx::connection>(st.cfg.url);
+    prepare_statements(*conn);
+    st.conn = std::move(conn);
+    st.connect_backoff = std::chrono::milliseconds{100};
+    log::info("postgres", "shard {} connected", st.index);
+    return true;
+  } catch (const std::exception& e) {
+    st.conn.reset();
+    st.next_connect_attempt = now + st.connect_backoff;
+    st.connect_backoff = std::min(st.connect_backoff * 2,
+                                  std::chrono::milliseconds{5000});
+    log::warn("postgres", "shard {} cannot connect: {}", st.index, e.what());
+    return false;
+  }
+}
+
+/// Error for a failed statement: deadlocks and serialization failures are
+/// worth retrying; anything else the database refused is final.
+caf::error classify(const pqxx::sql_error& e) {
+  auto state = e.sqlstate();
+  if (state == "40001" || state == "40P01" || state.rfind("08", 0) == 0
+      || state.rfind("57", 0) == 0 || state.rfind("53", 0) == 0)
+    return make_error(troupe_errc::storage_unavailable, e.what());
+  return make_error(troupe_errc::storage_rejected, e.what());
+}
+
+/// Runs `jobs` in one transaction. On success delivers every reply.
+/// Returns an error without delivering anything on failure.
+caf::error run_batch(shard_ptr self, std::deque<pg_job>& jobs) {
+  auto& conn = *self->state.conn;
+  std::vector<std::function<void()>> replies;
+  replies.reserve(jobs.size());
+  try {
+    pqxx::work tx{conn};
+    for (auto& job : jobs)
+      replies.emplace_back(job.run(tx));
+    tx.commit();
+  } catch (const pqxx::in_doubt_error& e) {
+    return make_error(troupe_errc::commit_unknown, e.what());
+  } catch (const pqxx::broken_connection& e) {
+    self->state.conn.reset();
+    return make_error(troupe_errc::storage_unavailable, e.what());
+  } catch (const pqxx::sql_error& e) {
+    return classify(e);
+  } catch (const std::exception& e) {
+    if (!conn.is_open())
+      self->state.conn.reset();
+    return make_error(troupe_errc::storage_unavailable, e.what());
+  }
+  for (auto& f : replies)
+    f();
+  return caf::none;
+}
+
+void flush(shard_ptr self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  while (!st.queue.empty()) {
+    std::deque<pg_job> batch;
+    auto n = std::min<size_t>(st.queue.size(), st.cfg.max_batch);
+    for (size_t i = 0; i < n; ++i) {
+      batch.push_back(std::move(st.queue.front()));
+      st.queue.pop_front();
+    }
+    if (!ensure_connection(self)) {
+      auto err = make_error(troupe_errc::storage_unavailable,
+                            "PostgreSQL is unreachable");
+      for (auto& job : batch)
+        job.fail(err);
+      continue;
+    }
+    auto err = run_batch(self, batch);
+    if (!err)
+      continue;
+    if (batch.size() == 1 || !st.conn) {
+      for (auto& job : batch)
+        job.fail(err);
+      continue;
+    }
+    // One command spoiled the batch: isolate it by running each on its own.
+    log::warn("postgres", "shard {}: batch of {} failed ({}), retrying one by one",
+              st.index, batch.size(), describe(err));
+    for (auto& job : batch) {
+      std::deque<pg_job> single;
+      single.push_back(std::move(job));
+      if (!ensure_connection(self)) {
+        single.front().fail(make_error(troupe_errc::storage_unavailable,
+                                       "PostgreSQL is unreachable"));
+        continue;
+      }
+      if (auto e = run_batch(self, single))
+        single.front().fail(e);
+    }
+  }
+}
+
+template <class Cmd>
+caf::typed_response_promise<reply_of<Cmd>> enqueue(shard_ptr self, Cmd cmd) {
+  auto rp = self->make_response_promise<reply_of<Cmd>>();
+  self->state.queue.push_back(make_job(rp, std::move(cmd)));
+  if (!self->state.flush_scheduled) {
+    // Everything already in the mailbox joins this batch: the flush message
+    // queues up behind it.
+    self->state.flush_scheduled = true;
+    self->send(self, flush_atom::value);
+  }
+  return rp;
+}
+
+caf::behavior pg_shard(shard_ptr self, pg_settings cfg, int32_t index) {
+  self->state.cfg = std::move(cfg);
+  self->state.index = index;
+  ensure_connection(self);
+  return {
+    [=](flush_atom) { flush(self); },
+    [=](create_order& x) { return enqueue(self, std::move(x)); },
+    [=](payment_cmd& x) { return enqueue(self, std::move(x)); },
+    [=](refund_cmd& x) { return enqueue(self, std::move(x)); },
+    [=](reserve_cmd& x) { return enqueue(self, std::move(x)); },
+    [=](release_cmd& x) { return enqueue(self, std::move(x)); },
+    [=](notify_cmd& x) { return enqueue(self, std::move(x)); },
+    [=](analytics_cmd& x) { return enqueue(self, std::move(x)); },
+    [=](saga_write& x) { return enqueue(self, std::move(x)); },
+    [=](load_saga& x) { return enqueue(self, std::move(x)); },
+    [=](list_open_sagas& x) { return enqueue(self, std::move(x)); },
+    [=](dead_letter& x) { return enqueue(self, std::move(x)); },
+  };
+}
+
+// -- router -----------------------------------------------------------------
+
+struct router_state {
+  static inline const char* name = "pg_store";
+  std::vector<caf::actor> shards;
+  size_t next = 0;
+};
+
+caf::behavior pg_router(caf::stateful_actor<router_state>* self,
+                        std::vector<caf::actor> shards) {
+  self->state.shards = std::move(shards);
+  for (auto& shard : self->state.shards)
+    self->link_to(shard);
+  auto by_key = [=](const std::string& key) -> const caf::actor& {
+    auto& s = self->state.shards;
+    return s[std::hash<std::string>{}(key) % s.size()];
+  };
+  auto any = [=]() -> const caf::actor& {
+    auto& st = self->state;
+    return st.shards[st.next++ % st.shards.size()];
+  };
+  return {
+    [=](create_order& x) {
+      auto& key = x.idempotency_key.empty() ? x.order_id : x.idempotency_key;
+      return self->delegate(by_key(key), std::move(x));
+    },
+    [=](payment_cmd& x) { return self->delegate(by_key(x.order_id), std::move(x)); },
+    [=](refund_cmd& x) { return self->delegate(by_key(x.what.order_id), std::move(x)); },
+    [=](reserve_cmd& x) { return self->delegate(by_key(x.sku), std::move(x)); },
+    [=](release_cmd& x) { return self->delegate(by_key(x.what.sku), std::move(x)); },
+    [=](notify_cmd& x) { return self->delegate(by_key(x.what.order_id), std::move(x)); },
+    [=](analytics_cmd& x) { return self->delegate(by_key(x.what.sku), std::move(x)); },
+    [=](saga_write& x) { return self->delegate(by_key(x.order_id), std::move(x)); },
+    [=](load_saga& x) { return self->delegate(by_key(x.order_id), std::move(x)); },
+    [=](list_open_sagas& x) { return self->delegate(any(), std::move(x)); },
+    [=](dead_letter& x) { return self->delegate(by_key(x.key), std::move(x)); },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_pg_store(caf::actor_system& sys, const pg_settings& cfg) {
+  std::vector<caf::actor> shards;
+  for (int32_t i = 0; i < std::max(1, cfg.pool_size); ++i)
+    shards.push_back(sys.spawn<caf::detached>(pg_shard, cfg, i));
+  return sys.spawn(pg_router, std::move(shards));
+}
+
+store_actor as_store(const caf::actor& pg_store) {
+  return caf::actor_cast<store_actor>(pg_store);
+}
+
+} // namespace troupe

@@ -1,0 +1,194 @@
+// SQL of the read side.
+#include "queries.hpp"
+
+#include <pqxx/pqxx>
+
+namespace troupe {
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* iso = "YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"";
+
+std::string ts(const char* col) {
+  return std::string{"to_char("} + col + " AT TIME ZONE 'UTC', '" + iso + "')";
+}
+
+const std::string order_cols
+  = "id::text, customer_email, item_sku, quantity, amount_cents, status, "
+    "reason, correlation_id, payment_status, inventory_status, "
+    + ts("created_at") + ", " + ts("updated_at") + ", " + ts("finalized_at")
+    + ", " + ts("deadline_at");
+
+json nullable(const pqxx::field& f) {
+  return f.is_null() ? json() : json(f.as<std::string>());
+}
+
+json order_json(const pqxx::row& r) {
+  return json{{"id", r[0].as<std::string>()},
+              {"customer_email", r[1].as<std::string>()},
+              {"item_sku", r[2].as<std::string>()},
+              {"quantity", r[3].as<int64_t>()},
+              {"amount_cents", r[4].as<int64_t>()},
+              {"status", r[5].as<std::string>()},
+              {"reason", nullable(r[6])},
+              {"correlation_id", r[7].as<std::string>()},
+              {"payment_status", nullable(r[8])},
+              {"inventory_status", nullable(r[9])},
+              {"created_at", r[10].as<std::string>()},
+              {"updated_at", r[11].as<std::string>()},
+              {"finalized_at", nullable(r[12])},
+              {"deadline_at", r[13].as<std::string>()}};
+}
+
+} // namespace
+
+order_queries::order_queries(std::string url, size_t max_connections)
+  : url_(std::move(url)), max_(std::max<size_t>(1, max_connections)) {
+}
+
+order_queries::~order_queries() = default;
+
+std::unique_ptr<pqxx::connection> order_queries::acquire() {
+  std::unique_lock<std::mutex> guard{mtx_};
+  cv_.wait(guard, [this] { return !idle_.empty() || open_ < max_; });
+  if (!idle_.empty()) {
+    auto conn = std::move(idle_.back());
+    idle_.pop_back();
+    return conn;
+  }
+  ++open_;
+  guard.unlock();
+  try {
+    return std::make_unique<pqxx::connection>(url_);
+  } catch (...) {
+    guard.lock();
+    --open_;
+    cv_.notify_one();
+    throw;
+  }
+}
+
+void order_queries::release(std::unique_ptr<pqxx::connection> conn) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (conn && conn->is_open())
+    idle_.push_back(std::move(conn));
+  else
+    --open_;
+  cv_.notify_one();
+}
+
+/// Borrows a connection; a connection that broke is not returned.
+struct order_queries::lease {
+  order_queries& pool;
+  std::unique_ptr<pqxx::connection> conn;
+  explicit lease(order_queries& p) : pool(p), conn(p.acquire()) {
+  }
+  ~lease() {
+    pool.release(std::move(conn));
+  }
+};
+
+std::optional<json> order_queries::get_order(const std::string& id) {
+  lease l{*this};
+  try {
+    pqxx::read_transaction tx{*l.conn};
+    auto r = tx.exec("SELECT " + order_cols + " FROM orders WHERE id = "
+                     + tx.quote(id) + "::uuid");
+    if (r.empty())
+      return std::nullopt;
+    auto result = order_json(r[0]);
+    auto tl = tx.exec("SELECT " + ts("at") + ", kind, detail::text FROM "
+                      "order_timeline WHERE order_id = "
+                      + tx.quote(id) + "::uuid ORDER BY id");
+    auto& arr = result["timeline"] = json::array();
+    for (const auto& row : tl)
+      arr.push_back({{"at", row[0].as<std::string>()},
+                     {"kind", row[1].as<std::string>()},
+                     {"detail", json::parse(row[2].as<std::string>())}});
+    return result;
+  } catch (const pqxx::broken_connection&) {
+    l.conn.reset();
+    throw;
+  }
+}
+
+json order_queries::list_orders(const std::string& status, int limit) {
+  lease l{*this};
+  try {
+    pqxx::read_transaction tx{*l.conn};
+    std::string sql = "SELECT " + order_cols + " FROM orders";
+    if (!status.empty())
+      sql += " WHERE status = " + tx.quote(status);
+    sql += " ORDER BY created_at DESC, id LIMIT " + std::to_string(limit);
+    auto r = tx.exec(sql);
+    auto result = json::array();
+    for (const auto& row : r)
+      result.push_back(order_json(row));
+    return result;
+  } catch (const pqxx::broken_connection&) {
+    l.conn.reset();
+    throw;
+  }
+}
+
+json order_queries::list_dead_letters(int limit) {
+  lease l{*this};
+  try {
+    pqxx::read_transaction tx{*l.conn};
+    auto r = tx.exec("SELECT id, topic, kafka_partition, kafka_offset, key, "
+                     "payload, error, attempts, "
+                     + ts("first_failure") + ", " + ts("last_failure")
+                     + ", correlation_id, consumer, " + ts("created_at") + ", "
+                     + ts("redriven_at")
+                     + " FROM dead_letters ORDER BY id DESC LIMIT "
+                     + std::to_string(limit));
+    auto result = json::array();
+    for (const auto& row : r)
+      result.push_back({{"id", row[0].as<int64_t>()},
+                        {"topic", row[1].as<std::string>()},
+                        {"partition", row[2].as<int64_t>()},
+                        {"offset", row[3].as<int64_t>()},
+                        {"key", nullable(row[4])},
+                        {"payload", row[5].as<std::string>()},
+                        {"error", row[6].as<std::string>()},
+                        {"attempts", row[7].as<int64_t>()},
+                        {"first_failure", row[8].as<std::string>()},
+                        {"last_failure", row[9].as<std::string>()},
+                        {"correlation_id", nullable(row[10])},
+                        {"consumer", row[11].as<std::string>()},
+                        {"created_at", row[12].as<std::string>()},
+                        {"redriven_at", nullable(row[13])}});
+    return result;
+  } catch (const pqxx::broken_connection&) {
+    l.conn.reset();
+    throw;
+  }
+}
+
+bool order_queries::ready(int min_version, std::string& why) {
+  try {
+    lease l{*this};
+    try {
+      pqxx::read_transaction tx{*l.conn};
+      auto r = tx.exec("SELECT COALESCE(max(version), 0) FROM "
+                       "schema_migrations");
+      auto v = r[0][0].as<int>();
+      if (v < min_version) {
+        why = "migrations not applied (at " + std::to_string(v) + " of "
+              + std::to_string(min_version) + ")";
+        return false;
+      }
+      return true;
+    } catch (const pqxx::broken_connection&) {
+      l.conn.reset();
+      throw;
+    }
+  } catch (const std::exception& e) {
+    why = std::string{"postgres: "} + e.what();
+    return false;
+  }
+}
+
+} // namespace troupe

@@ -1,0 +1,49 @@
+// Read side of the HTTP API: orders, their timelines, dead letters, and the
+// database part of readiness. Called from HTTP worker threads; a small pool
+// of connections, one per concurrent caller, each "a world of its own".
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <pqxx/connection>
+
+namespace troupe {
+
+class order_queries {
+public:
+  order_queries(std::string url, size_t max_connections);
+  ~order_queries();
+
+  /// The order with its timeline; nullopt when unknown. Throws when the
+  /// database is unreachable.
+  std::optional<nlohmann::json> get_order(const std::string& id);
+
+  /// Orders, newest first, optionally of one status.
+  nlohmann::json list_orders(const std::string& status, int limit);
+
+  /// Dead letters, newest first.
+  nlohmann::json list_dead_letters(int limit);
+
+  /// Whether the database answers and carries at least `min_version`.
+  bool ready(int min_version, std::string& why);
+
+private:
+  struct lease;
+  std::unique_ptr<pqxx::connection> acquire();
+  void release(std::unique_ptr<pqxx::connection> conn);
+
+  std::string url_;
+  size_t max_;
+  size_t open_ = 0;
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_;
+};
+
+} // namespace troupe

@@ -1,0 +1,368 @@
+// troupe-node: the engine. Wires the actors of the roles this node runs.
+//
+//   [http api] ─▶ [pg_store] ◀─ [payment] ◀─ consumer(order.created, payment.refund)
+//                     ▲ ▲      ◀─ [inventory] ◀─ consumer(order.created, inventory.release)
+//                     │ └───── ◀─ [saga router] ─▶ orchestrators ◀─ consumer(*.result)
+//                     │        ◀─ [notification] ◀─ consumer(order.status.changed)
+//                     │        ◀─ [analytics] ◀─ consumer(order.created)
+//   [outbox relay] ───┘ (claims outbox rows, produces them to Kafka)
+//
+// Only this file decides which actors run detached (blocking I/O) and who
+// owns whom. SIGINT/SIGTERM drain the node: HTTP answers 503, consumers
+// commit and leave their groups, the relay flushes, then the process exits 0.
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <librdkafka/rdkafka.h>
+
+#include "consumer.hpp"
+#include "events.hpp"
+#include "http_api.hpp"
+#include "log.hpp"
+#include "migrations.hpp"
+#include "node_config.hpp"
+#include "outbox_relay.hpp"
+#include "partitioner.hpp"
+#include "pg_store.hpp"
+#include "queries.hpp"
+#include "saga_router.hpp"
+#include "services.hpp"
+
+using namespace troupe;
+
+namespace {
+
+/// Readiness of the node's dependencies, refreshed by a background thread.
+class readiness_probe {
+public:
+  readiness_probe(std::shared_ptr<order_queries> q, kafka_settings kafka)
+    : queries_(std::move(q)) {
+    auto conf = make_conf(kafka);
+    char err[512];
+    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    if (rk_ == nullptr)
+      rd_kafka_conf_destroy(conf);
+    thread_ = std::thread{[this] { run(); }};
+  }
+
+  ~readiness_probe() {
+    stop_ = true;
+    if (thread_.joinable())
+      thread_.join();
+    if (rk_)
+      rd_kafka_destroy(rk_);
+  }
+
+  bool ready(std::string& why) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    why = why_;
+    return ready_;
+  }
+
+  /// Partitions of `topic`, or 0 when the brokers do not answer.
+  int32_t partitions(const char* topic) {
+    if (rk_ == nullptr)
+      return 0;
+    auto t = rd_kafka_topic_new(rk_, topic, nullptr);
+    const rd_kafka_metadata_t* md = nullptr;
+    int32_t n = 0;
+    if (rd_kafka_metadata(rk_, 0, t, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (md->topic_cnt == 1 && md->topics[0].err == 0)
+        n = md->topics[0].partition_cnt;
+      rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(t);
+    return n;
+  }
+
+  void not_ready_because(std::string why) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    forced_ = std::move(why);
+  }
+
+private:
+  void run() {
+    while (!stop_) {
+      std::string why;
+      bool ok = queries_->ready(latest_migration(), why);
+      if (ok) {
+        const rd_kafka_metadata_t* md = nullptr;
+        if (rk_ == nullptr
+            || rd_kafka_metadata(rk_, 1, nullptr, &md, 1000)
+                 != RD_KAFKA_RESP_ERR_NO_ERROR) {
+          ok = false;
+          why = "kafka: brokers unreachable";
+        } else {
+          rd_kafka_metadata_destroy(md);
+        }
+      }
+      {
+        std::lock_guard<std::mutex> guard{mtx_};
+        if (!forced_.empty()) {
+          ok = false;
+          why = forced_;
+        }
+        ready_ = ok;
+        why_ = why;
+      }
+      for (int i = 0; i < 10 && !stop_; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+
+  std::shared_ptr<order_queries> queries_;
+  rd_kafka_t* rk_ = nullptr;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::mutex mtx_;
+  bool ready_ = false;
+  std::string why_ = "starting";
+  std::string forced_;
+};
+
+/// Partitions of the orchestrator's topics owned by this node.
+struct ownership {
+  std::mutex mtx;
+  std::set<int32_t> owned;
+  int32_t partitions = 0;
+  bool owns(const std::string& order_id) {
+    std::lock_guard<std::mutex> guard{mtx};
+    return partitions > 0 && owned.count(partition_for(order_id, partitions)) > 0;
+  }
+};
+
+int wait_for_signal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  // Block the shutdown signals in every thread; main waits for them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  node_config cfg;
+  if (auto err = cfg.load(argc, argv); !err.empty()) {
+    std::cerr << "troupe-node: " << err << std::endl;
+    return 2;
+  }
+  if (cfg.cli_helptext_printed)
+    return 0;
+  if (!log::init(cfg.node_id, cfg.log_level, cfg.log_format)) {
+    std::cerr << "troupe-node: log.level or log.format invalid" << std::endl;
+    return 2;
+  }
+  log::info("node", "starting {} with roles [{}]", cfg.node_id,
+            fmt::join(cfg.roles, ","));
+
+  // Migrations first; PostgreSQL may still be coming up.
+  for (int attempt = 1;; ++attempt) {
+    try {
+      auto n = apply_migrations(cfg.pg_url);
+      log::info("node", "schema at version {} ({} applied now)",
+                latest_migration(), n);
+      break;
+    } catch (const std::exception& e) {
+      if (attempt >= 30) {
+        log::error("node", "cannot apply migrations: {}", e.what());
+        return 1;
+      }
+      log::warn("node", "waiting for PostgreSQL ({})", e.what());
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  }
+
+  kafka_settings kafka;
+  kafka.brokers = cfg.kafka_brokers;
+  kafka.group_prefix = cfg.group_prefix;
+  kafka.fetch_wait_max_ms = cfg.fetch_wait_max_ms;
+  kafka.session_timeout
+    = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.session_timeout);
+  kafka.security_protocol = cfg.security_protocol;
+  kafka.sasl_mechanism = cfg.sasl_mechanism;
+  kafka.sasl_username = cfg.sasl_username;
+  kafka.sasl_password = cfg.sasl_password;
+  kafka.ssl_ca_location = cfg.ssl_ca_location;
+  kafka.client_id = "troupe-" + cfg.node_id;
+
+  retry_policy retry;
+  retry.max_attempts = cfg.retry_max_attempts;
+  retry.base = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.retry_base);
+  retry.cap = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.retry_cap);
+  retry.factor = cfg.retry_factor;
+  retry.jitter = cfg.retry_jitter;
+
+  int exit_code = 0;
+  {
+    caf::actor_system sys{cfg};
+    std::vector<caf::actor> to_stop; // in shutdown order
+
+    pg_settings pg;
+    pg.url = cfg.pg_url;
+    pg.pool_size = cfg.pg_pool_size;
+    pg.max_batch = cfg.pg_max_batch;
+    pg.node_id = cfg.node_id;
+    auto pg_store = spawn_pg_store(sys, pg);
+    auto store = as_store(pg_store);
+
+    auto queries = std::make_shared<order_queries>(cfg.pg_url, 8);
+    auto probe = std::make_shared<readiness_probe>(queries, kafka);
+
+    auto base_consumer = [&](std::string name) {
+      consumer_config c;
+      c.name = std::move(name);
+      c.kafka = kafka;
+      c.dead_letters = pg_store;
+      c.retry = retry;
+      c.max_in_flight = static_cast<size_t>(cfg.max_in_flight);
+      return c;
+    };
+    std::vector<caf::actor> consumers;
+    std::vector<caf::actor> services;
+    auto start_consumer = [&](consumer_config c) {
+      consumers.push_back(sys.spawn<caf::detached>(kafka_consumer, std::move(c)));
+    };
+
+    if (cfg.has_role("payment")) {
+      auto svc = caf::actor_cast<caf::actor>(sys.spawn(payment_service, store));
+      services.push_back(svc);
+      auto c = base_consumer("payment");
+      c.routes = {{events::order_created, svc}, {events::payment_refund, svc}};
+      start_consumer(std::move(c));
+    }
+    if (cfg.has_role("inventory")) {
+      auto svc = caf::actor_cast<caf::actor>(
+        sys.spawn(inventory_service, store, cfg.default_stock));
+      services.push_back(svc);
+      auto c = base_consumer("inventory");
+      c.routes = {{events::order_created, svc},
+                  {events::inventory_release, svc}};
+      start_consumer(std::move(c));
+    }
+    if (cfg.has_role("notification")) {
+      auto svc = caf::actor_cast<caf::actor>(sys.spawn(notification_service, store));
+      services.push_back(svc);
+      auto c = base_consumer("notification");
+      c.routes = {{events::status_changed, svc}};
+      start_consumer(std::move(c));
+    }
+    if (cfg.has_role("analytics")) {
+      auto svc = caf::actor_cast<caf::actor>(sys.spawn(analytics_service, store));
+      services.push_back(svc);
+      auto c = base_consumer("analytics");
+      c.routes = {{events::order_created, svc}};
+      start_consumer(std::move(c));
+    }
+    if (cfg.has_role("orchestrator")) {
+      auto own = std::make_shared<ownership>();
+      for (int i = 0; i < 50 && own->partitions == 0; ++i) {
+        own->partitions = probe->partitions(events::payment_result);
+        if (own->partitions == 0)
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+      if (own->partitions == 0)
+        log::warn("node", "cannot read the partitions of {}; sagas are only "
+                          "rehydrated once Kafka answers",
+                  events::payment_result);
+      saga_router_config rc;
+      rc.sweep_interval = std::chrono::duration_cast<std::chrono::milliseconds>(
+        cfg.sweep_interval);
+      rc.owns = [own](const std::string& id) { return own->owns(id); };
+      rc.partition_of = [own](const std::string& id) {
+        return own->partitions > 0 ? partition_for(id, own->partitions) : -1;
+      };
+      auto router = sys.spawn(saga_router, store, rc, true);
+      auto router_actor = caf::actor_cast<caf::actor>(router);
+      services.push_back(router_actor);
+      auto c = base_consumer("orchestrator");
+      c.routes = {{events::payment_result, router_actor},
+                  {events::inventory_result, router_actor}};
+      c.on_assigned = [own, router](const std::vector<int32_t>& parts) {
+        {
+          std::lock_guard<std::mutex> guard{own->mtx};
+          own->owned.insert(parts.begin(), parts.end());
+        }
+        caf::anon_send(router, rehydrate_atom::value);
+      };
+      c.on_revoked = [own, router](const std::vector<int32_t>& parts) {
+        {
+          std::lock_guard<std::mutex> guard{own->mtx};
+          for (auto p : parts)
+            own->owned.erase(p);
+        }
+        caf::anon_send(router, revoke_atom::value, parts);
+      };
+      start_consumer(std::move(c));
+    }
+
+    relay_config relay;
+    relay.pg_url = cfg.pg_url;
+    relay.kafka = kafka;
+    auto relay_actor = sys.spawn<caf::detached>(outbox_relay, relay);
+
+    std::unique_ptr<http_api> api;
+    if (cfg.has_role("api")) {
+      http_settings hs;
+      hs.host = cfg.http_host;
+      hs.port = cfg.http_port;
+      hs.cors_origin = cfg.cors_origin;
+      hs.threads = cfg.http_threads;
+      hs.max_body_bytes = cfg.max_body_bytes;
+      hs.static_dir = cfg.static_dir;
+      hs.deadline = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.deadline);
+      api = std::make_unique<http_api>(
+        sys, hs, pg_store, queries,
+        [probe](std::string& why) { return probe->ready(why); });
+      if (auto err = api->start(); !err.empty()) {
+        log::error("node", "HTTP: {}", err);
+        exit_code = 1;
+      } else {
+        log::info("node", "HTTP API on http://{}:{}", cfg.http_host,
+                  api->port());
+      }
+    }
+    log::info("node", "kafka bootstrap {}", kafka.brokers);
+
+    if (exit_code == 0) {
+      auto sig = wait_for_signal();
+      log::info("node", "{} received: draining", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    }
+    probe->not_ready_because("shutting down");
+    if (api) {
+      api->drain();
+      api->stop(); // in-flight handlers finish first
+    }
+    for (auto& c : consumers)
+      caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
+    for (auto& s : services)
+      caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(relay_actor, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(pg_store, caf::exit_reason::user_shutdown);
+    sys.await_all_actors_done();
+    probe.reset();
+    log::info("node", "stopped");
+  }
+  spdlog::shutdown();
+  return exit_code;
+}

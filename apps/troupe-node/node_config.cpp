@@ -1,0 +1,213 @@
+// Option declarations and validation of the node's configuration.
+#include "node_config.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+#include <caf/config_option_adder.hpp>
+#include <caf/config_value.hpp>
+#include <caf/settings.hpp>
+
+extern char** environ;
+
+namespace troupe {
+
+const std::vector<std::string>& all_roles() {
+  static const std::vector<std::string> roles{
+    "api", "payment", "inventory", "orchestrator", "notification", "analytics"};
+  return roles;
+}
+
+node_config::node_config() {
+  char host[256] = "node";
+  gethostname(host, sizeof(host) - 1);
+  node_id = std::string{host} + "-" + std::to_string(getpid());
+  opt_group{custom_options_, "node"}
+    .add(node_id, "id", "name of this node in logs (default: host-pid)")
+    .add(roles, "roles",
+         "roles to run: api, payment, inventory, orchestrator, notification, "
+         "analytics");
+  opt_group{custom_options_, "http"}
+    .add(http_host, "host", "address the HTTP API binds")
+    .add(http_port, "port", "port of the HTTP API")
+    .add(cors_origin, "cors-origin", "allowed cross-origin requests")
+    .add(http_threads, "threads", "HTTP worker threads")
+    .add(max_body_bytes, "max-body-bytes", "largest accepted request body")
+    .add(static_dir, "static-dir", "serve files from here at / (web UI)");
+  opt_group{custom_options_, "postgres"}
+    .add(pg_url, "url", "PostgreSQL connection URL")
+    .add(pg_pool_size, "pool-size", "write connections (group-commit shards)")
+    .add(pg_max_batch, "max-batch", "commands per shared transaction");
+  opt_group{custom_options_, "kafka"}
+    .add(kafka_brokers, "brokers", "bootstrap servers, host:port[,...]")
+    .add(bootstrap_file, "bootstrap-file",
+         "read the bootstrap servers from this file (troupe-broker)")
+    .add(group_prefix, "group-prefix", "prefix of the consumer group ids")
+    .add(fetch_wait_max_ms, "fetch-wait-max-ms",
+         "longest a fetch waits for data (per hop latency)")
+    .add(session_timeout, "session-timeout", "consumer group session timeout")
+    .add(security_protocol, "security-protocol", "e.g. SASL_SSL")
+    .add(sasl_mechanism, "sasl-mechanism", "e.g. SCRAM-SHA-512")
+    .add(sasl_username, "sasl-username", "SASL user")
+    .add(sasl_password, "sasl-password",
+         "SASL password (use TROUPE_KAFKA_SASL_PASSWORD)")
+    .add(ssl_ca_location, "ssl-ca-location", "CA bundle for TLS")
+    .add(max_in_flight, "max-in-flight",
+         "messages in flight per consumer before it pauses");
+  opt_group{custom_options_, "saga"}
+    .add(deadline, "deadline", "time for both results before a timeout")
+    .add(sweep_interval, "sweep-interval", "how often deadlines are swept");
+  opt_group{custom_options_, "inventory"}.add(
+    default_stock, "default-stock", "stock of a SKU not seen before");
+  opt_group{custom_options_, "retry"}
+    .add(retry_max_attempts, "max-attempts", "attempts before dead-lettering")
+    .add(retry_base, "base", "delay before the first retry")
+    .add(retry_cap, "cap", "longest delay between retries")
+    .add(retry_factor, "factor", "growth of the delay per attempt")
+    .add(retry_jitter, "jitter", "random spread of each delay (0..1)");
+  opt_group{custom_options_, "log"}
+    .add(log_level, "level", "trace, debug, info, warn, error")
+    .add(log_format, "format", "text or json");
+}
+
+bool node_config::has_role(const std::string& role) const {
+  return std::find(roles.begin(), roles.end(), role) != roles.end();
+}
+
+namespace {
+
+std::string env_name(caf::string_view category, caf::string_view name) {
+  std::string result = "TROUPE_";
+  for (auto c : category)
+    result += (c == '-' || c == '.') ? '_' : static_cast<char>(std::toupper(c));
+  result += '_';
+  for (auto c : name)
+    result += (c == '-' || c == '.') ? '_' : static_cast<char>(std::toupper(c));
+  return result;
+}
+
+/// Checks every key of the file against the declared options.
+std::string validate_file(const std::string& path,
+                          const caf::config_option_set& opts) {
+  std::ifstream in{path};
+  if (!in)
+    return "cannot read config file '" + path + "'";
+  auto parsed = caf::actor_system_config::parse_config(in);
+  if (!parsed)
+    return "config file '" + path
+           + "' has a syntax error: " + caf::to_string(parsed.error())
+           + " (strings need double quotes, lists look like [\"a\", \"b\"])";
+  for (auto& [section, value] : *parsed) {
+    auto dict = caf::get_if<caf::config_value::dictionary>(&value);
+    if (dict == nullptr) {
+      return "config file '" + path + "': key '" + section
+             + "' must be inside a [section]";
+    }
+    for (auto& [key, val] : *dict) {
+      auto full = section + "." + key;
+      auto opt = opts.qualified_name_lookup(section, key);
+      if (opt == nullptr)
+        return "config file '" + path + "': unknown key '" + full + "'";
+      if (auto err = opt->check(val))
+        return "config file '" + path + "': key '" + full + "' expects "
+               + std::string{opt->type_name().begin(), opt->type_name().end()}
+               + ", got " + caf::to_string(val);
+    }
+  }
+  return "";
+}
+
+std::string read_bootstrap(const std::string& path) {
+  std::ifstream in{path};
+  std::string line;
+  std::getline(in, line);
+  while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())))
+    line.pop_back();
+  return line;
+}
+
+} // namespace
+
+std::string node_config::load(int argc, char** argv) {
+  std::vector<std::string> args;
+  std::string file;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--config-file=", 0) == 0)
+      file = arg.substr(14);
+  }
+  if (!file.empty())
+    if (auto err = validate_file(file, custom_options_); !err.empty())
+      return err;
+  // Environment first, then the command line, so flags win.
+  for (auto& opt : custom_options_) {
+    auto name = env_name(opt.category(), opt.long_name());
+    if (auto val = std::getenv(name.c_str()))
+      args.emplace_back("--" + std::string{opt.full_name().begin(),
+                                           opt.full_name().end()}
+                        + "=" + val);
+  }
+  for (int i = 1; i < argc; ++i)
+    args.emplace_back(argv[i]);
+  if (auto err = parse(args, file.empty() ? nullptr : file.c_str()))
+    return "invalid command line or environment: " + render(err);
+  if (!remainder.empty())
+    return "unexpected argument '" + remainder.front() + "'";
+  if (cli_helptext_printed)
+    return "";
+  for (auto& r : roles)
+    if (std::find(all_roles().begin(), all_roles().end(), r)
+        == all_roles().end())
+      return "node.roles: unknown role '" + r + "'";
+  if (http_port < 0 || http_port > 65535)
+    return "http.port: must be between 0 and 65535";
+  if (http_threads < 1)
+    return "http.threads: must be at least 1";
+  if (pg_pool_size < 1 || pg_pool_size > 64)
+    return "postgres.pool-size: must be between 1 and 64";
+  if (pg_max_batch < 1)
+    return "postgres.max-batch: must be at least 1";
+  if (pg_url.empty())
+    return "postgres.url: must be set";
+  if (deadline.count() <= 0)
+    return "saga.deadline: must be positive";
+  if (sweep_interval.count() <= 0)
+    return "saga.sweep-interval: must be positive";
+  if (default_stock < 0)
+    return "inventory.default-stock: must not be negative";
+  if (fetch_wait_max_ms < 0)
+    return "kafka.fetch-wait-max-ms: must not be negative";
+  if (session_timeout < std::chrono::seconds(1))
+    return "kafka.session-timeout: must be at least 1s";
+  if (retry_max_attempts < 1)
+    return "retry.max-attempts: must be at least 1";
+  if (retry_factor < 1.0)
+    return "retry.factor: must be at least 1";
+  if (retry_jitter < 0.0 || retry_jitter > 1.0)
+    return "retry.jitter: must be between 0 and 1";
+  if (log_format != "text" && log_format != "json")
+    return "log.format: must be text or json";
+  static const std::vector<std::string> levels{"trace", "debug", "info",
+                                               "warn",  "error", "off"};
+  if (std::find(levels.begin(), levels.end(), log_level) == levels.end())
+    return "log.level: must be one of trace, debug, info, warn, error, off";
+  if (kafka_brokers.empty() && !bootstrap_file.empty()) {
+    // troupe-broker may still be starting: give it a moment.
+    for (int i = 0; i < 100 && kafka_brokers.empty(); ++i) {
+      kafka_brokers = read_bootstrap(bootstrap_file);
+      if (kafka_brokers.empty())
+        usleep(100000);
+    }
+    if (kafka_brokers.empty())
+      return "kafka.bootstrap-file: '" + bootstrap_file
+             + "' does not exist or is empty";
+  }
+  if (kafka_brokers.empty())
+    return "kafka.brokers: must be set (or kafka.bootstrap-file)";
+  return "";
+}
+
+} // namespace troupe

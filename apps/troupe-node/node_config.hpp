@@ -1,0 +1,69 @@
+// The node's configuration: CAF's config (INI file, then TROUPE_* environment
+// variables, then command-line flags; later wins) plus Troupe's own checks.
+// CAF 0.17 silently ignores unknown keys and values of the wrong type, so the
+// file is validated here and the node refuses to start, naming the key.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/timespan.hpp>
+
+namespace troupe {
+
+const std::vector<std::string>& all_roles();
+
+class node_config : public caf::actor_system_config {
+public:
+  std::string node_id;
+  std::vector<std::string> roles = all_roles();
+
+  std::string http_host = "0.0.0.0";
+  int32_t http_port = 8080;
+  std::string cors_origin = "*";
+  int32_t http_threads = 128;
+  int64_t max_body_bytes = 65536;
+  std::string static_dir;
+
+  std::string pg_url = "postgresql://troupe@127.0.0.1:55432/troupe";
+  int32_t pg_pool_size = 4;
+  int32_t pg_max_batch = 256;
+
+  std::string kafka_brokers;
+  std::string bootstrap_file;
+  std::string group_prefix = "troupe";
+  int32_t fetch_wait_max_ms = 10;
+  caf::timespan session_timeout = std::chrono::seconds(10);
+  std::string security_protocol;
+  std::string sasl_mechanism;
+  std::string sasl_username;
+  std::string sasl_password;
+  std::string ssl_ca_location;
+  int32_t max_in_flight = 2000;
+
+  caf::timespan deadline = std::chrono::seconds(30);
+  caf::timespan sweep_interval = std::chrono::seconds(1);
+
+  int64_t default_stock = 1000000;
+
+  int32_t retry_max_attempts = 5;
+  caf::timespan retry_base = std::chrono::milliseconds(100);
+  caf::timespan retry_cap = std::chrono::seconds(10);
+  double retry_factor = 2.0;
+  double retry_jitter = 0.2;
+
+  std::string log_level = "info";
+  std::string log_format = "text";
+
+  node_config();
+
+  /// Parses the file, the environment and `args`. Returns an error message
+  /// naming the offending key, or "" on success.
+  std::string load(int argc, char** argv);
+
+  bool has_role(const std::string& role) const;
+};
+
+} // namespace troupe

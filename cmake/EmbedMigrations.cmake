@@ -1,0 +1,15 @@
+# Generates a C++ source that embeds migrations/*.sql, in file-name order.
+# Invoked at build time: cmake -DSRC_DIR=... -DOUT=... -P EmbedMigrations.cmake
+file(GLOB files "${SRC_DIR}/*.sql")
+list(SORT files)
+set(body "// Generated from migrations/*.sql; do not edit.\n#include \"migrations.hpp\"\n\nnamespace troupe {\n\nconst std::vector<migration>& embedded_migrations() {\n  static const std::vector<migration> all{\n")
+foreach(f IN LISTS files)
+  get_filename_component(name "${f}" NAME)
+  string(REGEX MATCH "^[0-9]+" version "${name}")
+  math(EXPR version "${version}")
+  file(READ "${f}" sql)
+  string(APPEND body "    {${version}, \"${name}\", R\"troupe_sql(${sql})troupe_sql\"},\n")
+endforeach()
+string(APPEND body "  };\n  return all;\n}\n\n} // namespace troupe\n")
+file(WRITE "${OUT}.tmp" "${body}")
+configure_file("${OUT}.tmp" "${OUT}" COPYONLY)
