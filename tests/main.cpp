@@ -1,0 +1,7 @@
+// Entry point of troupe-tests: CAF's unit test runner.
+#define CAF_TEST_NO_MAIN
+#include <caf/test/unit_test_impl.hpp>
+
+int main(int argc, char** argv) {
+  return caf::test::main(argc, argv);
+}
