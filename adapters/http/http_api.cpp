@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <cctype>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <caf/scoped_actor.hpp>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -98,6 +101,29 @@ std::string validate(const json& body, create_order& out) {
   if (out.amount_cents < 0)
     return "field 'amount_cents' must not be negative";
   return "";
+}
+
+/// cpp-httplib listens with a backlog of 5, which drops connections under a
+/// burst of new clients. Find the listening socket on `port` and widen it.
+void widen_backlog(int port) {
+  for (int fd = 3; fd < 4096; ++fd) {
+    int listening = 0;
+    socklen_t len = sizeof(listening);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0
+        || !listening)
+      continue;
+    sockaddr_storage addr{};
+    socklen_t alen = sizeof(addr);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0)
+      continue;
+    int bound = 0;
+    if (addr.ss_family == AF_INET)
+      bound = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    else if (addr.ss_family == AF_INET6)
+      bound = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+    if (bound == port)
+      ::listen(fd, 1024);
+  }
 }
 
 } // namespace
@@ -334,6 +360,7 @@ std::string http_api::start() {
              + " (in use?)";
     bound_port_ = cfg_.port;
   }
+  widen_backlog(bound_port_);
   thread_ = std::thread{[this] { srv_->listen_after_bind(); }};
   return {};
 }

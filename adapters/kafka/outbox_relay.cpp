@@ -1,6 +1,7 @@
 // The outbox relay's claim/produce/mark cycle.
 #include "outbox_relay.hpp"
 
+#include <map>
 #include <stdexcept>
 
 #include <caf/event_based_actor.hpp>
@@ -68,7 +69,8 @@ bool ensure_connection(relay_ptr self) {
                      "WHERE published_at IS NULL ORDER BY id LIMIT $1 "
                      "FOR UPDATE SKIP LOCKED");
     st.conn->prepare("mark", "UPDATE outbox SET published_at = "
-                             "clock_timestamp() WHERE id = ANY($1::bigint[])");
+                             "clock_timestamp() WHERE id = ANY($1::bigint[]) "
+                             "AND published_at IS NULL");
     st.backoff = std::chrono::milliseconds{100};
     return true;
   } catch (const std::exception& e) {
@@ -87,10 +89,12 @@ struct batch_result {
 /// Claims, produces and marks one batch.
 batch_result publish_batch(relay_ptr self) {
   auto& st = self->state;
+  auto t0 = std::chrono::steady_clock::now();
   pqxx::work tx{*st.conn};
   auto rows = tx.exec_prepared("claim", st.cfg.batch);
   if (rows.empty())
     return {};
+  auto t1 = std::chrono::steady_clock::now();
   st.delivered.assign(rows.size(), 0);
   st.outstanding = 0;
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -98,6 +102,9 @@ batch_result publish_batch(relay_ptr self) {
     auto key = rows[i][2].as<std::string>();
     auto payload = rows[i][3].as<std::string>();
     auto hdrs = make_headers(rows[i][4].as<std::string>());
+    auto row_id = rows[i][0].as<std::string>();
+    rd_kafka_header_add(hdrs, "troupe.outbox_id", -1, row_id.data(),
+                        static_cast<ssize_t>(row_id.size()));
     auto err = rd_kafka_producev(
       st.producer, RD_KAFKA_V_TOPIC(topic.c_str()),
       RD_KAFKA_V_KEY(key.data(), key.size()),
@@ -116,8 +123,10 @@ batch_result publish_batch(relay_ptr self) {
   }
   auto deadline = std::chrono::steady_clock::now() + st.cfg.delivery_timeout
                   + std::chrono::seconds(1);
+  auto t2 = std::chrono::steady_clock::now();
   while (st.outstanding > 0 && std::chrono::steady_clock::now() < deadline)
     rd_kafka_poll(st.producer, 5);
+  auto t3 = std::chrono::steady_clock::now();
   std::string ids = "{";
   size_t n = 0;
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -131,8 +140,109 @@ batch_result publish_batch(relay_ptr self) {
   if (n > 0)
     tx.exec_prepared("mark", ids);
   tx.commit();
+  auto t4 = std::chrono::steady_clock::now();
+  if (log::enabled(spdlog::level::trace)) {
+    auto ms = [](auto d) {
+      return std::chrono::duration_cast<std::chrono::microseconds>(d).count()
+             / 1000.0;
+    };
+    log::trace("relay", "{} rows: claim {} ms, produce {} ms, acks {} ms, "
+                        "mark {} ms",
+               rows.size(), ms(t1 - t0), ms(t2 - t1), ms(t3 - t2), ms(t4 - t3));
+  }
   st.published += n;
   return {n, rows.size() - n};
+}
+
+/// A relay that died between Kafka's acknowledgement and its commit left
+/// rows that are on Kafka but not marked published. Before publishing
+/// anything, look for them at the tail of their partitions (by the
+/// `troupe.outbox_id` header) and mark them, so a restart does not publish
+/// them twice.
+void recover(relay_ptr self) {
+  auto& st = self->state;
+  std::map<std::string, int64_t> lowest; // topic -> lowest unpublished id
+  {
+    pqxx::work tx{*st.conn};
+    for (const auto& row : tx.exec("SELECT topic, min(id) FROM outbox WHERE "
+                                   "published_at IS NULL GROUP BY topic"))
+      lowest[row[0].as<std::string>()] = row[1].as<int64_t>();
+    tx.commit();
+  }
+  if (lowest.empty())
+    return;
+  auto conf = make_conf(st.cfg.kafka);
+  set_conf(conf, "group.id", "troupe-relay-recovery");
+  set_conf(conf, "enable.auto.commit", "false");
+  set_conf(conf, "enable.partition.eof", "true");
+  char err[512];
+  auto rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return;
+  }
+  auto parts = rd_kafka_topic_partition_list_new(64);
+  size_t open = 0;
+  for (auto& [topic, low] : lowest) {
+    auto t = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+    const rd_kafka_metadata_t* md = nullptr;
+    if (rd_kafka_metadata(rk, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      for (int p = 0; md->topic_cnt == 1 && p < md->topics[0].partition_cnt;
+           ++p) {
+        int64_t lo = 0, hi = 0;
+        if (rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &lo, &hi,
+                                             5000)
+              != RD_KAFKA_RESP_ERR_NO_ERROR
+            || hi <= lo)
+          continue;
+        rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset
+          = std::max(lo, hi - 2 * static_cast<int64_t>(st.cfg.batch));
+        ++open;
+      }
+      rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(t);
+  }
+  std::string ids = "{";
+  size_t found = 0;
+  if (open > 0) {
+    rd_kafka_assign(rk, parts);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    while (open > 0 && std::chrono::steady_clock::now() < deadline) {
+      auto msg = rd_kafka_consumer_poll(rk, 100);
+      if (msg == nullptr)
+        continue;
+      if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        --open;
+      } else if (!msg->err) {
+        rd_kafka_headers_t* hdrs = nullptr;
+        const void* val = nullptr;
+        size_t size = 0;
+        if (rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR
+            && rd_kafka_header_get_last(hdrs, "troupe.outbox_id", &val, &size)
+                 == RD_KAFKA_RESP_ERR_NO_ERROR) {
+          std::string id{static_cast<const char*>(val), size};
+          auto low = lowest.find(rd_kafka_topic_name(msg->rkt));
+          if (low != lowest.end() && std::stoll(id) >= low->second) {
+            if (found++ > 0)
+              ids += ',';
+            ids += id;
+          }
+        }
+      }
+      rd_kafka_message_destroy(msg);
+    }
+  }
+  ids += '}';
+  rd_kafka_topic_partition_list_destroy(parts);
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  if (found > 0) {
+    pqxx::work tx{*st.conn};
+    auto r = tx.exec_prepared("mark", ids);
+    tx.commit();
+    log::info("relay", "recovered {} row(s) already on Kafka", r.affected_rows());
+  }
 }
 
 void cleanup(relay_ptr self) {
@@ -155,6 +265,10 @@ void cycle(relay_ptr self) {
     return;
   }
   try {
+    if (!st.recovered) {
+      recover(self);
+      st.recovered = true;
+    }
     auto res = publish_batch(self);
     if (res.failed > 0) {
       // Kafka did not take everything (brokers down?): back off, then retry
@@ -164,7 +278,9 @@ void cycle(relay_ptr self) {
       return;
     }
     st.backoff = std::chrono::milliseconds{100};
-    if (res.published >= static_cast<size_t>(st.cfg.batch)) {
+    if (res.published > 0) {
+      // More may have been committed meanwhile: claim again right away.
+      rd_kafka_poll(st.producer, 0);
       self->send(self, poll_atom::value);
       return;
     }

@@ -34,6 +34,7 @@ struct relay_state {
   std::chrono::milliseconds backoff{100};
   std::chrono::steady_clock::time_point last_cleanup;
   uint64_t published = 0;
+  bool recovered = false; ///< the start-up recovery scan ran
 
   ~relay_state();
 };

@@ -1,0 +1,1 @@
+troupe_e2e(saga saga_e2e.py)

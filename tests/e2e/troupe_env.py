@@ -1,0 +1,284 @@
+"""Process harness for Troupe's end-to-end suites.
+
+Starts what a suite needs -- a database in the shared test PostgreSQL, a
+troupe-broker, troupe-node processes -- and offers the clients a user would
+use: HTTP, psql and kcat. Standard library only.
+"""
+import concurrent.futures
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+SOURCE = os.environ.get("TROUPE_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+BUILD = os.environ.get("TROUPE_BUILD_DIR", os.path.join(SOURCE, "build"))
+TESTENV = os.environ.get("TROUPE_TESTENV", os.path.join(BUILD, "testenv"))
+NODE = os.path.join(BUILD, "apps", "troupe-node", "troupe-node")
+BROKER = os.path.join(BUILD, "apps", "troupe-broker", "troupe-broker")
+
+
+def log(*args):
+    print("[e2e]", *args, flush=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Check:
+    """Collects failed expectations; a suite fails if any was recorded."""
+
+    def __init__(self):
+        self.failures = []
+
+    def expect(self, cond, what):
+        if not cond:
+            self.failures.append(what)
+            log("FAIL:", what)
+        return cond
+
+    def finish(self):
+        if self.failures:
+            log(f"{len(self.failures)} check(s) failed")
+            sys.exit(1)
+        log("all checks passed")
+
+
+class Database:
+    def __init__(self, name):
+        with open(os.path.join(TESTENV, "pg_url")) as f:
+            admin = f.read().strip()
+        self.admin = admin
+        self.name = f"{name}_{os.getpid()}"
+        self.url = admin.rsplit("/", 1)[0] + "/" + self.name
+        self.psql_admin(f"DROP DATABASE IF EXISTS {self.name}")
+        self.psql_admin(f"CREATE DATABASE {self.name}")
+
+    def psql_admin(self, sql):
+        subprocess.run(["psql", self.admin, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], check=True,
+                       stdout=subprocess.DEVNULL)
+
+    def query(self, sql):
+        """Rows of a query as lists of strings."""
+        out = subprocess.run(["psql", self.url, "-v", "ON_ERROR_STOP=1", "-qAt", "-F", "\t", "-c", sql],
+                             check=True, capture_output=True, text=True).stdout
+        return [line.split("\t") for line in out.splitlines() if line]
+
+    def scalar(self, sql):
+        rows = self.query(sql)
+        return rows[0][0] if rows else None
+
+
+class Broker:
+    def __init__(self, partitions=6):
+        self.proc = subprocess.Popen([BROKER, f"--partitions={partitions}"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.bootstrap = self.proc.stdout.readline().strip()
+        if not self.bootstrap:
+            raise RuntimeError("troupe-broker did not print its bootstrap string")
+        log("broker at", self.bootstrap)
+
+    def command(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def consume(self, topic, timeout=30):
+        """Every message of a topic as (key, value, headers) tuples."""
+        out = subprocess.run(
+            ["kcat", "-b", self.bootstrap, "-C", "-t", topic, "-o", "beginning", "-e", "-q",
+             "-f", "%k\t%h\t%s\n"], capture_output=True, text=True, timeout=timeout, check=True).stdout
+        result = []
+        for line in out.splitlines():
+            if not line:
+                continue
+            key, headers, value = line.split("\t", 2)
+            result.append((key, value, headers))
+        return result
+
+
+class Node:
+    def __init__(self, db, broker, name="node-1", port=None, extra=(), log_dir=None):
+        self.db, self.broker, self.name = db, broker, name
+        self.port = port or free_port()
+        self.extra = list(extra)
+        self.log_dir = log_dir or os.path.join(TESTENV, "logs")
+        os.makedirs(self.log_dir, exist_ok=True)
+        self.proc = None
+        self.starts = 0
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, wait=True):
+        self.starts += 1
+        logf = open(os.path.join(self.log_dir, f"{self.db.name}-{self.name}-{self.starts}.log"), "w")
+        args = [NODE, f"--config-file={SOURCE}/config/dev.ini", f"--postgres.url={self.db.url}",
+                f"--kafka.brokers={self.broker.bootstrap}", f"--http.port={self.port}",
+                f"--node.id={self.name}", "--http.host=127.0.0.1"] + self.extra
+        self.proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT, cwd=SOURCE)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}")
+            try:
+                status, _ = http("GET", self.url + "/ready", timeout=2)
+                if status == 200:
+                    log(f"{self.name} ready on {self.url}")
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} not ready after {timeout}s")
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self, timeout=15):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                return None
+        return self.proc.returncode if self.proc else None
+
+
+def http(method, url, body=None, headers=None, timeout=10):
+    data = None
+    hdrs = dict(headers or {})
+    if body is not None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        hdrs.setdefault("Content-Type", "application/json")
+    req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as res:
+            raw = res.read()
+            return res.status, (json.loads(raw) if raw else None)
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        try:
+            return e.code, json.loads(raw)
+        except ValueError:
+            return e.code, raw.decode(errors="replace")
+
+
+SKUS = ["SKU-CHAIR-01", "SKU-DESK-01", "SKU-LAMP-01", "SKU-SHELF-01"]
+
+
+def order_mix(n, seed=7):
+    """n order bodies hitting every rule, with the outcome the rules allow."""
+    import random
+    rnd = random.Random(seed)
+    orders = []
+    for i in range(n):
+        kind = i % 10
+        body = {"customer_email": f"customer{i}@example.com", "item_sku": rnd.choice(SKUS),
+                "quantity": rnd.randint(1, 3), "amount_cents": rnd.randint(1000, 90000)}
+        if kind == 7:
+            body["amount_cents"] = 150000  # payment_declined
+        elif kind == 8:
+            body["quantity"] = rnd.randint(11, 20)  # quantity_limit
+        elif kind == 9:
+            body["amount_cents"] = 200000  # both fail: payment wins
+            body["quantity"] = 12
+        orders.append(body)
+    return orders
+
+
+def post_orders(url, bodies, concurrency=16, key_prefix="e2e"):
+    """Posts orders (retrying 503 and connection errors with the same
+    Idempotency-Key) and returns their ids in order."""
+    def post(i_body):
+        i, body = i_body
+        key = f"{key_prefix}-{i}"
+        for attempt in range(200):
+            try:
+                status, res = http("POST", url + "/orders", body, {"Idempotency-Key": key}, timeout=10)
+                if status in (200, 201):
+                    return res["id"]
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"order {i} could not be posted")
+    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+        return list(pool.map(post, enumerate(bodies)))
+
+
+def wait_final(db, ids, timeout=120):
+    """Waits until every order is final; returns {id: (status, reason)}."""
+    deadline = time.time() + timeout
+    idset = set(ids)
+    while True:
+        rows = db.query("SELECT id, status, COALESCE(reason, '') FROM orders")
+        final = {r[0]: (r[1], r[2]) for r in rows if r[0] in idset and r[1] != "NEW"}
+        if len(final) == len(idset) or time.time() > deadline:
+            return final
+        time.sleep(0.5)
+
+
+def check_rules(check, bodies, ids, final, default_stock):
+    """Every order's status and reason follow the business rules."""
+    bad = 0
+    for body, oid in zip(bodies, ids):
+        status, reason = final.get(oid, ("NEW", ""))
+        if body["amount_cents"] > 100000:
+            ok = (status, reason) == ("CANCELLED", "payment_declined")
+        elif body["quantity"] > 10:
+            ok = (status, reason) == ("CANCELLED", "quantity_limit")
+        else:
+            ok = (status, reason) in (("CONFIRMED", ""), ("CANCELLED", "out_of_stock"))
+        if not ok:
+            bad += 1
+            if bad <= 5:
+                log("rule violated:", body, status, reason)
+    check.expect(bad == 0, f"{bad} order(s) do not follow the rules")
+
+
+def check_stock(check, db, default_stock):
+    """Per SKU: default stock minus confirmed quantities equals what is available."""
+    rows = db.query("SELECT s.sku, s.available, COALESCE((SELECT sum(quantity) FROM orders o "
+                    "WHERE o.item_sku = s.sku AND o.status = 'CONFIRMED'), 0) FROM stock s")
+    for sku, available, confirmed in rows:
+        check.expect(int(available) == default_stock - int(confirmed),
+                     f"stock of {sku}: available {available} != {default_stock} - {confirmed}")
+    held = db.scalar("SELECT count(*) FROM reservations r JOIN orders o ON o.id = r.order_id "
+                     "WHERE r.status = 'RESERVED' AND o.status <> 'CONFIRMED'")
+    check.expect(held == "0", f"{held} reservation(s) held by orders that are not confirmed")
+
+
+def check_status_events(check, broker, ids):
+    """Exactly one order.status.changed per order on Kafka."""
+    msgs = broker.consume("order.status.changed")
+    counts = {}
+    for key, _, _ in msgs:
+        counts[key] = counts.get(key, 0) + 1
+    missing = [i for i in ids if counts.get(i, 0) == 0]
+    dup = [i for i in ids if counts.get(i, 0) > 1]
+    check.expect(not missing, f"{len(missing)} order(s) without order.status.changed")
+    check.expect(not dup, f"{len(dup)} order(s) with more than one order.status.changed")
+    return msgs
