@@ -6,7 +6,7 @@ import threading
 import time
 
 from troupe_env import (Broker, Check, Database, Node, check_rules, check_status_events, check_stock,
-                        log, order_mix, post_orders, wait_final)
+                        log, order_mix, post_orders, wait_final, wait_quiet)
 
 DEFAULT_STOCK = 60  # small, so that out_of_stock happens too
 ORDERS = 400
@@ -51,7 +51,7 @@ def main():
                          ("CANCELLED", "quantity_limit"), ("CANCELLED", "out_of_stock")]:
             check.expect(outcomes.get(expected, 0) > 0, f"no order ended {expected}")
 
-        time.sleep(1.0)  # let the relay publish the last events
+        check.expect(wait_quiet(db, ORDERS), "compensations and notifications did not complete")
         check_status_events(check, broker, ids)
         check_stock(check, db, DEFAULT_STOCK)
         refunds = db.scalar("SELECT count(*) FROM payments WHERE refunded_at IS NOT NULL")

@@ -241,6 +241,22 @@ def wait_final(db, ids, timeout=120):
         time.sleep(0.5)
 
 
+def wait_quiet(db, expected_orders, timeout=60):
+    """Waits until the saga's tail has run: every outbox row published,
+    every cancelled order's reservation released, every customer notified."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        unpublished = int(db.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+        held = int(db.scalar("SELECT count(*) FROM reservations r JOIN orders o ON o.id = r.order_id "
+                             "WHERE r.status = 'RESERVED' AND o.status = 'CANCELLED'"))
+        notified = int(db.scalar("SELECT count(DISTINCT order_id) FROM notifications"))
+        if unpublished == 0 and held == 0 and notified >= expected_orders:
+            return True
+        time.sleep(0.3)
+    log(f"not quiet after {timeout}s: {unpublished} unpublished, {held} held, {notified} notified")
+    return False
+
+
 def check_rules(check, bodies, ids, final, default_stock):
     """Every order's status and reason follow the business rules."""
     bad = 0
