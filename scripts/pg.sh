@@ -43,7 +43,8 @@ case "$cmd" in
       opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     fi
     if ! as_postgres "$BIN/pg_ctl" status -D "$dir/data" >/dev/null 2>&1; then
-      as_postgres "$BIN/pg_ctl" start -w -t 60 -D "$dir/data" -l "$dir/pg.log" -o "$opts" >/dev/null \
+      # A session of its own: Ctrl-C in the terminal must not stop it.
+      as_postgres setsid -w "$BIN/pg_ctl" start -w -t 60 -D "$dir/data" -l "$dir/pg.log" -o "$opts" >/dev/null \
         || { tail -n 20 "$dir/pg.log" >&2; exit 1; }
     fi
     if ! psql -h 127.0.0.1 -p "$port" -U troupe -d postgres -qAtc "SELECT 1 FROM pg_database WHERE datname = 'troupe'" | grep -q 1; then

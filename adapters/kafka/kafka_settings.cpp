@@ -5,6 +5,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "log.hpp"
+
 namespace troupe {
 
 void set_conf(rd_kafka_conf_t* conf, const char* key, const std::string& val) {
@@ -14,8 +16,24 @@ void set_conf(rd_kafka_conf_t* conf, const char* key, const std::string& val) {
     throw std::runtime_error(std::string{"kafka setting "} + key + ": " + err);
 }
 
+namespace {
+
+/// librdkafka's log lines go through Troupe's logger. Runs on librdkafka's
+/// threads. Connection errors are expected while brokers restart: warnings.
+void on_log(const rd_kafka_t*, int level, const char* fac, const char* buf) {
+  if (level <= 4)
+    log::warn("kafka", "{}: {}", fac, buf);
+  else if (level <= 6)
+    log::info("kafka", "{}: {}", fac, buf);
+  else
+    log::debug("kafka", "{}: {}", fac, buf);
+}
+
+} // namespace
+
 rd_kafka_conf_t* make_conf(const kafka_settings& cfg) {
   auto conf = rd_kafka_conf_new();
+  rd_kafka_conf_set_log_cb(conf, on_log);
   try {
     set_conf(conf, "bootstrap.servers", cfg.brokers);
     set_conf(conf, "client.id", cfg.client_id);

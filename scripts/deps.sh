@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Troupe needs, only those missing (through
+# sudo when not root). Extra package names may be given as arguments.
+set -euo pipefail
+packages=(build-essential cmake pkg-config libcaf-dev librdkafka-dev libpqxx-dev
+  libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libcli11-dev postgresql-15
+  postgresql-client-15 kcat python3 curl procps "$@")
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps: installing ${missing[*]}"
+sudo=""
+if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps: done"
