@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <sstream>
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -311,6 +312,30 @@ void http_api::routes() {
 
   srv.Get("/orders", [this](const httplib::Request& req,
                             httplib::Response& res) {
+    if (req.has_param("ids")) {
+      // Batch lookup: GET /orders?ids=a,b,c (at most 200 ids).
+      std::vector<std::string> ids;
+      std::stringstream in{req.get_param_value("ids")};
+      std::string id;
+      while (std::getline(in, id, ','))
+        if (!id.empty())
+          ids.push_back(lower(id));
+      if (ids.size() > 200) {
+        send_error(res, 400, "invalid_parameter", "at most 200 ids at once");
+        return;
+      }
+      for (auto& x : ids)
+        if (!events::is_uuid(x)) {
+          send_error(res, 400, "invalid_parameter", "not an order id: " + x);
+          return;
+        }
+      try {
+        send_json(res, 200, queries_->get_orders(ids));
+      } catch (const std::exception& e) {
+        unavailable(res, e.what());
+      }
+      return;
+    }
     std::string status;
     if (req.has_param("status")) {
       status = req.get_param_value("status");

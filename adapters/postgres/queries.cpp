@@ -133,6 +133,30 @@ json order_queries::list_orders(const std::string& status, int limit) {
   }
 }
 
+json order_queries::get_orders(const std::vector<std::string>& ids) {
+  lease l{*this};
+  try {
+    pqxx::read_transaction tx{*l.conn};
+    std::string list;
+    for (auto& id : ids) {
+      if (!list.empty())
+        list += ',';
+      list += tx.quote(id);
+    }
+    auto result = json::array();
+    if (list.empty())
+      return result;
+    auto r = tx.exec("SELECT " + order_cols + " FROM orders WHERE id IN ("
+                     + list + ")");
+    for (const auto& row : r)
+      result.push_back(order_json(row));
+    return result;
+  } catch (const pqxx::broken_connection&) {
+    l.conn.reset();
+    throw;
+  }
+}
+
 json order_queries::list_dead_letters(int limit) {
   lease l{*this};
   try {

@@ -27,6 +27,9 @@ public:
   /// Orders, newest first, optionally of one status.
   nlohmann::json list_orders(const std::string& status, int limit);
 
+  /// The orders with these ids (unknown ids are left out), without timelines.
+  nlohmann::json get_orders(const std::vector<std::string>& ids);
+
   /// Dead letters, newest first.
   nlohmann::json list_dead_letters(int limit);
 

@@ -22,6 +22,9 @@ const std::vector<std::string>& all_roles() {
 }
 
 node_config::node_config() {
+  // Most actors here wait on I/O: a shared queue with a condition variable
+  // costs far less CPU than work stealing's polling workers.
+  set("scheduler.policy", caf::atom("sharing"));
   char host[256] = "node";
   gethostname(host, sizeof(host) - 1);
   node_id = std::string{host} + "-" + std::to_string(getpid());
