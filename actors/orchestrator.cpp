@@ -251,6 +251,8 @@ orchestrator(orchestrator_ptr self, std::string order_id, store_actor store,
                          std::chrono::milliseconds(
                            std::max<int64_t>(0, st.saga.deadline_in_ms)),
                          deadline_atom::value);
+  } else {
+    load(self); // the deadline runs from now on, with or without events
   }
   return {
     [=](payment_result& x) -> caf::result<write_outcome> {

@@ -1,0 +1,67 @@
+// Shared fixture of the deterministic suites: the test coordinator, simulated
+// time, and the in-memory store behind the storage port.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <caf/expected.hpp>
+
+#include "errors.hpp"
+#include "fake_store.hpp"
+
+namespace troupe::test {
+
+template <class Base>
+struct store_fixture : Base {
+  std::shared_ptr<fake_db> db = std::make_shared<fake_db>();
+  store_actor store;
+
+  store_fixture() {
+    store = this->sys.spawn(fake_store, db);
+  }
+
+  /// Runs all pending messages, without firing any timer.
+  void drain() {
+    this->sched.run();
+  }
+
+  /// Moves simulated time forward and lets the fired timers' work run.
+  void advance(std::chrono::milliseconds d) {
+    this->sched.advance_time(d);
+    this->sched.run();
+  }
+
+  /// Sends `msg` as a request from the test and returns the reply.
+  template <class Handle, class T>
+  caf::expected<write_outcome> ask(const Handle& dest, T msg) {
+    auto rh = this->self->request(dest, caf::infinite, std::move(msg));
+    drain();
+    caf::expected<write_outcome> result{caf::error{}};
+    rh.receive([&](write_outcome x) { result = x; },
+               [&](caf::error& e) { result = std::move(e); });
+    return result;
+  }
+};
+
+inline payment_result payment(const std::string& order, bool approved,
+                              std::string event = "") {
+  if (event.empty())
+    event = "pay-" + order;
+  return payment_result{event, order, "corr-" + order, approved,
+                        approved ? "" : reason::payment_declined};
+}
+
+inline inventory_result inventory(const std::string& order, bool reserved,
+                                  std::string why = "",
+                                  std::string event = "") {
+  if (event.empty())
+    event = "inv-" + order;
+  if (!reserved && why.empty())
+    why = reason::out_of_stock;
+  return inventory_result{event, order, "corr-" + order, reserved,
+                          reserved ? "" : why};
+}
+
+} // namespace troupe::test

@@ -1,0 +1,212 @@
+// The orchestrator: results in any order, duplicates, every failure reason,
+// the deadline under simulated time, compensation exactly once, late results.
+#define CAF_SUITE orchestrator
+#include "orchestrator.hpp"
+
+#include <caf/test/dsl.hpp>
+
+#include "fixture.hpp"
+
+using namespace troupe;
+using namespace troupe::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct fixture : store_fixture<test_coordinator_fixture<>> {
+  orchestrator_actor orch;
+
+  void start(const std::string& id, int64_t deadline_ms = 30000) {
+    db->add_order(id, deadline_ms);
+    orch = sys.spawn(orchestrator, id, store, std::nullopt);
+    drain();
+  }
+
+  const saga_snapshot& order(const std::string& id) {
+    return db->orders.at(id);
+  }
+
+  bool alive(const orchestrator_actor& x) {
+    return !deref<caf::scheduled_actor>(x).getf(caf::abstract_actor::is_terminated_flag);
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(orchestrator_tests, fixture)
+
+CAF_TEST(payment first then inventory confirms the order) {
+  start("o-1");
+  self->send(orch, payment("o-1", true));
+  expect((payment_result), from(self).to(orch).with(payment("o-1", true)));
+  saga_write w;
+  w.event_id = "pay-o-1";
+  w.order_id = "o-1";
+  w.correlation_id = "corr-o-1";
+  w.payment_status = pay::approved;
+  w.timeline = {"payment.approved"};
+  expect((saga_write), from(orch).to(store).with(w));
+  drain();
+  CAF_CHECK_EQUAL(order("o-1").payment_status, pay::approved);
+  CAF_CHECK_EQUAL(order("o-1").status, status::fresh);
+  CAF_CHECK_EQUAL(ask(orch, inventory("o-1", true)), write_outcome::applied);
+  CAF_CHECK_EQUAL(order("o-1").status, status::confirmed);
+  CAF_CHECK_EQUAL(order("o-1").reason, "");
+  CAF_CHECK_EQUAL(db->count_events("order.status.changed", "o-1"), 1u);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-1"), 0u);
+  CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-1"), 0u);
+}
+
+CAF_TEST(inventory first then payment confirms the order) {
+  start("o-2");
+  CAF_CHECK_EQUAL(ask(orch, inventory("o-2", true)), write_outcome::applied);
+  CAF_CHECK_EQUAL(order("o-2").status, status::fresh);
+  CAF_CHECK_EQUAL(ask(orch, payment("o-2", true)), write_outcome::applied);
+  CAF_CHECK_EQUAL(order("o-2").status, status::confirmed);
+  CAF_REQUIRE_EQUAL(db->saga_writes.size(), 2u);
+  auto& last = db->saga_writes.back();
+  CAF_CHECK_EQUAL(last.final_status, status::confirmed);
+  CAF_CHECK_EQUAL(last.event_id, "pay-o-2");
+}
+
+CAF_TEST(the orchestrator stops once the order is final) {
+  start("o-3");
+  CAF_CHECK(alive(orch));
+  ask(orch, payment("o-3", true));
+  CAF_CHECK(alive(orch));
+  ask(orch, inventory("o-3", true));
+  CAF_CHECK(!alive(orch));
+}
+
+CAF_TEST(a duplicate result changes nothing) {
+  start("o-4");
+  CAF_CHECK_EQUAL(ask(orch, payment("o-4", true)), write_outcome::applied);
+  CAF_CHECK_EQUAL(ask(orch, payment("o-4", true)), write_outcome::duplicate);
+  CAF_CHECK_EQUAL(db->saga_writes.size(), 1u);
+  CAF_CHECK_EQUAL(order("o-4").status, status::fresh);
+}
+
+CAF_TEST(a declined payment cancels and releases the reserved stock) {
+  start("o-5");
+  ask(orch, inventory("o-5", true));
+  ask(orch, payment("o-5", false));
+  CAF_CHECK_EQUAL(order("o-5").status, status::cancelled);
+  CAF_CHECK_EQUAL(order("o-5").reason, reason::payment_declined);
+  CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-5"), 1u);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-5"), 0u);
+}
+
+CAF_TEST(a quantity over the limit cancels and refunds the payment) {
+  start("o-6");
+  ask(orch, payment("o-6", true));
+  ask(orch, inventory("o-6", false, reason::quantity_limit));
+  CAF_CHECK_EQUAL(order("o-6").status, status::cancelled);
+  CAF_CHECK_EQUAL(order("o-6").reason, reason::quantity_limit);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-6"), 1u);
+  CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-6"), 0u);
+}
+
+CAF_TEST(short stock cancels with out_of_stock and refunds once) {
+  start("o-7");
+  ask(orch, inventory("o-7", false, reason::out_of_stock));
+  ask(orch, payment("o-7", true));
+  ask(orch, payment("o-7", true)); // redelivered
+  CAF_CHECK_EQUAL(order("o-7").reason, reason::out_of_stock);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-7"), 1u);
+}
+
+CAF_TEST(when both fail the payment reason wins whatever the order) {
+  start("o-8");
+  ask(orch, inventory("o-8", false, reason::quantity_limit));
+  ask(orch, payment("o-8", false));
+  CAF_CHECK_EQUAL(order("o-8").reason, reason::payment_declined);
+  start("o-9");
+  ask(orch, payment("o-9", false));
+  ask(orch, inventory("o-9", false, reason::quantity_limit));
+  CAF_CHECK_EQUAL(order("o-9").reason, reason::payment_declined);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-9"), 0u);
+  CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-9"), 0u);
+}
+
+CAF_TEST(a missing result cancels the order exactly at the deadline) {
+  start("o-10", 5000);
+  ask(orch, payment("o-10", true));
+  advance(4999ms);
+  CAF_CHECK_EQUAL(order("o-10").status, status::fresh);
+  advance(1ms);
+  CAF_CHECK_EQUAL(order("o-10").status, status::cancelled);
+  CAF_CHECK_EQUAL(order("o-10").reason, reason::timeout);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-10"), 1u);
+  CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-10"), 0u);
+  CAF_CHECK(!alive(orch));
+}
+
+CAF_TEST(no result at all times out without compensation) {
+  db->add_order("o-11", 2000);
+  auto snap = db->orders.at("o-11");
+  orch = sys.spawn(orchestrator, "o-11", store, snap);
+  drain();
+  advance(2000ms);
+  CAF_CHECK_EQUAL(order("o-11").status, status::cancelled);
+  CAF_CHECK_EQUAL(order("o-11").reason, reason::timeout);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-11"), 0u);
+  CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-11"), 0u);
+  CAF_CHECK_EQUAL(db->count_events("order.status.changed", "o-11"), 1u);
+}
+
+CAF_TEST(a late reservation is released once and changes nothing else) {
+  start("o-12", 1000);
+  advance(1000ms);
+  CAF_REQUIRE_EQUAL(order("o-12").reason, reason::timeout);
+  // A new orchestrator handles what arrives after the end.
+  orch = sys.spawn(orchestrator, "o-12", store, std::nullopt);
+  CAF_CHECK_EQUAL(ask(orch, inventory("o-12", true)), write_outcome::applied);
+  CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-12"), 1u);
+  orch = sys.spawn(orchestrator, "o-12", store, std::nullopt);
+  CAF_CHECK_EQUAL(ask(orch, inventory("o-12", true)), write_outcome::duplicate);
+  CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-12"), 1u);
+  CAF_CHECK_EQUAL(order("o-12").status, status::cancelled);
+  CAF_CHECK_EQUAL(order("o-12").reason, reason::timeout);
+  CAF_CHECK_EQUAL(db->count_events("order.status.changed", "o-12"), 1u);
+}
+
+CAF_TEST(a late approved payment is refunded) {
+  start("o-13", 1000);
+  advance(1000ms);
+  orch = sys.spawn(orchestrator, "o-13", store, std::nullopt);
+  ask(orch, payment("o-13", true));
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-13"), 1u);
+  CAF_CHECK_EQUAL(order("o-13").reason, reason::timeout);
+}
+
+CAF_TEST(a storage failure reaches the sender and a retry succeeds) {
+  start("o-14");
+  db->fail_next = 1;
+  auto first = ask(orch, payment("o-14", true));
+  CAF_CHECK(!first);
+  CAF_CHECK(retryable(first.error()));
+  CAF_CHECK_EQUAL(order("o-14").payment_status, "");
+  CAF_CHECK_EQUAL(ask(orch, payment("o-14", true)), write_outcome::applied);
+  CAF_CHECK_EQUAL(order("o-14").payment_status, pay::approved);
+}
+
+CAF_TEST(plan_step is pure and ignores what it has seen) {
+  saga_snapshot s;
+  s.order_id = "o-15";
+  s.payment_status = pay::approved;
+  saga_step step;
+  step.kind = saga_step::payment;
+  step.pay = payment("o-15", true);
+  CAF_CHECK(!plan_step(s, step));
+  step.kind = saga_step::inventory;
+  step.inv = inventory("o-15", true);
+  auto w = plan_step(s, step);
+  CAF_REQUIRE(w);
+  CAF_CHECK_EQUAL(w->final_status, status::confirmed);
+  CAF_CHECK_EQUAL(w->inventory_status, inv::reserved);
+  s.status = status::confirmed;
+  step.kind = saga_step::deadline;
+  CAF_CHECK(!plan_step(s, step));
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

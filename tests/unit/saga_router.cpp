@@ -1,0 +1,150 @@
+// The saga router: spawn on first event, route to the live orchestrator,
+// forget finished ones, rehydrate open sagas, respect ownership, hand off
+// revoked partitions.
+#define CAF_SUITE saga_router
+#include "saga_router.hpp"
+
+#include <caf/test/dsl.hpp>
+
+#include "fixture.hpp"
+
+using namespace troupe;
+using namespace troupe::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct fixture : store_fixture<test_coordinator_fixture<>> {
+  saga_router_actor router;
+
+  void start(saga_router_config cfg = {}) {
+    router = sys.spawn(saga_router, store, std::move(cfg), false);
+    drain();
+  }
+
+  uint64_t live() {
+    auto rh = self->request(router, caf::infinite, live_atom::value);
+    drain();
+    uint64_t n = 0;
+    rh.receive([&](uint64_t x) { n = x; },
+               [&](caf::error& e) { CAF_FAIL("live count failed: " << to_string(e)); });
+    return n;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(saga_router_tests, fixture)
+
+CAF_TEST(the first event of an order spawns its orchestrator) {
+  db->add_order("o-1", 30000);
+  start();
+  CAF_CHECK_EQUAL(live(), 0u);
+  CAF_CHECK_EQUAL(ask(router, payment("o-1", true)), write_outcome::applied);
+  CAF_CHECK_EQUAL(live(), 1u);
+  CAF_CHECK_EQUAL(db->orders.at("o-1").payment_status, pay::approved);
+}
+
+CAF_TEST(the second event reaches the same orchestrator and ends it) {
+  db->add_order("o-1", 30000);
+  db->add_order("o-2", 30000);
+  start();
+  ask(router, payment("o-1", true));
+  ask(router, payment("o-2", true));
+  CAF_CHECK_EQUAL(live(), 2u);
+  CAF_CHECK_EQUAL(ask(router, inventory("o-1", true)), write_outcome::applied);
+  CAF_CHECK_EQUAL(db->orders.at("o-1").status, status::confirmed);
+  CAF_CHECK_EQUAL(live(), 1u);
+  CAF_CHECK_EQUAL(ask(router, inventory("o-2", false)), write_outcome::applied);
+  CAF_CHECK_EQUAL(db->orders.at("o-2").reason, reason::out_of_stock);
+  CAF_CHECK_EQUAL(live(), 0u);
+}
+
+CAF_TEST(rehydration finishes open sagas at their deadlines) {
+  db->add_order("o-1", 1000);
+  db->add_order("o-2", 3000).payment_status = pay::approved;
+  db->add_order("o-3", 30000).status = status::confirmed;
+  start();
+  self->send(router, rehydrate_atom::value);
+  expect((rehydrate_atom), from(self).to(router));
+  expect((list_open_sagas), from(router).to(store).with(list_open_sagas{-1, 100000}));
+  drain();
+  CAF_CHECK_EQUAL(live(), 2u);
+  advance(1000ms);
+  CAF_CHECK_EQUAL(db->orders.at("o-1").reason, reason::timeout);
+  CAF_CHECK_EQUAL(db->orders.at("o-2").status, status::fresh);
+  CAF_CHECK_EQUAL(live(), 1u);
+  advance(2000ms);
+  CAF_CHECK_EQUAL(db->orders.at("o-2").reason, reason::timeout);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-2"), 1u);
+  CAF_CHECK_EQUAL(live(), 0u);
+  CAF_CHECK_EQUAL(db->orders.at("o-3").status, status::confirmed);
+}
+
+CAF_TEST(a result arriving for a rehydrated saga reaches it) {
+  db->add_order("o-1", 5000).inventory_status = inv::reserved;
+  start();
+  self->send(router, rehydrate_atom::value);
+  drain();
+  CAF_CHECK_EQUAL(live(), 1u);
+  CAF_CHECK_EQUAL(ask(router, payment("o-1", true)), write_outcome::applied);
+  CAF_CHECK_EQUAL(db->orders.at("o-1").status, status::confirmed);
+  CAF_CHECK_EQUAL(live(), 0u);
+}
+
+CAF_TEST(only owned sagas are rehydrated) {
+  db->add_order("mine", 1000);
+  db->add_order("theirs", 1000);
+  saga_router_config cfg;
+  cfg.owns = [](const std::string& id) { return id == "mine"; };
+  start(cfg);
+  self->send(router, rehydrate_atom::value);
+  drain();
+  CAF_CHECK_EQUAL(live(), 1u);
+  advance(1000ms);
+  CAF_CHECK_EQUAL(db->orders.at("mine").reason, reason::timeout);
+  CAF_CHECK_EQUAL(db->orders.at("theirs").status, status::fresh);
+}
+
+CAF_TEST(revoking a partition hands its orchestrators off) {
+  db->add_order("a-1", 30000);
+  db->add_order("b-1", 30000);
+  saga_router_config cfg;
+  cfg.partition_of = [](const std::string& id) { return id[0] == 'a' ? 0 : 1; };
+  start(cfg);
+  ask(router, payment("a-1", true));
+  ask(router, payment("b-1", true));
+  CAF_CHECK_EQUAL(live(), 2u);
+  self->send(router, revoke_atom::value, std::vector<int32_t>{0});
+  drain();
+  CAF_CHECK_EQUAL(live(), 1u);
+  // The new owner rehydrates from the store: the payment is not lost.
+  CAF_CHECK_EQUAL(db->orders.at("a-1").payment_status, pay::approved);
+  CAF_CHECK_EQUAL(ask(router, inventory("b-1", true)), write_outcome::applied);
+  CAF_CHECK_EQUAL(db->orders.at("b-1").status, status::confirmed);
+}
+
+CAF_TEST(the periodic sweep picks up sagas close to their deadline) {
+  saga_router_config cfg;
+  cfg.sweep_interval = 1000ms;
+  start(cfg);
+  db->add_order("late", 500);
+  db->add_order("early", 60000);
+  self->send(router, sweep_atom::value);
+  drain();
+  CAF_CHECK_EQUAL(live(), 2u); // the first sweep rehydrates everything open
+  advance(500ms);
+  CAF_CHECK_EQUAL(db->orders.at("late").reason, reason::timeout);
+  CAF_CHECK_EQUAL(db->orders.at("early").status, status::fresh);
+  // The next sweep comes one interval after the first.
+  db->add_order("later", 1500);
+  advance(500ms);
+  CAF_CHECK_EQUAL(live(), 2u);
+  advance(1500ms);
+  CAF_CHECK_EQUAL(db->orders.at("later").reason, reason::timeout);
+  // The sweep re-arms forever: stop the router before the fixture drains.
+  self->send_exit(router, caf::exit_reason::user_shutdown);
+  drain();
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

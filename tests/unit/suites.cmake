@@ -1,0 +1,4 @@
+# Deterministic suites (test coordinator, simulated time, in-memory store).
+foreach(suite orchestrator saga_router services rules offset_tracker backoff)
+  troupe_suite(${suite} unit)
+endforeach()
