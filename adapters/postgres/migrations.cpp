@@ -49,6 +49,8 @@ int apply_migrations(const std::string& url) {
 int applied_version(const std::string& url) {
   pqxx::connection conn{url};
   pqxx::read_transaction tx{conn};
+  if (tx.exec("SELECT to_regclass('schema_migrations')")[0][0].is_null())
+    return 0;
   auto r = tx.exec("SELECT COALESCE(max(version), 0) FROM schema_migrations");
   return r[0][0].as<int>();
 }
