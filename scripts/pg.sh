@@ -24,6 +24,21 @@ usage() {
   exit 2
 }
 
+# The cluster lives in DIR, unless the postgres user cannot reach DIR (a
+# private checkout, say): then in /tmp/troupe-pg-<hash>, recorded in DIR/pgroot.
+pg_root() {
+  local dir=$1
+  if [ -f "$dir/pgroot" ]; then cat "$dir/pgroot"; return; fi
+  if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$dir" 2>/dev/null; then
+    local root="/tmp/troupe-pg-$(echo "$dir" | md5sum | cut -c1-12)"
+    mkdir -p "$root" && chown postgres "$root" && chmod 700 "$root"
+    echo "$root" > "$dir/pgroot"
+    echo "$root"
+    return
+  fi
+  echo "$dir"
+}
+
 cmd=${1:-}
 [ -n "$cmd" ] || usage
 shift
@@ -33,6 +48,7 @@ case "$cmd" in
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
     if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
+    dir=$(pg_root "$dir")
     if [ ! -f "$dir/data/PG_VERSION" ]; then
       as_postgres "$BIN/initdb" -D "$dir/data" -U troupe --auth=trust -E UTF8 >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; exit 1; }
@@ -54,6 +70,8 @@ case "$cmd" in
     ;;
   stop)
     dir=${1:?DIR}
+    [ -d "$dir" ] || exit 0
+    dir=$(pg_root "$(cd "$dir" && pwd)")
     if [ -f "$dir/data/PG_VERSION" ]; then
       as_postgres "$BIN/pg_ctl" stop -D "$dir/data" -m fast >/dev/null 2>&1 || true
     fi

@@ -15,8 +15,10 @@ case "$cmd" in
     echo "testenv: PostgreSQL at $(cat "$dir/pg_url")"
     ;;
   down)
+    if [ -f "$dir/pg/pgroot" ]; then root=$(cat "$dir/pg/pgroot"); else root=""; fi
     scripts/pg.sh stop "$dir/pg" || true
     rm -rf "$dir/pg"
+    if [ -n "$root" ]; then rm -rf "$root"; fi
     ;;
   *)
     echo "usage: $0 up|down DIR" >&2
