@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <unistd.h>
 
@@ -134,6 +135,33 @@ std::string read_bootstrap(const std::string& path) {
 
 } // namespace
 
+void node_config::print_help(std::ostream& out) const {
+  out << "usage: troupe-node --config-file=FILE [--section.key=value ...]\n\n"
+         "Settings come from the INI file, then TROUPE_SECTION_KEY environment\n"
+         "variables, then command-line flags (later wins). Options:\n";
+  static const std::vector<std::string> ours{"node",  "http",      "postgres",
+                                             "kafka", "saga",      "inventory",
+                                             "retry", "log"};
+  for (auto& section : ours) {
+    out << "\n[" << section << "]\n";
+    for (auto& opt : custom_options_) {
+      if (opt.category() != section)
+        continue;
+      std::string flag = "  --" + std::string{opt.full_name().begin(),
+                                               opt.full_name().end()}
+                         + "=<" + std::string{opt.type_name().begin(),
+                                              opt.type_name().end()}
+                         + ">";
+      if (flag.size() < 44)
+        flag.resize(44, ' ');
+      out << flag << " "
+          << std::string{opt.description().begin(), opt.description().end()}
+          << "\n";
+    }
+  }
+  out << "\nCAF's own options (scheduler, logger, ...): --long-help\n";
+}
+
 std::string node_config::load(int argc, char** argv) {
   std::vector<std::string> args;
   std::string file;
@@ -141,6 +169,11 @@ std::string node_config::load(int argc, char** argv) {
     std::string arg = argv[i];
     if (arg.rfind("--config-file=", 0) == 0)
       file = arg.substr(14);
+    if (arg == "--help" || arg == "-h" || arg == "-?") {
+      print_help(std::cout);
+      cli_helptext_printed = true;
+      return "";
+    }
   }
   if (!file.empty())
     if (auto err = validate_file(file, custom_options_); !err.empty())

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,9 @@ public:
   std::string load(int argc, char** argv);
 
   bool has_role(const std::string& role) const;
+
+  /// Lists Troupe's options with their types and descriptions.
+  void print_help(std::ostream& out) const;
 };
 
 } // namespace troupe
