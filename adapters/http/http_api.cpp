@@ -366,6 +366,35 @@ void http_api::routes() {
     }
   });
 
+  srv.Get("/admin/dead-letters", [this](const httplib::Request& req,
+                                        httplib::Response& res) {
+    int limit = 100;
+    if (req.has_param("limit"))
+      limit = std::clamp(std::atoi(req.get_param_value("limit").c_str()), 1,
+                         1000);
+    try {
+      send_json(res, 200, queries_->list_dead_letters(limit));
+    } catch (const std::exception& e) {
+      unavailable(res, e.what());
+    }
+  });
+
+  srv.Post(R"(/admin/dead-letters/(\d+)/redrive)",
+           [this](const httplib::Request& req, httplib::Response& res) {
+             auto id = std::stoll(req.matches[1].str());
+             try {
+               if (queries_->redrive_dead_letter(id)) {
+                 log::info("http", "dead letter {} redriven", id);
+                 send_json(res, 202, json{{"id", id}, {"status", "redriven"}});
+               } else {
+                 send_error(res, 404, "not_found",
+                            "no dead letter with id " + std::to_string(id));
+               }
+             } catch (const std::exception& e) {
+               unavailable(res, e.what());
+             }
+           });
+
   if (extra_)
     extra_(srv);
 

@@ -171,6 +171,15 @@ void dispatch(consumer_ptr self, uint64_t id) {
             m.last_error = describe(err);
             if (m.first_failure.empty())
               m.first_failure = events::now_iso8601();
+            // An outage of the store is not the message's fault: it waits
+            // (backing off to the cap) instead of spending its budget, so a
+            // database restart never turns work into dead letters.
+            bool outage = err.category() == troupe_category
+                          && (err.code() == static_cast<uint8_t>(troupe_errc::storage_unavailable)
+                              || err.code() == static_cast<uint8_t>(troupe_errc::commit_unknown)
+                              || err.code() == static_cast<uint8_t>(troupe_errc::unavailable));
+            if (outage && m.attempts >= st.cfg.retry.max_attempts)
+              m.attempts = st.cfg.retry.max_attempts - 1;
             if (!retryable(err) || m.attempts >= st.cfg.retry.max_attempts) {
               dead_letter_msg(self, id, m.last_error);
               return;

@@ -191,6 +191,25 @@ json order_queries::list_dead_letters(int limit) {
   }
 }
 
+bool order_queries::redrive_dead_letter(int64_t id) {
+  lease l{*this};
+  try {
+    pqxx::work tx{*l.conn};
+    auto r = tx.exec(
+      "WITH d AS (UPDATE dead_letters SET redriven_at = clock_timestamp() "
+      "WHERE id = " + std::to_string(id) + " RETURNING topic, key, payload, "
+      "correlation_id) INSERT INTO outbox (topic, key, payload, headers) "
+      "SELECT topic, COALESCE(key, ''), payload, jsonb_build_object("
+      "'correlation_id', COALESCE(correlation_id, ''), 'troupe.redriven_from', '"
+      + std::to_string(id) + "') FROM d RETURNING id");
+    tx.commit();
+    return !r.empty();
+  } catch (const pqxx::broken_connection&) {
+    l.conn.reset();
+    throw;
+  }
+}
+
 bool order_queries::ready(int min_version, std::string& why) {
   try {
     lease l{*this};

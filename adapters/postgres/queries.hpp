@@ -33,6 +33,10 @@ public:
   /// Dead letters, newest first.
   nlohmann::json list_dead_letters(int limit);
 
+  /// Publishes a dead letter again to its original topic (through the
+  /// outbox) and marks it redriven. Returns false when there is no such id.
+  bool redrive_dead_letter(int64_t id);
+
   /// Whether the database answers and carries at least `min_version`.
   bool ready(int min_version, std::string& why);
 
