@@ -34,18 +34,30 @@ void prepare_statements(pqxx::connection& c) {
                       "VALUES ($1, $2, $3, $4::jsonb)");
   c.prepare("timeline", "INSERT INTO order_timeline (order_id, kind, detail) "
                         "VALUES ($1::uuid, $2, $3::jsonb)");
+  // One statement per command where possible: the order, its timeline entry
+  // and its event are written together or not at all.
   c.prepare("create_order",
-            "INSERT INTO orders (id, customer_email, item_sku, quantity, "
-            "amount_cents, correlation_id, idempotency_key, deadline_at) "
-            "VALUES ($1::uuid, $2, $3, $4, $5, $6, NULLIF($7, ''), "
-            "clock_timestamp() + $8 * interval '1 millisecond') "
-            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id");
+            "WITH o AS (INSERT INTO orders (id, customer_email, item_sku, "
+            "quantity, amount_cents, correlation_id, idempotency_key, "
+            "deadline_at) VALUES ($1::uuid, $2, $3, $4, $5, $6, "
+            "NULLIF($7, ''), clock_timestamp() + $8 * interval '1 millisecond') "
+            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id), "
+            "t AS (INSERT INTO order_timeline (order_id, kind, detail) "
+            "SELECT id, 'created', $9::jsonb FROM o), "
+            "b AS (INSERT INTO outbox (topic, key, payload, headers) "
+            "SELECT 'order.created', $1, $10, $11::jsonb FROM o) "
+            "SELECT count(*) FROM o");
   c.prepare("order_by_key", "SELECT id::text, correlation_id, status FROM "
                             "orders WHERE idempotency_key = $1");
-  c.prepare("insert_payment",
-            "INSERT INTO payments (order_id, approved, reason, amount_cents) "
-            "VALUES ($1::uuid, $2, NULLIF($3, ''), $4) "
-            "ON CONFLICT (order_id) DO NOTHING");
+  c.prepare("payment",
+            "WITH p AS (INSERT INTO processed_events (consumer, event_id) "
+            "VALUES ('payment', $1) ON CONFLICT DO NOTHING RETURNING 1), "
+            "x AS (INSERT INTO payments (order_id, approved, reason, "
+            "amount_cents) SELECT $2::uuid, $3, NULLIF($4, ''), $5 FROM p "
+            "ON CONFLICT (order_id) DO NOTHING), "
+            "b AS (INSERT INTO outbox (topic, key, payload, headers) "
+            "SELECT 'payment.result', $2, $6, $7::jsonb FROM p) "
+            "SELECT count(*) FROM p");
   c.prepare("refund", "UPDATE payments SET refunded_at = clock_timestamp() "
                       "WHERE order_id = $1::uuid AND approved "
                       "AND refunded_at IS NULL RETURNING amount_cents");
@@ -64,15 +76,24 @@ void prepare_statements(pqxx::connection& c) {
                        "RETURNING sku, quantity");
   c.prepare("return_stock",
             "UPDATE stock SET available = available + $2 WHERE sku = $1");
-  c.prepare("notify", "INSERT INTO notifications (order_id, status, reason, "
-                      "recipient) VALUES ($1::uuid, $2, NULLIF($3, ''), $4) "
-                      "ON CONFLICT DO NOTHING");
+  c.prepare("notify",
+            "WITH p AS (INSERT INTO processed_events (consumer, event_id) "
+            "VALUES ('notification', $1) ON CONFLICT DO NOTHING RETURNING 1), "
+            "n AS (INSERT INTO notifications (order_id, status, reason, "
+            "recipient) SELECT $2::uuid, $3, NULLIF($4, ''), $5 FROM p "
+            "ON CONFLICT DO NOTHING), "
+            "t AS (INSERT INTO order_timeline (order_id, kind, detail) "
+            "SELECT $2::uuid, 'notification.sent', $6::jsonb FROM p) "
+            "SELECT count(*) FROM p");
   c.prepare("analytics",
-            "INSERT INTO analytics_sku_daily AS a (day, sku, orders, "
-            "quantity, amount_cents) VALUES (current_date, $1, 1, $2, $3) "
+            "WITH p AS (INSERT INTO processed_events (consumer, event_id) "
+            "VALUES ('analytics', $1) ON CONFLICT DO NOTHING RETURNING 1), "
+            "a AS (INSERT INTO analytics_sku_daily AS a (day, sku, orders, "
+            "quantity, amount_cents) SELECT current_date, $2, 1, $3, $4 FROM p "
             "ON CONFLICT (day, sku) DO UPDATE SET orders = a.orders + 1, "
             "quantity = a.quantity + EXCLUDED.quantity, "
-            "amount_cents = a.amount_cents + EXCLUDED.amount_cents");
+            "amount_cents = a.amount_cents + EXCLUDED.amount_cents) "
+            "SELECT count(*) FROM p");
   c.prepare("saga_update",
             "UPDATE orders SET "
             "payment_status = COALESCE(NULLIF($2, ''), payment_status), "
@@ -140,37 +161,39 @@ saga_snapshot to_snapshot(const pqxx::row& r) {
 // -- command execution ------------------------------------------------------
 
 created_order exec(pqxx::work& tx, const create_order& c) {
-  auto r = tx.exec_prepared("create_order", c.order_id, c.customer_email,
-                            c.sku, c.quantity, c.amount_cents,
-                            c.correlation_id, c.idempotency_key,
-                            c.deadline_ms);
-  if (r.empty()) {
+  auto ev = events::make(events::order_created, c.order_id, c.correlation_id,
+                         {{"customer_email", c.customer_email},
+                          {"item_sku", c.sku},
+                          {"quantity", c.quantity},
+                          {"amount_cents", c.amount_cents}});
+  json detail{{"item_sku", c.sku},
+              {"quantity", c.quantity},
+              {"amount_cents", c.amount_cents}};
+  auto r = tx.exec_prepared1(
+    "create_order", c.order_id, c.customer_email, c.sku, c.quantity,
+    c.amount_cents, c.correlation_id, c.idempotency_key, c.deadline_ms,
+    detail.dump(), ev.text,
+    events::headers(events::order_created, c.correlation_id));
+  if (r[0].as<int64_t>() == 0) {
     auto existing = tx.exec_prepared1("order_by_key", c.idempotency_key);
     return created_order{existing[0].as<std::string>(),
                          existing[1].as<std::string>(),
                          existing[2].as<std::string>(), false};
   }
-  timeline(tx, c.order_id, "created",
-           {{"item_sku", c.sku}, {"quantity", c.quantity},
-            {"amount_cents", c.amount_cents}});
-  emit(tx, events::order_created, c.order_id, c.correlation_id,
-       {{"customer_email", c.customer_email},
-        {"item_sku", c.sku},
-        {"quantity", c.quantity},
-        {"amount_cents", c.amount_cents}});
   return created_order{c.order_id, c.correlation_id, "NEW", true};
 }
 
 write_outcome exec(pqxx::work& tx, const payment_cmd& c) {
-  if (!mark_processed(tx, "payment", c.event_id))
-    return write_outcome::duplicate;
-  tx.exec_prepared("insert_payment", c.order_id, c.approved, c.reason,
-                   c.amount_cents);
   json payload{{"approved", c.approved}, {"amount_cents", c.amount_cents}};
   payload["reason"] = c.reason.empty() ? json() : json(c.reason);
-  emit(tx, events::payment_result, c.order_id, c.correlation_id,
-       std::move(payload));
-  return write_outcome::applied;
+  auto ev = events::make(events::payment_result, c.order_id, c.correlation_id,
+                         std::move(payload));
+  auto r = tx.exec_prepared1("payment", c.event_id, c.order_id, c.approved,
+                             c.reason, c.amount_cents, ev.text,
+                             events::headers(events::payment_result,
+                                             c.correlation_id));
+  return r[0].as<int64_t>() > 0 ? write_outcome::applied
+                                : write_outcome::duplicate;
 }
 
 write_outcome exec(pqxx::work& tx, const refund_cmd& c) {
@@ -191,8 +214,13 @@ write_outcome exec(pqxx::work& tx, const reserve_cmd& c) {
     // Stock is reserved at most once per order, whatever the redeliveries.
     auto existing = tx.exec_prepared("reservation_of", c.order_id);
     if (existing.empty()) {
-      tx.exec_prepared("seed_stock", c.sku, c.default_stock);
       auto taken = tx.exec_prepared("take_stock", c.sku, c.quantity);
+      if (taken.empty()) {
+        // A SKU not seen before starts with the default stock.
+        if (tx.exec_prepared("seed_stock", c.sku, c.default_stock)
+              .affected_rows() > 0)
+          taken = tx.exec_prepared("take_stock", c.sku, c.quantity);
+      }
       if (taken.empty())
         failure = "out_of_stock";
       else
@@ -225,21 +253,19 @@ write_outcome exec(pqxx::work& tx, const release_cmd& c) {
 }
 
 write_outcome exec(pqxx::work& tx, const notify_cmd& c) {
-  if (!mark_processed(tx, "notification", c.what.event_id))
-    return write_outcome::duplicate;
-  tx.exec_prepared("notify", c.what.order_id, c.what.status, c.what.reason,
-                   c.what.customer_email);
-  timeline(tx, c.what.order_id, "notification.sent",
-           {{"channel", "email"}, {"status", c.what.status}});
-  return write_outcome::applied;
+  json detail{{"channel", "email"}, {"status", c.what.status}};
+  auto r = tx.exec_prepared1("notify", c.what.event_id, c.what.order_id,
+                             c.what.status, c.what.reason,
+                             c.what.customer_email, detail.dump());
+  return r[0].as<int64_t>() > 0 ? write_outcome::applied
+                                : write_outcome::duplicate;
 }
 
 write_outcome exec(pqxx::work& tx, const analytics_cmd& c) {
-  if (!mark_processed(tx, "analytics", c.what.event_id))
-    return write_outcome::duplicate;
-  tx.exec_prepared("analytics", c.what.sku, c.what.quantity,
-                   c.what.amount_cents);
-  return write_outcome::applied;
+  auto r = tx.exec_prepared1("analytics", c.what.event_id, c.what.sku,
+                             c.what.quantity, c.what.amount_cents);
+  return r[0].as<int64_t>() > 0 ? write_outcome::applied
+                                : write_outcome::duplicate;
 }
 
 write_outcome exec(pqxx::work& tx, const saga_write& w) {
