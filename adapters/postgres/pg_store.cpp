@@ -34,6 +34,15 @@ void prepare_statements(pqxx::connection& c) {
                       "VALUES ($1, $2, $3, $4::jsonb)");
   c.prepare("timeline", "INSERT INTO order_timeline (order_id, kind, detail) "
                         "VALUES ($1::uuid, $2, $3::jsonb)");
+  c.prepare("timeline_many",
+            "INSERT INTO order_timeline (order_id, kind, detail) "
+            "SELECT $1::uuid, k, CASE WHEN k LIKE 'status.%' AND $3 <> '' "
+            "THEN jsonb_build_object('reason', $3) ELSE '{}'::jsonb END "
+            "FROM unnest($2::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n");
+  c.prepare("outbox_many",
+            "INSERT INTO outbox (topic, key, payload, headers) "
+            "SELECT t, $1, p, h::jsonb FROM unnest($2::text[], $3::text[], "
+            "$4::text[]) WITH ORDINALITY AS x(t, p, h, n) ORDER BY n");
   // One statement per command where possible: the order, its timeline entry
   // and its event are written together or not at all.
   c.prepare("create_order",
@@ -139,6 +148,24 @@ void emit(pqxx::work& tx, const char* type, const std::string& order_id,
 void timeline(pqxx::work& tx, const std::string& order_id, const std::string& kind,
               json detail = json::object()) {
   tx.exec_prepared("timeline", order_id, kind, detail.dump());
+}
+
+/// A PostgreSQL array literal of text elements.
+std::string pg_array(const std::vector<std::string>& xs) {
+  std::string out = "{";
+  for (size_t i = 0; i < xs.size(); ++i) {
+    if (i > 0)
+      out += ',';
+    out += '"';
+    for (char ch : xs[i]) {
+      if (ch == '"' || ch == '\\')
+        out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
 }
 
 saga_snapshot to_snapshot(const pqxx::row& r) {
@@ -282,26 +309,31 @@ write_outcome exec(pqxx::work& tx, const saga_write& w) {
   auto sku = r[0][1].as<std::string>();
   auto qty = r[0][2].as<int32_t>();
   auto amount = r[0][3].as<int64_t>();
-  for (auto& kind : w.timeline) {
-    json detail = json::object();
-    if (kind.rfind("status.", 0) == 0 && !w.reason.empty())
-      detail["reason"] = w.reason;
-    timeline(tx, w.order_id, kind, std::move(detail));
-  }
+  if (!w.timeline.empty())
+    tx.exec_prepared("timeline_many", w.order_id, pg_array(w.timeline),
+                     w.reason);
+  std::vector<std::string> topics, payloads, headers;
+  auto add = [&](const char* type, json payload) {
+    auto ev = events::make(type, w.order_id, w.correlation_id,
+                           std::move(payload));
+    topics.emplace_back(type);
+    payloads.push_back(std::move(ev.text));
+    headers.push_back(events::headers(type, w.correlation_id));
+  };
   if (!w.final_status.empty()) {
     json payload{{"status", w.final_status},
                  {"previous_status", "NEW"},
                  {"customer_email", email}};
     payload["reason"] = w.reason.empty() ? json() : json(w.reason);
-    emit(tx, events::status_changed, w.order_id, w.correlation_id,
-         std::move(payload));
+    add(events::status_changed, std::move(payload));
   }
   if (w.release)
-    emit(tx, events::inventory_release, w.order_id, w.correlation_id,
-         {{"item_sku", sku}, {"quantity", qty}});
+    add(events::inventory_release, {{"item_sku", sku}, {"quantity", qty}});
   if (w.refund)
-    emit(tx, events::payment_refund, w.order_id, w.correlation_id,
-         {{"amount_cents", amount}});
+    add(events::payment_refund, {{"amount_cents", amount}});
+  if (!topics.empty())
+    tx.exec_prepared("outbox_many", w.order_id, pg_array(topics),
+                     pg_array(payloads), pg_array(headers));
   return write_outcome::applied;
 }
 
