@@ -90,10 +90,20 @@ struct order_queries::lease {
   }
 };
 
-std::optional<json> order_queries::get_order(const std::string& id) {
+template <class F>
+auto order_queries::with_connection(F f) {
   lease l{*this};
   try {
-    pqxx::read_transaction tx{*l.conn};
+    return f(*l.conn);
+  } catch (const pqxx::broken_connection&) {
+    l.conn.reset(); // a broken connection is not returned to the pool
+    throw;
+  }
+}
+
+std::optional<json> order_queries::get_order(const std::string& id) {
+  return with_connection([&](pqxx::connection& conn) -> std::optional<json> {
+    pqxx::read_transaction tx{conn};
     auto r = tx.exec("SELECT " + order_cols + " FROM orders WHERE id = "
                      + tx.quote(id) + "::uuid");
     if (r.empty())
@@ -108,16 +118,12 @@ std::optional<json> order_queries::get_order(const std::string& id) {
                      {"kind", row[1].as<std::string>()},
                      {"detail", json::parse(row[2].as<std::string>())}});
     return result;
-  } catch (const pqxx::broken_connection&) {
-    l.conn.reset();
-    throw;
-  }
+  });
 }
 
 json order_queries::list_orders(const std::string& status, int limit) {
-  lease l{*this};
-  try {
-    pqxx::read_transaction tx{*l.conn};
+  return with_connection([&](pqxx::connection& conn) {
+    pqxx::read_transaction tx{conn};
     std::string sql = "SELECT " + order_cols + " FROM orders";
     if (!status.empty())
       sql += " WHERE status = " + tx.quote(status);
@@ -127,16 +133,12 @@ json order_queries::list_orders(const std::string& status, int limit) {
     for (const auto& row : r)
       result.push_back(order_json(row));
     return result;
-  } catch (const pqxx::broken_connection&) {
-    l.conn.reset();
-    throw;
-  }
+  });
 }
 
 json order_queries::get_orders(const std::vector<std::string>& ids) {
-  lease l{*this};
-  try {
-    pqxx::read_transaction tx{*l.conn};
+  return with_connection([&](pqxx::connection& conn) {
+    pqxx::read_transaction tx{conn};
     std::string list;
     for (auto& id : ids) {
       if (!list.empty())
@@ -151,16 +153,12 @@ json order_queries::get_orders(const std::vector<std::string>& ids) {
     for (const auto& row : r)
       result.push_back(order_json(row));
     return result;
-  } catch (const pqxx::broken_connection&) {
-    l.conn.reset();
-    throw;
-  }
+  });
 }
 
 json order_queries::list_dead_letters(int limit) {
-  lease l{*this};
-  try {
-    pqxx::read_transaction tx{*l.conn};
+  return with_connection([&](pqxx::connection& conn) {
+    pqxx::read_transaction tx{conn};
     auto r = tx.exec("SELECT id, topic, kafka_partition, kafka_offset, key, "
                      "payload, error, attempts, "
                      + ts("first_failure") + ", " + ts("last_failure")
@@ -185,16 +183,12 @@ json order_queries::list_dead_letters(int limit) {
                         {"created_at", row[12].as<std::string>()},
                         {"redriven_at", nullable(row[13])}});
     return result;
-  } catch (const pqxx::broken_connection&) {
-    l.conn.reset();
-    throw;
-  }
+  });
 }
 
 bool order_queries::redrive_dead_letter(int64_t id) {
-  lease l{*this};
-  try {
-    pqxx::work tx{*l.conn};
+  return with_connection([&](pqxx::connection& conn) {
+    pqxx::work tx{conn};
     auto r = tx.exec(
       "WITH d AS (UPDATE dead_letters SET redriven_at = clock_timestamp() "
       "WHERE id = " + std::to_string(id) + " RETURNING topic, key, payload, "
@@ -204,10 +198,7 @@ bool order_queries::redrive_dead_letter(int64_t id) {
       + std::to_string(id) + "') FROM d RETURNING id");
     tx.commit();
     return !r.empty();
-  } catch (const pqxx::broken_connection&) {
-    l.conn.reset();
-    throw;
-  }
+  });
 }
 
 bool order_queries::ready(int min_version, std::string& why) {

@@ -42,6 +42,8 @@ public:
 
 private:
   struct lease;
+  template <class F>
+  auto with_connection(F f);
   std::unique_ptr<pqxx::connection> acquire();
   void release(std::unique_ptr<pqxx::connection> conn);
 
