@@ -304,6 +304,7 @@ enum class write_outcome : uint8_t {
   applied,   ///< committed
   duplicate, ///< the event was processed before: nothing changed
   stale,     ///< the order was already final: nothing changed
+  fenced,    ///< this node no longer owns the order's partition: refused
 };
 
 inline std::string to_string(write_outcome x) {
@@ -312,6 +313,8 @@ inline std::string to_string(write_outcome x) {
       return "applied";
     case write_outcome::duplicate:
       return "duplicate";
+    case write_outcome::fenced:
+      return "fenced";
     default:
       return "stale";
   }

@@ -180,6 +180,21 @@ void run_next(orchestrator_ptr self) {
             st.busy = false;
             auto step = std::move(st.queue.front());
             st.queue.pop_front();
+            if (x == write_outcome::fenced) {
+              // Another node owns this order now: give the work back.
+              log::info("orchestrator", "order {}: partition moved, stopping",
+                        st.order_id);
+              fail_step(self, step,
+                        make_error(troupe_errc::unavailable,
+                                   "fenced: the order's partition moved"));
+              for (auto& rest : st.queue)
+                fail_step(self, rest,
+                          make_error(troupe_errc::unavailable,
+                                     "fenced: the order's partition moved"));
+              st.queue.clear();
+              self->quit();
+              return;
+            }
             if (x == write_outcome::stale && step.stale_retries == 0) {
               // Finalized by someone else meanwhile: reload, then re-plan.
               step.stale_retries = 1;

@@ -103,6 +103,8 @@ void prepare_statements(pqxx::connection& c) {
             "quantity = a.quantity + EXCLUDED.quantity, "
             "amount_cents = a.amount_cents + EXCLUDED.amount_cents) "
             "SELECT count(*) FROM p");
+  c.prepare("fence", "SELECT 1 FROM partition_owners WHERE kafka_partition "
+                     "= $1 AND generation = $2 FOR SHARE");
   c.prepare("saga_update",
             "UPDATE orders SET "
             "payment_status = COALESCE(NULLIF($2, ''), payment_status), "
@@ -295,7 +297,16 @@ write_outcome exec(pqxx::work& tx, const analytics_cmd& c) {
                                 : write_outcome::duplicate;
 }
 
+/// The fence of the shard running the current batch (set per shard).
+thread_local partition_fence* current_fence = nullptr;
+
 write_outcome exec(pqxx::work& tx, const saga_write& w) {
+  if (current_fence != nullptr) {
+    if (auto tok = current_fence->token(w.order_id)) {
+      if (tx.exec_prepared("fence", tok->first, tok->second).empty())
+        return write_outcome::fenced;
+    }
+  }
   if (!w.event_id.empty() && !mark_processed(tx, "orchestrator", w.event_id))
     return write_outcome::duplicate;
   auto r = tx.exec_prepared("saga_update", w.order_id, w.payment_status,
@@ -452,6 +463,7 @@ caf::error classify(const pqxx::sql_error& e) {
 /// Returns an error without delivering anything on failure.
 caf::error run_batch(shard_ptr self, std::deque<pg_job>& jobs) {
   auto& conn = *self->state.conn;
+  current_fence = self->state.cfg.fence.get();
   std::vector<std::function<void()>> replies;
   replies.reserve(jobs.size());
   try {

@@ -17,11 +17,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include "fencing.hpp"
 #include "store.hpp"
 
 namespace troupe {
@@ -31,6 +33,8 @@ struct pg_settings {
   int32_t pool_size = 4;
   int32_t max_batch = 256;
   std::string node_id;
+  /// Fencing of saga writes by partition ownership; none: unfenced.
+  std::shared_ptr<partition_fence> fence;
 };
 
 /// Spawns the shards and their router; the returned handle also accepts

@@ -134,10 +134,15 @@ private:
 struct ownership {
   std::mutex mtx;
   std::set<int32_t> owned;
-  int32_t partitions = 0;
+  std::atomic<int32_t> partitions{0};
+  int32_t partition_of(const std::string& order_id) const {
+    auto n = partitions.load();
+    return n > 0 ? partition_for(order_id, n) : -1;
+  }
   bool owns(const std::string& order_id) {
+    auto p = partition_of(order_id);
     std::lock_guard<std::mutex> guard{mtx};
-    return partitions > 0 && owned.count(partition_for(order_id, partitions)) > 0;
+    return p >= 0 && owned.count(p) > 0;
   }
 };
 
@@ -218,7 +223,14 @@ int main(int argc, char** argv) {
     caf::actor_system sys{cfg};
     std::vector<caf::actor> to_stop; // in shutdown order
 
+    auto own = std::make_shared<ownership>();
+    std::shared_ptr<partition_fence> fence;
+    if (cfg.has_role("orchestrator"))
+      fence = std::make_shared<partition_fence>(
+        cfg.pg_url, cfg.node_id,
+        [own](const std::string& id) { return own->partition_of(id); });
     pg_settings pg;
+    pg.fence = fence;
     pg.url = cfg.pg_url;
     pg.pool_size = cfg.pg_pool_size;
     pg.max_batch = cfg.pg_max_batch;
@@ -275,7 +287,6 @@ int main(int argc, char** argv) {
       start_consumer(std::move(c));
     }
     if (cfg.has_role("orchestrator")) {
-      auto own = std::make_shared<ownership>();
       for (int i = 0; i < 50 && own->partitions == 0; ++i) {
         own->partitions = probe->partitions(events::payment_result);
         if (own->partitions == 0)
@@ -290,7 +301,7 @@ int main(int argc, char** argv) {
         cfg.sweep_interval);
       rc.owns = [own](const std::string& id) { return own->owns(id); };
       rc.partition_of = [own](const std::string& id) {
-        return own->partitions > 0 ? partition_for(id, own->partitions) : -1;
+        return own->partition_of(id);
       };
       auto router = sys.spawn(saga_router, store, rc, true);
       auto router_actor = caf::actor_cast<caf::actor>(router);
@@ -298,14 +309,27 @@ int main(int argc, char** argv) {
       auto c = base_consumer("orchestrator");
       c.routes = {{events::payment_result, router_actor},
                   {events::inventory_result, router_actor}};
-      c.on_assigned = [own, router](const std::vector<int32_t>& parts) {
+      c.on_assigned = [own, router, fence](const std::vector<int32_t>& parts) {
+        // Claim first: from now on, the previous owner's writes are refused.
+        for (int attempt = 1;; ++attempt) {
+          try {
+            fence->claim(parts);
+            break;
+          } catch (const std::exception& e) {
+            log::warn("node", "claiming partitions failed: {}", e.what());
+            if (attempt >= 30)
+              break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(500));
+          }
+        }
         {
           std::lock_guard<std::mutex> guard{own->mtx};
           own->owned.insert(parts.begin(), parts.end());
         }
         caf::anon_send(router, rehydrate_atom::value);
       };
-      c.on_revoked = [own, router](const std::vector<int32_t>& parts) {
+      c.on_revoked = [own, router, fence](const std::vector<int32_t>& parts) {
+        fence->release(parts);
         {
           std::lock_guard<std::mutex> guard{own->mtx};
           for (auto p : parts)
