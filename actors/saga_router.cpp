@@ -18,7 +18,10 @@ orchestrator_actor spawn_orchestrator(saga_router_ptr self,
                                       const std::string& order_id,
                                       std::optional<saga_snapshot> snap) {
   auto& st = self->state;
-  auto orch = self->spawn(orchestrator, order_id, st.store, std::move(snap));
+  // Linked: when the router stops (node shutdown), its orchestrators stop
+  // too instead of waiting for their deadlines.
+  auto orch = self->spawn<caf::linked>(orchestrator, order_id, st.store,
+                                       std::move(snap));
   self->monitor(orch);
   st.live.emplace(order_id, orch);
   return orch;
@@ -75,6 +78,16 @@ saga_router_actor::behavior_type saga_router(saga_router_ptr self,
                                              bool auto_sweep) {
   self->state.store = std::move(store);
   self->state.cfg = std::move(cfg);
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    // Orchestrators end on their own (down handler); an exit from anyone
+    // else (the node shutting down) ends the router and, through the links,
+    // its orchestrators.
+    for (auto& [id, orch] : self->state.live)
+      if (orch.address() == msg.source)
+        return;
+    if (msg.reason != caf::exit_reason::normal)
+      self->quit(msg.reason);
+  });
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& live = self->state.live;
     for (auto i = live.begin(); i != live.end(); ++i) {
@@ -109,6 +122,7 @@ saga_router_actor::behavior_type saga_router(saga_router_ptr self,
       for (auto i = st.live.begin(); i != st.live.end();) {
         if (gone.count(st.cfg.partition_of(i->first)) > 0) {
           self->demonitor(i->second.address());
+          self->unlink_from(i->second);
           self->send_exit(i->second, caf::exit_reason::user_shutdown);
           i = st.live.erase(i);
           ++stopped;

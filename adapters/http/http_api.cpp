@@ -151,7 +151,9 @@ void http_api::routes() {
   srv.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   srv.set_tcp_nodelay(true);
   srv.set_keep_alive_max_count(100000);
-  srv.set_keep_alive_timeout(30);
+  // Idle keep-alive connections hold a worker until this timeout, and
+  // stopping the server waits for them: keep it short so a drain is quick.
+  srv.set_keep_alive_timeout(3);
   srv.set_payload_max_length(static_cast<size_t>(cfg_.max_body_bytes));
   srv.set_pre_routing_handler(
     [this](const httplib::Request& req, httplib::Response& res) {

@@ -21,7 +21,10 @@ int latest_migration() {
 int apply_migrations(const std::string& url) {
   pqxx::connection conn{url};
   {
+    // Nodes starting together serialize on the advisory lock.
     pqxx::work tx{conn};
+    tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(migration_lock)
+            + ")");
     tx.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
             "version integer PRIMARY KEY, name text NOT NULL, "
             "applied_at timestamptz NOT NULL DEFAULT now())");

@@ -46,7 +46,8 @@ def main():
     check = Check()
     db = Database("e2e_cluster")
     broker = Broker(partitions=6)
-    extra = [f"--inventory.default-stock={DEFAULT_STOCK}", "--saga.deadline=60s", "--kafka.session-timeout=6s"]
+    session = os.environ.get("TROUPE_E2E_SESSION_TIMEOUT", "6s")
+    extra = [f"--inventory.default-stock={DEFAULT_STOCK}", "--saga.deadline=60s", f"--kafka.session-timeout={session}"]
     nodes = [Node(db, broker, name=f"node-{i + 1}", extra=extra) for i in range(3)]
     try:
         for n in nodes:
@@ -72,7 +73,8 @@ def main():
 
         final = wait_final(db, ids, timeout=180)
         last = float(db.scalar("SELECT extract(epoch FROM max(finalized_at)) FROM orders"))
-        log(f"final: {len(final)} of {len(ids)}; last order final {last - kill_at['t']:.1f}s after the kill")
+        log(f"final: {len(final)} of {len(ids)}; last order final {last - kill_at['t']:.1f}s after the kill "
+            f"(kafka.session-timeout={session})")
         check.expect(len(final) == len(ids), f"{len(ids) - len(final)} order(s) not final")
         check.expect(int(db.scalar("SELECT count(*) FROM orders")) == ORDERS, "orders lost or duplicated")
         check_rules(check, bodies, ids, final, DEFAULT_STOCK)
