@@ -81,5 +81,8 @@ while true; do
       exit 1
     fi
   done
-  sleep 1
+  # `wait` returns at once when a signal arrives, so Ctrl-C runs the trap
+  # before the loop can notice nodes stopping.
+  sleep 1 &
+  wait $! || true
 done
