@@ -37,6 +37,7 @@
 #include "queries.hpp"
 #include "saga_router.hpp"
 #include "services.hpp"
+#include "supervisor.hpp"
 
 using namespace troupe;
 
@@ -90,6 +91,12 @@ public:
     forced_ = std::move(why);
   }
 
+  /// Health of the supervised actors; not ready while one is restarting.
+  void supervision(bool healthy, const std::string& why) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    supervision_ = healthy ? "" : "restarting: " + why;
+  }
+
 private:
   void run() {
     while (!stop_) {
@@ -108,6 +115,10 @@ private:
       }
       {
         std::lock_guard<std::mutex> guard{mtx_};
+        if (ok && !supervision_.empty()) {
+          ok = false;
+          why = supervision_;
+        }
         if (!forced_.empty()) {
           ok = false;
           why = forced_;
@@ -128,6 +139,7 @@ private:
   bool ready_ = false;
   std::string why_ = "starting";
   std::string forced_;
+  std::string supervision_;
 };
 
 /// Partitions of the orchestrator's topics owned by this node.
@@ -250,10 +262,16 @@ int main(int argc, char** argv) {
       c.max_in_flight = static_cast<size_t>(cfg.max_in_flight);
       return c;
     };
-    std::vector<caf::actor> consumers;
+    // The I/O actors (consumers, relay) run under a supervisor that restarts
+    // them with backoff; services and the store are started once.
+    std::vector<child_spec> io_children;
     std::vector<caf::actor> services;
     auto start_consumer = [&](consumer_config c) {
-      consumers.push_back(sys.spawn<caf::detached>(kafka_consumer, std::move(c)));
+      auto name = "consumer " + c.name;
+      io_children.push_back(child_spec{
+        name, [c](caf::local_actor* parent) {
+          return parent->system().spawn<caf::detached>(kafka_consumer, c);
+        }});
     };
 
     if (cfg.has_role("payment")) {
@@ -343,7 +361,16 @@ int main(int argc, char** argv) {
     relay_config relay;
     relay.pg_url = cfg.pg_url;
     relay.kafka = kafka;
-    auto relay_actor = sys.spawn<caf::detached>(outbox_relay, relay);
+    io_children.push_back(child_spec{
+      "outbox relay", [relay](caf::local_actor* parent) {
+        return parent->system().spawn<caf::detached>(outbox_relay, relay);
+      }});
+    supervisor_config sc;
+    sc.backoff = retry;
+    sc.on_health = [probe](bool healthy, const std::string& why) {
+      probe->supervision(healthy, why);
+    };
+    auto io_supervisor = sys.spawn(supervisor, io_children, sc);
 
     std::unique_ptr<http_api> api;
     if (cfg.has_role("api")) {
@@ -377,11 +404,9 @@ int main(int argc, char** argv) {
       api->drain();
       api->stop(); // in-flight handlers finish first
     }
-    for (auto& c : consumers)
-      caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(io_supervisor, caf::exit_reason::user_shutdown);
     for (auto& s : services)
       caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(relay_actor, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(pg_store, caf::exit_reason::user_shutdown);
     sys.await_all_actors_done();
     probe.reset();

@@ -1,4 +1,4 @@
 # Deterministic suites (test coordinator, simulated time, in-memory store).
-foreach(suite orchestrator saga_router services rules offset_tracker backoff)
+foreach(suite orchestrator saga_router services rules offset_tracker backoff supervisor)
   troupe_suite(${suite} unit)
 endforeach()

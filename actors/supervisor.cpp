@@ -1,0 +1,103 @@
+// Restart with backoff, health reporting.
+#include "supervisor.hpp"
+
+#include <caf/exit_reason.hpp>
+
+#include "errors.hpp"
+#include "log.hpp"
+
+namespace troupe {
+
+namespace {
+
+using supervisor_ptr = caf::stateful_actor<supervisor_state>*;
+
+void update_health(supervisor_ptr self) {
+  auto& st = self->state;
+  std::string why;
+  for (auto& [name, child] : st.children)
+    if (!child.up || child.restarts > 0)
+      why += (why.empty() ? "" : ", ") + name
+             + (child.up ? " restarting" : " down");
+  bool healthy = why.empty();
+  if (healthy != st.healthy) {
+    st.healthy = healthy;
+    if (st.cfg.on_health)
+      st.cfg.on_health(healthy, why);
+  }
+}
+
+void start(supervisor_ptr self, supervised_child& child) {
+  child.handle = child.spec.start(self);
+  child.up = true;
+  ++child.generation;
+  self->monitor(child.handle);
+  self->delayed_send(self, self->state.cfg.stable_after, stable_atom::value,
+                     child.spec.name, child.generation);
+}
+
+} // namespace
+
+caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
+                         std::vector<child_spec> children,
+                         supervisor_config cfg) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  if (!st.cfg.unit) {
+    auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
+    st.cfg.unit = [rng] {
+      return std::uniform_real_distribution<double>{0.0, 1.0}(*rng);
+    };
+  }
+  for (auto& spec : children) {
+    auto name = spec.name;
+    auto& child = st.children[name];
+    child.spec = std::move(spec);
+    start(self, child);
+  }
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    for (auto& [name, child] : st.children) {
+      if (child.handle.address() != dm.source)
+        continue;
+      child.up = false;
+      child.handle = nullptr;
+      ++child.restarts;
+      ++st.restarts_total;
+      auto delay = backoff_delay(st.cfg.backoff, child.restarts, st.cfg.unit());
+      log::warn("supervisor", "{} stopped ({}); restart {} in {} ms", name,
+                describe(dm.reason), child.restarts, delay.count());
+      self->delayed_send(self, delay, restart_atom::value, name);
+      update_health(self);
+      return;
+    }
+  });
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    for (auto& [name, child] : self->state.children)
+      if (child.handle)
+        self->send_exit(child.handle, msg.reason);
+    self->quit(msg.reason);
+  });
+  update_health(self);
+  return {
+    [=](restart_atom, const std::string& name) {
+      auto i = self->state.children.find(name);
+      if (i == self->state.children.end() || i->second.up)
+        return;
+      log::info("supervisor", "restarting {}", name);
+      start(self, i->second);
+      update_health(self);
+    },
+    [=](stable_atom, const std::string& name, uint64_t generation) {
+      auto i = self->state.children.find(name);
+      if (i == self->state.children.end() || !i->second.up
+          || i->second.generation != generation)
+        return;
+      i->second.restarts = 0;
+      update_health(self);
+    },
+    [=](health_atom) { return self->state.healthy; },
+  };
+}
+
+} // namespace troupe

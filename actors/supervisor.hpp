@@ -1,0 +1,74 @@
+// A supervisor keeps its children alive.
+//
+//   [supervisor] ──spawn/monitor──▶ [consumer payment] [consumer inventory] ... [outbox relay]
+//        ▲ down (crash)                   │
+//        └────────────────────────────────┘ restart after backoff
+//
+// A child that stops abnormally is started again after an exponential
+// backoff with jitter (the retry policy); a child that keeps crashing backs
+// off to the cap and is retried there for as long as it takes. While any
+// child is down, the supervisor reports itself unhealthy (the node answers
+// /ready with 503); a child that stays up for `stable_after` is healthy again
+// and its backoff starts over. The work a crashed child held is redelivered:
+// its Kafka offsets were not committed. On exit, the supervisor stops its
+// children.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/behavior.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "backoff.hpp"
+#include "messages.hpp"
+
+namespace troupe {
+
+using restart_atom = caf::atom_constant<caf::atom("restart")>;
+using stable_atom = caf::atom_constant<caf::atom("stable")>;
+using health_atom = caf::atom_constant<caf::atom("health")>;
+
+struct child_spec {
+  std::string name;
+  /// Starts the child; the supervisor monitors what it returns.
+  std::function<caf::actor(caf::local_actor* supervisor)> start;
+};
+
+struct supervisor_config {
+  retry_policy backoff;
+  std::chrono::milliseconds stable_after{5000};
+  /// Called on every change of health (true: every child is up and stable).
+  std::function<void(bool healthy, const std::string& why)> on_health;
+  /// Source of jitter in [0, 1); tests make it deterministic.
+  std::function<double()> unit;
+};
+
+struct supervised_child {
+  child_spec spec;
+  caf::actor handle;
+  int32_t restarts = 0;  ///< consecutive crashes without a stable run
+  uint64_t generation = 0; ///< bumps on every start
+  bool up = false;
+};
+
+struct supervisor_state {
+  static inline const char* name = "supervisor";
+  supervisor_config cfg;
+  std::map<std::string, supervised_child> children;
+  bool healthy = true;
+  uint64_t restarts_total = 0;
+};
+
+caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
+                         std::vector<child_spec> children,
+                         supervisor_config cfg);
+
+} // namespace troupe
