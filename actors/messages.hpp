@@ -240,17 +240,19 @@ struct saga_snapshot {
   std::string payment_status;   ///< empty until the payment result arrived
   std::string inventory_status; ///< empty until the inventory result arrived
   int64_t deadline_in_ms = 0;   ///< time left until the deadline; <= 0: passed
+  int64_t created_at_ms = 0;    ///< wall clock, ms since the epoch; 0: unknown
   bool found = false;
   TROUPE_EQ(saga_snapshot, v.order_id, v.correlation_id, v.customer_email,
             v.sku, v.quantity, v.amount_cents, v.status, v.reason,
-            v.payment_status, v.inventory_status, v.deadline_in_ms, v.found)
+            v.payment_status, v.inventory_status, v.deadline_in_ms,
+            v.created_at_ms, v.found)
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, saga_snapshot& x) {
   return f(caf::meta::type_name("saga_snapshot"), x.order_id,
            x.correlation_id, x.customer_email, x.sku, x.quantity,
            x.amount_cents, x.status, x.reason, x.payment_status,
-           x.inventory_status, x.deadline_in_ms, x.found);
+           x.inventory_status, x.deadline_in_ms, x.created_at_ms, x.found);
 }
 
 /// Loads the snapshot of one saga.

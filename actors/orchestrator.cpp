@@ -10,6 +10,7 @@
 
 #include "errors.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 #include "rules.hpp"
 
 namespace troupe {
@@ -204,10 +205,22 @@ void run_next(orchestrator_ptr self) {
             }
             if (x == write_outcome::applied)
               apply_write(st.saga, *plan);
-            if (!plan->final_status.empty() && x == write_outcome::applied)
-              log::debug("orchestrator", "order {} {} {} corr={}",
-                         st.order_id, plan->final_status, plan->reason,
-                         st.saga.correlation_id);
+            if (!plan->final_status.empty() && x == write_outcome::applied) {
+              log::debug_order("orchestrator", st.order_id,
+                               st.saga.correlation_id, "order {} {}",
+                               plan->final_status, plan->reason);
+              metrics::inc("troupe_orders_finalized_total",
+                           {{"status", plan->final_status},
+                            {"reason", plan->reason.empty() ? "none"
+                                                            : plan->reason}});
+              if (st.saga.created_at_ms > 0) {
+                auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+                metrics::observe("troupe_order_duration_seconds", {},
+                                 (now - st.saga.created_at_ms) / 1000.0);
+              }
+            }
             finish_step(self, step, x);
             run_next(self);
           },

@@ -9,6 +9,7 @@
 
 #include "errors.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 
 namespace troupe {
 
@@ -24,6 +25,8 @@ orchestrator_actor spawn_orchestrator(saga_router_ptr self,
                                        std::move(snap));
   self->monitor(orch);
   st.live.emplace(order_id, orch);
+  metrics::set("troupe_live_orchestrators", {},
+               static_cast<double>(st.live.size()));
   return orch;
 }
 
@@ -93,6 +96,8 @@ saga_router_actor::behavior_type saga_router(saga_router_ptr self,
     for (auto i = live.begin(); i != live.end(); ++i) {
       if (i->second.address() == dm.source) {
         live.erase(i);
+        metrics::set("troupe_live_orchestrators", {},
+                     static_cast<double>(live.size()));
         return;
       }
     }

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <sstream>
 
 #include <netinet/in.h>
@@ -16,6 +17,7 @@
 #include "errors.hpp"
 #include "events.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 #include "queries.hpp"
 
 namespace troupe {
@@ -104,6 +106,23 @@ std::string validate(const json& body, create_order& out) {
   return "";
 }
 
+/// When the current request started; set in the pre-routing handler, read
+/// by the logger, both on the worker thread that serves the request.
+thread_local std::chrono::steady_clock::time_point request_start;
+
+/// A route label with bounded cardinality.
+std::string route_of(const httplib::Request& req) {
+  auto& p = req.path;
+  if (p == "/orders" || p == "/health" || p == "/ready" || p == "/metrics"
+      || p == "/admin/dead-letters")
+    return p;
+  if (p.rfind("/orders/", 0) == 0)
+    return "/orders/{id}";
+  if (p.rfind("/admin/dead-letters/", 0) == 0)
+    return "/admin/dead-letters/{id}/redrive";
+  return "other";
+}
+
 /// cpp-httplib listens with a backlog of 5, which drops connections under a
 /// burst of new clients. Find the listening socket on `port` and widen it.
 void widen_backlog(int port) {
@@ -155,8 +174,21 @@ void http_api::routes() {
   // stopping the server waits for them: keep it short so a drain is quick.
   srv.set_keep_alive_timeout(3);
   srv.set_payload_max_length(static_cast<size_t>(cfg_.max_body_bytes));
+  srv.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    auto route = route_of(req);
+    metrics::inc("troupe_http_requests_total",
+                 {{"method", req.method},
+                  {"route", route},
+                  {"code", std::to_string(res.status)}});
+    metrics::observe("troupe_http_request_duration_seconds",
+                     {{"method", req.method}, {"route", route}},
+                     std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - request_start)
+                       .count());
+  });
   srv.set_pre_routing_handler(
     [this](const httplib::Request& req, httplib::Response& res) {
+      request_start = std::chrono::steady_clock::now();
       res.set_header("Access-Control-Allow-Origin", cfg_.cors_origin);
       res.set_header("Vary", "Origin");
       if (req.method == "OPTIONS") {
@@ -216,6 +248,17 @@ void http_api::routes() {
 
   srv.Get("/health", [](const httplib::Request&, httplib::Response& res) {
     send_json(res, 200, json{{"status", "up"}});
+  });
+
+  srv.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    try {
+      auto [backlog, age] = queries_->outbox_backlog();
+      metrics::set("troupe_outbox_backlog", {}, static_cast<double>(backlog));
+      metrics::set("troupe_outbox_oldest_age_seconds", {}, age);
+    } catch (const std::exception&) {
+      // Storage down: the other figures are still worth reading.
+    }
+    res.set_content(metrics::render(), "text/plain; version=0.0.4");
   });
 
   srv.Get("/ready", [this](const httplib::Request&, httplib::Response& res) {
@@ -280,9 +323,11 @@ void http_api::routes() {
                     json{{"id", x.order_id},
                          {"status", x.status},
                          {"correlation_id", x.correlation_id}});
-          if (x.created)
+          if (x.created) {
+            metrics::inc("troupe_orders_created_total");
             log::debug_order("http", x.order_id, x.correlation_id,
                              "order accepted");
+          }
         },
         [&](caf::error& err) {
           if (retryable(err)) {

@@ -11,6 +11,7 @@
 #include "errors.hpp"
 #include "events.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 #include "messages.hpp"
 
 namespace troupe {
@@ -140,6 +141,10 @@ void dead_letter_msg(consumer_ptr self, uint64_t id, const std::string& why) {
     .then(
       [=](write_outcome) {
         ++self->state.dead_lettered;
+        if (auto i = self->state.inflight.find(id); i != self->state.inflight.end())
+          metrics::inc("troupe_events_dead_lettered_total",
+                       {{"group", self->state.cfg.name},
+                        {"topic", i->second.topic}});
         complete(self, id);
       },
       [=](caf::error& err) {
@@ -187,6 +192,8 @@ void dispatch(consumer_ptr self, uint64_t id) {
             std::uniform_real_distribution<double> unit{0.0, 1.0};
             auto delay = backoff_delay(st.cfg.retry, m.attempts, unit(st.rng));
             ++st.retried;
+            metrics::inc("troupe_events_retried_total",
+                         {{"group", st.cfg.name}, {"topic", m.topic}});
             log::debug("consumer", "{}: retry {} of {}[{}]@{} in {} ms: {}",
                        st.cfg.name, m.attempts, m.topic, m.partition, m.offset,
                        delay.count(), m.last_error);
@@ -204,6 +211,8 @@ void handle(consumer_ptr self, rd_kafka_message_t* msg) {
   ++st.consumed;
   inflight_msg m;
   m.topic = rd_kafka_topic_name(msg->rkt);
+  metrics::inc("troupe_events_consumed_total",
+               {{"group", st.cfg.name}, {"topic", m.topic}});
   m.partition = msg->partition;
   m.offset = msg->offset;
   if (msg->key)

@@ -11,6 +11,7 @@
 
 #include "errors.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 #include "messages.hpp"
 
 namespace troupe {
@@ -129,17 +130,21 @@ batch_result publish_batch(relay_ptr self) {
   auto t3 = std::chrono::steady_clock::now();
   std::string ids = "{";
   size_t n = 0;
+  std::map<std::string, double> per_topic;
   for (size_t i = 0; i < rows.size(); ++i) {
     if (st.delivered[i] == 1) {
       if (n++ > 0)
         ids += ',';
       ids += rows[i][0].c_str();
+      per_topic[rows[i][1].as<std::string>()] += 1;
     }
   }
   ids += '}';
   if (n > 0)
     tx.exec_prepared("mark", ids);
   tx.commit();
+  for (auto& [topic, count] : per_topic)
+    metrics::inc("troupe_events_produced_total", {{"topic", topic}}, count);
   auto t4 = std::chrono::steady_clock::now();
   if (log::enabled(spdlog::level::trace)) {
     auto ms = [](auto d) {

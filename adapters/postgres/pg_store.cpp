@@ -119,7 +119,8 @@ void prepare_statements(pqxx::connection& c) {
     = "SELECT id::text, correlation_id, customer_email, item_sku, quantity, "
       "amount_cents, status, COALESCE(reason, ''), "
       "COALESCE(payment_status, ''), COALESCE(inventory_status, ''), "
-      "(EXTRACT(EPOCH FROM (deadline_at - clock_timestamp())) * 1000)::bigint "
+      "(EXTRACT(EPOCH FROM (deadline_at - clock_timestamp())) * 1000)::bigint, "
+      "(EXTRACT(EPOCH FROM created_at) * 1000)::bigint "
       "FROM orders ";
   c.prepare("load_saga", std::string{snapshot_cols} + "WHERE id = $1::uuid");
   c.prepare("open_sagas",
@@ -183,6 +184,7 @@ saga_snapshot to_snapshot(const pqxx::row& r) {
   s.payment_status = r[8].as<std::string>();
   s.inventory_status = r[9].as<std::string>();
   s.deadline_in_ms = r[10].as<int64_t>();
+  s.created_at_ms = r[11].as<int64_t>();
   s.found = true;
   return s;
 }

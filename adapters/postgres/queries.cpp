@@ -201,6 +201,16 @@ bool order_queries::redrive_dead_letter(int64_t id) {
   });
 }
 
+std::pair<int64_t, double> order_queries::outbox_backlog() {
+  return with_connection([&](pqxx::connection& conn) {
+    pqxx::read_transaction tx{conn};
+    auto r = tx.exec("SELECT count(*), COALESCE(EXTRACT(EPOCH FROM "
+                     "clock_timestamp() - min(created_at)), 0) FROM outbox "
+                     "WHERE published_at IS NULL");
+    return std::make_pair(r[0][0].as<int64_t>(), r[0][1].as<double>());
+  });
+}
+
 bool order_queries::ready(int min_version, std::string& why) {
   try {
     lease l{*this};

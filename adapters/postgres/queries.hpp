@@ -37,6 +37,9 @@ public:
   /// outbox) and marks it redriven. Returns false when there is no such id.
   bool redrive_dead_letter(int64_t id);
 
+  /// Unpublished outbox rows and the age of the oldest, in seconds.
+  std::pair<int64_t, double> outbox_backlog();
+
   /// Whether the database answers and carries at least `min_version`.
   bool ready(int min_version, std::string& why);
 

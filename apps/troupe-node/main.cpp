@@ -29,6 +29,7 @@
 #include "events.hpp"
 #include "http_api.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 #include "migrations.hpp"
 #include "node_config.hpp"
 #include "outbox_relay.hpp"
@@ -158,6 +159,32 @@ struct ownership {
   }
 };
 
+void describe_metrics() {
+  using metrics::describe;
+  describe("troupe_orders_created_total", "counter", "Orders created over HTTP");
+  describe("troupe_orders_finalized_total", "counter",
+           "Orders that reached a final status, by status and reason");
+  describe("troupe_order_duration_seconds", "histogram",
+           "Time from an order's creation to its final status");
+  describe("troupe_events_consumed_total", "counter",
+           "Kafka messages consumed, by consumer group and topic");
+  describe("troupe_events_retried_total", "counter",
+           "Retries of failed work, by consumer group and topic");
+  describe("troupe_events_dead_lettered_total", "counter",
+           "Messages routed to dead-letter topics, by group and topic");
+  describe("troupe_events_produced_total", "counter",
+           "Outbox rows published to Kafka, by topic");
+  describe("troupe_outbox_backlog", "gauge", "Unpublished outbox rows");
+  describe("troupe_outbox_oldest_age_seconds", "gauge",
+           "Age of the oldest unpublished outbox row");
+  describe("troupe_live_orchestrators", "gauge",
+           "Orchestrator actors alive on this node");
+  describe("troupe_http_requests_total", "counter",
+           "HTTP requests by method, route and status code");
+  describe("troupe_http_request_duration_seconds", "histogram",
+           "HTTP request latency by method and route");
+}
+
 int wait_for_signal() {
   sigset_t set;
   sigemptyset(&set);
@@ -192,6 +219,7 @@ int main(int argc, char** argv) {
   }
   log::info("node", "starting {} with roles [{}]", cfg.node_id,
             fmt::join(cfg.roles, ","));
+  describe_metrics();
 
   // Migrations first; PostgreSQL may still be coming up.
   for (int attempt = 1;; ++attempt) {
