@@ -3,36 +3,20 @@ Orders go in through all three HTTP APIs; one node is SIGKILLed mid-run. Every
 order must still reach a final status exactly once (one order.status.changed
 each), with stock conserved. Reports the time from the kill to the last order
 final. Then the killed node rejoins, takes partitions back and serves orders."""
-import concurrent.futures
 import os
 import threading
 import time
 
-from troupe_env import (Broker, Check, Database, Node, check_rules, check_status_events, check_stock, http,
-                        log, order_mix, wait_final, wait_quiet)
+from troupe_env import (Broker, Check, Database, check_rules, check_status_events, check_stock, log, order_mix,
+                        post_orders, start_nodes, wait_final, wait_quiet)
 
 DEFAULT_STOCK = 100
 ORDERS = 600
 
 
 def post_round_robin(nodes, bodies, key_prefix, concurrency=24):
-    """Posts each order to node i % 3; when that node does not answer, the
-    client fails over to the next one with the same Idempotency-Key."""
-    def post(i_body):
-        i, body = i_body
-        key = f"{key_prefix}-{i}"
-        for attempt in range(300):
-            node = nodes[(i + attempt) % len(nodes)]
-            try:
-                status, res = http("POST", node.url + "/orders", body, {"Idempotency-Key": key}, timeout=5)
-                if status in (200, 201):
-                    return res["id"]
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"order {i} could not be posted")
-    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
-        return list(pool.map(post, enumerate(bodies)))
+    """Posts order i to node i % 3, failing over to the next node."""
+    return post_orders([n.url for n in nodes], bodies, concurrency=concurrency, key_prefix=key_prefix)
 
 
 def owns_partitions(node, after_bytes):
@@ -48,12 +32,9 @@ def main():
     broker = Broker(partitions=6)
     session = os.environ.get("TROUPE_E2E_SESSION_TIMEOUT", "6s")
     extra = [f"--inventory.default-stock={DEFAULT_STOCK}", "--saga.deadline=60s", f"--kafka.session-timeout={session}"]
-    nodes = [Node(db, broker, name=f"node-{i + 1}", extra=extra) for i in range(3)]
+    nodes = []
     try:
-        for n in nodes:
-            n.start(wait=False)
-        for n in nodes:
-            n.wait_ready()
+        nodes = start_nodes(db, broker, 3, extra)
         time.sleep(8)  # let the groups settle over the three members
         bodies = order_mix(ORDERS, seed=11)
         victim = nodes[1]

@@ -6,7 +6,7 @@ import threading
 import time
 
 from cluster_e2e import post_round_robin
-from troupe_env import (Broker, Check, Database, Node, check_rules, check_status_events, check_stock, log,
+from troupe_env import (Broker, Check, Database, check_rules, start_nodes, check_status_events, check_stock, log,
                         order_mix, wait_final, wait_quiet)
 
 DEFAULT_STOCK = 100
@@ -17,12 +17,9 @@ def main():
     db = Database("e2e_rolling")
     broker = Broker(partitions=6)
     extra = [f"--inventory.default-stock={DEFAULT_STOCK}", "--saga.deadline=60s", "--kafka.session-timeout=6s"]
-    nodes = [Node(db, broker, name=f"node-{i + 1}", extra=extra) for i in range(3)]
+    nodes = []
     try:
-        for n in nodes:
-            n.start(wait=False)
-        for n in nodes:
-            n.wait_ready()
+        nodes = start_nodes(db, broker, 3, extra)
         stop = threading.Event()
         posted = []
         bodies = []

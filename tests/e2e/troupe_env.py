@@ -210,23 +210,38 @@ def order_mix(n, seed=7):
     return orders
 
 
-def post_orders(url, bodies, concurrency=16, key_prefix="e2e"):
-    """Posts orders (retrying 503 and connection errors with the same
-    Idempotency-Key) and returns their ids in order."""
+def post_orders(urls, bodies, concurrency=16, key_prefix="e2e"):
+    """Posts orders and returns their ids in order. Order i goes to
+    urls[i % len(urls)]; when a node does not answer (or answers 503), the
+    client retries on the next one with the same Idempotency-Key."""
+    if isinstance(urls, str):
+        urls = [urls]
+
     def post(i_body):
         i, body = i_body
         key = f"{key_prefix}-{i}"
-        for attempt in range(200):
+        for attempt in range(300):
+            url = urls[(i + attempt) % len(urls)]
             try:
                 status, res = http("POST", url + "/orders", body, {"Idempotency-Key": key}, timeout=10)
                 if status in (200, 201):
                     return res["id"]
             except OSError:
                 pass
-            time.sleep(0.1)
+            time.sleep(0.05)
         raise RuntimeError(f"order {i} could not be posted")
     with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
         return list(pool.map(post, enumerate(bodies)))
+
+
+def start_nodes(db, broker, count, extra):
+    """Starts `count` nodes together and waits until all are ready."""
+    nodes = [Node(db, broker, name=f"node-{i + 1}", extra=extra) for i in range(count)]
+    for n in nodes:
+        n.start(wait=False)
+    for n in nodes:
+        n.wait_ready()
+    return nodes
 
 
 def wait_final(db, ids, timeout=120):
