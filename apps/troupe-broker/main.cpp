@@ -19,6 +19,7 @@
 #include <CLI/CLI.hpp>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -55,35 +56,34 @@ public:
     if (mc_ == nullptr)
       return;
     int brokers = static_cast<int>(up_.size()) - 1;
-    std::vector<int> ids;
-    if (which.empty() || which == "all") {
-      for (int id = 1; id <= brokers; ++id)
-        ids.push_back(id);
-    } else {
-      int id = 0;
+    // -1 = every broker in one request to the mock thread; issued one by one,
+    // the later requests were measured to stall for up to 1 s each.
+    int id = -1;
+    if (!which.empty() && which != "all") {
       size_t used = 0;
       try {
         id = std::stoi(which, &used);
       } catch (const std::exception&) {
       }
-      if (used != which.size() || id < 1 || id > brokers) {
+      if (used == 0 || used != which.size() || id < 1 || id > brokers) {
         std::cerr << "troupe-broker: no broker '" << which << "' (1.."
                   << brokers << " or all)" << std::endl;
         return;
       }
-      ids.push_back(id);
+    }
+    auto rc = up ? rd_kafka_mock_broker_set_up(mc_, id)
+                 : rd_kafka_mock_broker_set_down(mc_, id);
+    if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      std::cerr << "troupe-broker: " << (up ? "up" : "down") << ' ' << which
+                << ": " << rd_kafka_err2str(rc) << std::endl;
+      return;
     }
     std::string list;
-    for (int id : ids) {
-      auto rc = up ? rd_kafka_mock_broker_set_up(mc_, id)
-                   : rd_kafka_mock_broker_set_down(mc_, id);
-      if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        std::cerr << "troupe-broker: broker " << id << ": "
-                  << rd_kafka_err2str(rc) << std::endl;
-        continue;
+    for (int b = 1; b <= brokers; ++b) {
+      if (id == -1 || id == b) {
+        up_[b] = up;
+        list += " " + std::to_string(b);
       }
-      up_[id] = up;
-      list += " " + std::to_string(id);
     }
     std::cerr << "troupe-broker: brokers " << (up ? "up:" : "down:") << list
               << std::endl;
@@ -162,6 +162,12 @@ int main(int argc, char** argv) {
     ->delimiter(',')->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
+  // Started with stdin (or stdout/stderr) closed, librdkafka's first pipe or
+  // socket would become fd 0 and the command reader would drain it.
+  for (int fd = 0; fd <= 2; ++fd)
+    if (fcntl(fd, F_GETFD) == -1 && open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
+      return 1;
+
   // Block the control signals before any thread exists, so every librdkafka
   // and stdin thread inherits the mask and only sigwait() below sees them.
   sigset_t sigs;
@@ -191,19 +197,22 @@ int main(int argc, char** argv) {
     rd_kafka_destroy(rk);
     return 1;
   }
-  // Never freed: the detached stdin thread may still reach it while main returns.
-  auto& cluster = *new Cluster{mc, brokers};
+  // Never freed (and static, so it stays reachable, not leaked): the detached
+  // stdin thread may still use it while main returns.
+  static Cluster* const cluster = new Cluster{mc, brokers};
   auto fail = [&](const std::string& why) {
     std::cerr << "troupe-broker: " << why << std::endl;
-    cluster.destroy();
+    cluster->destroy();
     rd_kafka_destroy(rk);
     return 1;
   };
 
   std::vector<std::string> names;
   for (auto& t : topics) {
+    if (t.empty())
+      continue;
     for (auto name : {t, t + ".dlq"})
-      if (!t.empty() && std::find(names.begin(), names.end(), name) == names.end())
+      if (std::find(names.begin(), names.end(), name) == names.end())
         names.push_back(name);
   }
   for (auto& name : names) {
@@ -223,22 +232,22 @@ int main(int argc, char** argv) {
             << "; Ctrl-C to stop" << std::endl;
 
   // Detached: it may sit in a blocking read of stdin until the process exits.
-  std::thread{read_commands, std::ref(cluster)}.detach();
+  std::thread{read_commands, std::ref(*cluster)}.detach();
 
   for (;;) {
     int sig = 0;
     if (sigwait(&sigs, &sig) != 0)
       continue;
     if (sig == SIGUSR1)
-      cluster.set("all", false);
+      cluster->set("all", false);
     else if (sig == SIGUSR2)
-      cluster.set("all", true);
+      cluster->set("all", true);
     else
       break;
   }
   if (!bootstrap_file.empty())
     std::remove(bootstrap_file.c_str());
-  cluster.destroy();
+  cluster->destroy();
   rd_kafka_destroy(rk);
   std::cerr << "troupe-broker: stopped" << std::endl;
   return 0;
