@@ -301,6 +301,49 @@ typename Inspector::result_type inspect(Inspector& f, saga_write& x) {
            x.final_status, x.reason, x.release, x.refund, x.timeline);
 }
 
+/// A message that could not be processed: recorded in `dead_letters` and
+/// published to `<topic>.dlq` through the outbox.
+struct dead_letter {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string key;
+  std::string payload;
+  std::string error;
+  int32_t attempts = 0;
+  std::string first_failure; ///< ISO-8601
+  std::string last_failure;  ///< ISO-8601
+  std::string correlation_id;
+  std::string consumer;
+  TROUPE_EQ(dead_letter, v.topic, v.partition, v.offset, v.key, v.payload,
+            v.error, v.attempts, v.first_failure, v.last_failure,
+            v.correlation_id, v.consumer)
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, dead_letter& x) {
+  return f(caf::meta::type_name("dead_letter"), x.topic, x.partition, x.offset,
+           x.key, x.payload, x.error, x.attempts, x.first_failure,
+           x.last_failure, x.correlation_id, x.consumer);
+}
+
+/// A failed attempt that will be retried, noted on the order's timeline
+/// (best effort: `key` is the order id).
+struct retry_note {
+  std::string key;
+  std::string consumer;
+  std::string topic;
+  int32_t attempt = 0;
+  int64_t delay_ms = 0;
+  std::string error;
+  TROUPE_EQ(retry_note, v.key, v.consumer, v.topic, v.attempt, v.delay_ms,
+            v.error)
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, retry_note& x) {
+  return f(caf::meta::type_name("retry_note"), x.key, x.consumer, x.topic,
+           x.attempt, x.delay_ms, x.error);
+}
+
 /// How the store applied a write.
 enum class write_outcome : uint8_t {
   applied,   ///< committed

@@ -25,4 +25,10 @@ using store_actor = caf::typed_actor<
   caf::replies_to<load_saga>::with<saga_snapshot>,
   caf::replies_to<list_open_sagas>::with<std::vector<saga_snapshot>>>;
 
+/// Where messages go that cannot be processed; failed attempts that will be
+/// retried are noted there too.
+using dead_letter_actor
+  = caf::typed_actor<caf::replies_to<dead_letter>::with<write_outcome>,
+                     caf::replies_to<retry_note>::with<write_outcome>>;
+
 } // namespace troupe

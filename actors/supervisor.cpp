@@ -2,6 +2,8 @@
 #include "supervisor.hpp"
 
 #include <caf/exit_reason.hpp>
+#include <caf/message_view.hpp>
+#include <caf/response_promise.hpp>
 
 #include "errors.hpp"
 #include "log.hpp"
@@ -78,6 +80,19 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
         self->send_exit(child.handle, msg.reason);
     self->quit(msg.reason);
   });
+  if (!st.cfg.forward_to.empty()) {
+    self->set_default_handler(
+      [=](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
+        auto& st = self->state;
+        auto i = st.children.find(st.cfg.forward_to);
+        if (i == st.children.end() || !i->second.handle)
+          return make_error(troupe_errc::unavailable,
+                            st.cfg.forward_to + " is restarting");
+        auto rp = self->make_response_promise();
+        rp.delegate(i->second.handle, x.move_content_to_message());
+        return rp;
+      });
+  }
   update_health(self);
   return {
     [=](restart_atom, const std::string& name) {

@@ -12,6 +12,15 @@
 // and its backoff starts over. The work a crashed child held is redelivered:
 // its Kafka offsets were not committed. On exit, the supervisor stops its
 // children.
+//
+// A supervisor may also stand in front of one child (`forward_to`): others
+// hold the supervisor's handle, which stays valid across restarts, and every
+// message it does not handle itself goes on to the current incarnation of
+// the child. While the child is down, requests are answered with the
+// retryable `unavailable` error, so the sender's retries carry the work over
+// the restart.
+//
+//   [consumer] ──event──▶ [supervisor "payment"] ──forward──▶ [payment service]
 #pragma once
 
 #include <chrono>
@@ -47,6 +56,9 @@ struct supervisor_config {
   std::chrono::milliseconds stable_after{5000};
   /// Called on every change of health (true: every child is up and stable).
   std::function<void(bool healthy, const std::string& why)> on_health;
+  /// Name of the child that receives everything else sent to the
+  /// supervisor; empty: none.
+  std::string forward_to;
   /// Source of jitter in [0, 1); tests make it deterministic.
   std::function<double()> unit;
 };

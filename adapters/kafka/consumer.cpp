@@ -48,22 +48,10 @@ std::vector<int32_t> first_topic_partitions(
   return result;
 }
 
-void rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
-               rd_kafka_topic_partition_list_t* parts, void* opaque) {
-  auto& st = *static_cast<consumer_state*>(opaque);
-  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-    log::info("consumer", "{}: assigned {} partition(s)", st.cfg.name,
-              parts->cnt);
-    rd_kafka_assign(rk, parts);
-    st.paused = false;
-    if (st.cfg.on_assigned)
-      st.cfg.on_assigned(first_topic_partitions(st, parts));
-    return;
-  }
-  // Revoked: commit what is done, forget the rest (the next owner gets it
-  // redelivered; handlers are idempotent).
-  log::info("consumer", "{}: revoked {} partition(s)", st.cfg.name,
-            parts->cnt);
+/// Finishes a revocation: commits what is done, forgets the partitions'
+/// remaining work (the next owner gets it redelivered; handlers are
+/// idempotent), tells the owner, and hands the partitions back to the group.
+void finish_revoke(consumer_state& st, rd_kafka_topic_partition_list_t* parts) {
   commit_now(st, false);
   for (int i = 0; i < parts->cnt; ++i) {
     auto t = st.trackers.find(parts->elems[i].topic);
@@ -80,7 +68,71 @@ void rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   }
   if (st.cfg.on_revoked)
     st.cfg.on_revoked(first_topic_partitions(st, parts));
-  rd_kafka_assign(rk, nullptr);
+  rd_kafka_assign(st.rk, nullptr);
+}
+
+bool revoking(const consumer_state& st, const std::string& topic,
+              int32_t partition) {
+  if (!st.revoking)
+    return false;
+  for (auto& [t, p] : st.revoking->parts)
+    if (p == partition && t == topic)
+      return true;
+  return false;
+}
+
+/// Whether the work of a pending revocation is done (or its time is up).
+void maybe_finish_revoke(consumer_state& st) {
+  if (!st.revoking)
+    return;
+  bool busy = false;
+  for (auto& [id, m] : st.inflight)
+    if (revoking(st, m.topic, m.partition))
+      busy = true;
+  auto late = std::chrono::steady_clock::now() >= st.revoking->deadline;
+  if (busy && !late)
+    return;
+  if (busy)
+    log::warn("consumer", "{}: handing off partitions with work in flight",
+              st.cfg.name);
+  auto list = rd_kafka_topic_partition_list_new(
+    static_cast<int>(st.revoking->parts.size()));
+  for (auto& [t, p] : st.revoking->parts)
+    rd_kafka_topic_partition_list_add(list, t.c_str(), p);
+  st.revoking.reset();
+  finish_revoke(st, list);
+  rd_kafka_topic_partition_list_destroy(list);
+}
+
+void rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+               rd_kafka_topic_partition_list_t* parts, void* opaque) {
+  auto& st = *static_cast<consumer_state*>(opaque);
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    log::info("consumer", "{}: assigned {} partition(s)", st.cfg.name,
+              parts->cnt);
+    rd_kafka_assign(rk, parts);
+    st.paused = false;
+    if (st.outage)
+      rd_kafka_pause_partitions(rk, parts);
+    st.paused = st.outage;
+    if (st.cfg.on_assigned)
+      st.cfg.on_assigned(first_topic_partitions(st, parts));
+    return;
+  }
+  log::info("consumer", "{}: revoked {} partition(s)", st.cfg.name,
+            parts->cnt);
+  if (st.closing) {
+    finish_revoke(st, parts);
+    return;
+  }
+  // Stop fetching, let the work in flight commit, then hand off (the group
+  // waits for the unassign).
+  rd_kafka_pause_partitions(rk, parts);
+  pending_revoke pr;
+  for (int i = 0; i < parts->cnt; ++i)
+    pr.parts.emplace_back(parts->elems[i].topic, parts->elems[i].partition);
+  pr.deadline = std::chrono::steady_clock::now() + st.cfg.revoke_grace;
+  st.revoking = std::move(pr);
 }
 
 size_t total_in_flight(const consumer_state& st) {
@@ -96,10 +148,18 @@ void set_paused(consumer_state& st, bool pause) {
   rd_kafka_topic_partition_list_t* parts = nullptr;
   if (rd_kafka_assignment(st.rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
     return;
-  if (pause)
+  if (pause) {
     rd_kafka_pause_partitions(st.rk, parts);
-  else
-    rd_kafka_resume_partitions(st.rk, parts);
+  } else {
+    // Partitions being revoked stay paused.
+    auto resume = rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; ++i)
+      if (!revoking(st, parts->elems[i].topic, parts->elems[i].partition))
+        rd_kafka_topic_partition_list_add(resume, parts->elems[i].topic,
+                                          parts->elems[i].partition);
+    rd_kafka_resume_partitions(st.rk, resume);
+    rd_kafka_topic_partition_list_destroy(resume);
+  }
   rd_kafka_topic_partition_list_destroy(parts);
   st.paused = pause;
 }
@@ -113,94 +173,6 @@ void complete(consumer_ptr self, uint64_t id) {
   st.inflight.erase(i);
 }
 
-void dead_letter_msg(consumer_ptr self, uint64_t id, const std::string& why) {
-  auto& st = self->state;
-  auto i = st.inflight.find(id);
-  if (i == st.inflight.end())
-    return;
-  auto& m = i->second;
-  m.last_error = why;
-  dead_letter cmd;
-  cmd.topic = m.topic;
-  cmd.partition = m.partition;
-  cmd.offset = m.offset;
-  cmd.key = m.key;
-  cmd.payload = m.payload;
-  cmd.error = why;
-  cmd.attempts = std::max(1, m.attempts);
-  cmd.last_failure = events::now_iso8601();
-  cmd.first_failure = m.first_failure.empty() ? cmd.last_failure
-                                              : m.first_failure;
-  cmd.correlation_id = m.correlation_id;
-  cmd.consumer = st.cfg.name;
-  log::warn_order("consumer", m.key, m.correlation_id,
-                  "{}: dead-lettering {}[{}]@{} after {} attempt(s): {}",
-                  st.cfg.name, m.topic, m.partition, m.offset, cmd.attempts,
-                  why);
-  self->request(st.cfg.dead_letters, st.cfg.handler_timeout, std::move(cmd))
-    .then(
-      [=](write_outcome) {
-        ++self->state.dead_lettered;
-        if (auto i = self->state.inflight.find(id); i != self->state.inflight.end())
-          metrics::inc("troupe_events_dead_lettered_total",
-                       {{"group", self->state.cfg.name},
-                        {"topic", i->second.topic}});
-        complete(self, id);
-      },
-      [=](caf::error& err) {
-        // The dead-letter write itself failed (database down): keep the
-        // message and try again later; its offset stays uncommitted.
-        log::warn("consumer", "{}: dead-letter write failed: {}",
-                  self->state.cfg.name, describe(err));
-        self->delayed_send(self, std::chrono::seconds(1), retry_atom::value,
-                           id, true);
-      });
-}
-
-void dispatch(consumer_ptr self, uint64_t id) {
-  auto& st = self->state;
-  auto i = st.inflight.find(id);
-  if (i == st.inflight.end())
-    return;
-  auto& m = i->second;
-  ++m.attempts;
-  auto route = st.cfg.routes.find(m.topic);
-  self->request(route->second, st.cfg.handler_timeout, m.msg)
-    .then([=](write_outcome) { complete(self, id); },
-          [=](caf::error& err) {
-            auto& st = self->state;
-            auto i = st.inflight.find(id);
-            if (i == st.inflight.end())
-              return;
-            auto& m = i->second;
-            m.last_error = describe(err);
-            if (m.first_failure.empty())
-              m.first_failure = events::now_iso8601();
-            // An outage of the store is not the message's fault: it waits
-            // (backing off to the cap) instead of spending its budget, so a
-            // database restart never turns work into dead letters.
-            bool outage = err.category() == troupe_category
-                          && (err.code() == static_cast<uint8_t>(troupe_errc::storage_unavailable)
-                              || err.code() == static_cast<uint8_t>(troupe_errc::commit_unknown)
-                              || err.code() == static_cast<uint8_t>(troupe_errc::unavailable));
-            if (outage && m.attempts >= st.cfg.retry.max_attempts)
-              m.attempts = st.cfg.retry.max_attempts - 1;
-            if (!retryable(err) || m.attempts >= st.cfg.retry.max_attempts) {
-              dead_letter_msg(self, id, m.last_error);
-              return;
-            }
-            std::uniform_real_distribution<double> unit{0.0, 1.0};
-            auto delay = backoff_delay(st.cfg.retry, m.attempts, unit(st.rng));
-            ++st.retried;
-            metrics::inc("troupe_events_retried_total",
-                         {{"group", st.cfg.name}, {"topic", m.topic}});
-            log::debug("consumer", "{}: retry {} of {}[{}]@{} in {} ms: {}",
-                       st.cfg.name, m.attempts, m.topic, m.partition, m.offset,
-                       delay.count(), m.last_error);
-            self->delayed_send(self, delay, retry_atom::value, id, false);
-          });
-}
-
 void handle(consumer_ptr self, rd_kafka_message_t* msg) {
   auto& st = self->state;
   if (msg->err) {
@@ -208,29 +180,66 @@ void handle(consumer_ptr self, rd_kafka_message_t* msg) {
       log::warn("consumer", "{}: {}", st.cfg.name, rd_kafka_message_errstr(msg));
     return;
   }
+  delivery_job job;
+  job.topic = rd_kafka_topic_name(msg->rkt);
+  job.partition = msg->partition;
+  job.offset = msg->offset;
+  // Fetched before the pause took effect: the next owner reads it.
+  if (revoking(st, job.topic, job.partition))
+    return;
   ++st.consumed;
-  inflight_msg m;
-  m.topic = rd_kafka_topic_name(msg->rkt);
   metrics::inc("troupe_events_consumed_total",
-               {{"group", st.cfg.name}, {"topic", m.topic}});
-  m.partition = msg->partition;
-  m.offset = msg->offset;
+               {{"group", st.cfg.name}, {"topic", job.topic}});
   if (msg->key)
-    m.key.assign(static_cast<const char*>(msg->key), msg->key_len);
+    job.key.assign(static_cast<const char*>(msg->key), msg->key_len);
   if (msg->payload)
-    m.payload.assign(static_cast<const char*>(msg->payload), msg->len);
-  auto id = st.next_id++;
-  st.trackers[m.topic].start(m.partition, m.offset);
-  auto decoded = codec::decode(m.topic, m.payload, m.correlation_id);
-  bool ok = static_cast<bool>(decoded);
-  std::string why = ok ? "" : describe(decoded.error());
-  if (ok)
-    m.msg = std::move(*decoded);
-  st.inflight.emplace(id, std::move(m));
-  if (ok)
-    dispatch(self, id);
+    job.payload.assign(static_cast<const char*>(msg->payload), msg->len);
+  auto decoded = codec::decode(job.topic, job.payload, job.correlation_id);
+  if (decoded)
+    job.event = std::move(*decoded);
   else
-    dead_letter_msg(self, id, why);
+    job.malformed = describe(decoded.error());
+  auto id = st.next_id++;
+  job.id = id;
+  st.trackers[job.topic].start(job.partition, job.offset);
+  st.inflight.emplace(id, inflight_msg{job.topic, job.partition, job.offset});
+  self->request(st.delivery, caf::infinite, std::move(job))
+    .then([=](delivery_outcome) { complete(self, id); },
+          [=](caf::error& err) {
+            // Delivery is gone: stop, so that the supervisor starts a fresh
+            // consumer; the uncommitted work is redelivered.
+            log::error("consumer", "{}: delivery failed: {}",
+                       self->state.cfg.name, describe(err));
+            self->quit(err);
+          });
+}
+
+/// Consumer lag per partition: the high watermark (as last seen by the
+/// fetcher, no broker round trip) minus the committable position.
+void report_lag(consumer_state& st) {
+  rd_kafka_topic_partition_list_t* parts = nullptr;
+  if (rd_kafka_assignment(st.rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return;
+  rd_kafka_position(st.rk, parts);
+  for (int i = 0; i < parts->cnt; ++i) {
+    auto& e = parts->elems[i];
+    int64_t lo = 0;
+    int64_t hi = 0;
+    if (rd_kafka_get_watermark_offsets(st.rk, e.topic, e.partition, &lo, &hi)
+          != RD_KAFKA_RESP_ERR_NO_ERROR
+        || hi < 0)
+      continue;
+    int64_t done = e.offset >= 0 ? e.offset : lo;
+    if (auto t = st.trackers.find(e.topic); t != st.trackers.end())
+      if (auto next = t->second.committable(e.partition))
+        done = *next;
+    metrics::set("troupe_consumer_lag",
+                 {{"group", st.cfg.name},
+                  {"topic", e.topic},
+                  {"partition", std::to_string(e.partition)}},
+                 static_cast<double>(std::max<int64_t>(0, hi - done)));
+  }
+  rd_kafka_topic_partition_list_destroy(parts);
 }
 
 void poll_once(consumer_ptr self) {
@@ -246,13 +255,18 @@ void poll_once(consumer_ptr self) {
       break;
   }
   auto n = total_in_flight(st);
-  if (n >= st.cfg.max_in_flight)
+  if (st.outage || n >= st.cfg.max_in_flight)
     set_paused(st, true);
   else if (n <= st.cfg.max_in_flight / 2)
     set_paused(st, false);
-  if (std::chrono::steady_clock::now() - st.last_commit
-      >= st.cfg.commit_interval)
+  auto now = std::chrono::steady_clock::now();
+  if (now - st.last_commit >= st.cfg.commit_interval)
     commit_now(st, true);
+  maybe_finish_revoke(st);
+  if (now - st.last_lag >= std::chrono::seconds(1)) {
+    st.last_lag = now;
+    report_lag(st);
+  }
   self->send(self, poll_atom::value);
 }
 
@@ -262,6 +276,11 @@ consumer_state::~consumer_state() {
   if (rk == nullptr)
     return;
   commit_now(*this, false);
+  closing = true;
+  if (revoking) {
+    revoking->deadline = std::chrono::steady_clock::time_point{};
+    maybe_finish_revoke(*this);
+  }
   rd_kafka_consumer_close(rk);
   rd_kafka_destroy(rk);
   rk = nullptr;
@@ -310,18 +329,25 @@ caf::behavior kafka_consumer(caf::stateful_actor<consumer_state>* self,
     throw std::runtime_error(std::string{"kafka subscribe: "}
                              + rd_kafka_err2str(rc));
   st.last_commit = std::chrono::steady_clock::now();
+  delivery_config dc;
+  dc.consumer = st.cfg.name;
+  dc.routes = st.cfg.routes;
+  dc.dead_letters = st.cfg.dead_letters;
+  dc.retry = st.cfg.retry;
+  dc.handler_timeout = st.cfg.handler_timeout;
+  dc.listener = caf::actor_cast<caf::actor>(self);
+  dc.now = [] { return events::now_iso8601(); };
+  st.delivery = self->spawn<caf::linked>(delivery, std::move(dc));
   self->send(self, poll_atom::value);
   return {
     [=](poll_atom) { poll_once(self); },
-    [=](retry_atom, uint64_t id, bool dead_letter_write) {
-      auto& st = self->state;
-      auto i = st.inflight.find(id);
-      if (i == st.inflight.end())
-        return;
-      if (dead_letter_write)
-        dead_letter_msg(self, id, i->second.last_error);
-      else
-        dispatch(self, id);
+    [=](outage_atom, bool outage) {
+      // The store is unreachable: stop fetching (the work in flight keeps
+      // retrying) until a write succeeds again.
+      self->state.outage = outage;
+      set_paused(self->state, outage);
+      log::info("consumer", "{}: {} fetching", self->state.cfg.name,
+                outage ? "paused" : "resumed");
     },
   };
 }

@@ -1,10 +1,13 @@
 // The Kafka consumer actor: one per consumer group and node.
 //
-//   Kafka ──poll──▶ [consumer] ──decoded event──▶ handler actor (service)
-//                      │ ◀──────── reply after commit ──────┘
+//   Kafka ──poll──▶ [consumer] ──job──▶ [delivery] ──event──▶ handler actor (service)
+//                      │ ◀──── outcome ──────┘ ◀── reply after commit ──┘
 //                      ├─ offsets: commits only the contiguous done prefix
-//                      ├─ failures: retries with backoff, then dead-letters
-//                      └─ malformed: dead-letters at once
+//                      ├─ failures, malformed messages: see actors/delivery.hpp
+//                      ├─ store outage: pauses fetching until it is back
+//                      └─ revoke: pauses the partitions, waits (up to
+//                         `revoke_grace`) for their work in flight, commits,
+//                         tells the owner, then hands them back to the group
 //
 // Runs librdkafka's poll loop with bounded waits, so replies, timers and exit
 // messages get through between polls; spawn it detached (blocking I/O). The
@@ -24,6 +27,7 @@
 
 #include "backoff.hpp"
 #include "kafka_settings.hpp"
+#include "store.hpp"
 
 namespace troupe {
 
@@ -31,11 +35,12 @@ struct consumer_config {
   std::string name; ///< the consumer group is `<group_prefix>.<name>`
   std::map<std::string, caf::actor> routes; ///< topic -> handler
   kafka_settings kafka;
-  caf::actor dead_letters; ///< accepts `dead_letter` (the PostgreSQL store)
+  dead_letter_actor dead_letters; ///< the PostgreSQL store
   size_t max_in_flight = 2000;
   retry_policy retry;
   std::chrono::milliseconds handler_timeout{30000};
   std::chrono::milliseconds commit_interval{50};
+  std::chrono::milliseconds revoke_grace{5000};
   /// Partition changes of the first routed topic (for ownership).
   std::function<void(const std::vector<int32_t>&)> on_assigned;
   std::function<void(const std::vector<int32_t>&)> on_revoked;

@@ -4,30 +4,30 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
-#include <random>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
-#include <caf/message.hpp>
-
+#include "delivery.hpp"
 #include "offset_tracker.hpp"
 
 struct rd_kafka_s;
 
 namespace troupe {
 
-/// One message between poll and commit.
+/// One message between poll and commit (its delivery runs in `delivery`).
 struct inflight_msg {
   std::string topic;
   int32_t partition = 0;
   int64_t offset = 0;
-  std::string key;
-  std::string payload;
-  std::string correlation_id;
-  caf::message msg;
-  int32_t attempts = 0;
-  std::string first_failure;
-  std::string last_error;
+};
+
+/// A revocation waiting for the in-flight work of its partitions.
+struct pending_revoke {
+  std::vector<std::pair<std::string, int32_t>> parts; ///< topic, partition
+  std::chrono::steady_clock::time_point deadline;
 };
 
 struct consumer_state {
@@ -37,12 +37,14 @@ struct consumer_state {
   std::map<std::string, offset_tracker> trackers; ///< by topic
   std::unordered_map<uint64_t, inflight_msg> inflight;
   uint64_t next_id = 0;
+  delivery_actor delivery;
   bool paused = false;
+  bool outage = false;  ///< the store is unreachable: do not fetch
+  bool closing = false; ///< revocations during close are immediate
+  std::optional<pending_revoke> revoking;
   std::chrono::steady_clock::time_point last_commit;
-  std::mt19937_64 rng{std::random_device{}()};
+  std::chrono::steady_clock::time_point last_lag;
   uint64_t consumed = 0;
-  uint64_t dead_lettered = 0;
-  uint64_t retried = 0;
 
   ~consumer_state();
 };

@@ -8,6 +8,8 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "messages.hpp"
+
 namespace troupe {
 
 /// Creates an order with its `order.created` outbox event.
@@ -40,28 +42,6 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, created_order& x) {
   return f(caf::meta::type_name("created_order"), x.order_id,
            x.correlation_id, x.status, x.created);
-}
-
-/// A message that could not be processed: recorded in `dead_letters` and
-/// published to `<topic>.dlq` through the outbox.
-struct dead_letter {
-  std::string topic;
-  int32_t partition = 0;
-  int64_t offset = 0;
-  std::string key;
-  std::string payload;
-  std::string error;
-  int32_t attempts = 0;
-  std::string first_failure; ///< ISO-8601
-  std::string last_failure;  ///< ISO-8601
-  std::string correlation_id;
-  std::string consumer;
-};
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, dead_letter& x) {
-  return f(caf::meta::type_name("dead_letter"), x.topic, x.partition, x.offset,
-           x.key, x.payload, x.error, x.attempts, x.first_failure,
-           x.last_failure, x.correlation_id, x.consumer);
 }
 
 } // namespace troupe

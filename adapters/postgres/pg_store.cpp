@@ -34,6 +34,9 @@ void prepare_statements(pqxx::connection& c) {
                       "VALUES ($1, $2, $3, $4::jsonb)");
   c.prepare("timeline", "INSERT INTO order_timeline (order_id, kind, detail) "
                         "VALUES ($1::uuid, $2, $3::jsonb)");
+  c.prepare("timeline_known",
+            "INSERT INTO order_timeline (order_id, kind, detail) "
+            "SELECT id, $2, $3::jsonb FROM orders WHERE id = $1::uuid");
   c.prepare("timeline_many",
             "INSERT INTO order_timeline (order_id, kind, detail) "
             "SELECT $1::uuid, k, CASE WHEN k LIKE 'status.%' AND $3 <> '' "
@@ -387,6 +390,27 @@ write_outcome exec(pqxx::work& tx, const dead_letter& d) {
                {"correlation_id", d.correlation_id}};
   tx.exec_prepared("outbox", d.topic + ".dlq", d.key, d.payload,
                    headers.dump());
+  if (events::is_uuid(d.key))
+    tx.exec_prepared("timeline_known", d.key, "dead_lettered",
+                     json{{"topic", d.topic},
+                          {"consumer", d.consumer},
+                          {"attempts", d.attempts},
+                          {"error", d.error}}
+                       .dump());
+  return write_outcome::applied;
+}
+
+/// Notes a failed attempt on the order's timeline (when the key is one).
+write_outcome exec(pqxx::work& tx, const retry_note& n) {
+  if (!events::is_uuid(n.key))
+    return write_outcome::stale;
+  tx.exec_prepared("timeline_known", n.key, "retry",
+                   json{{"topic", n.topic},
+                        {"consumer", n.consumer},
+                        {"attempt", n.attempt},
+                        {"delay_ms", n.delay_ms},
+                        {"error", n.error}}
+                     .dump());
   return write_outcome::applied;
 }
 
@@ -562,6 +586,7 @@ caf::behavior pg_shard(shard_ptr self, pg_settings cfg, int32_t index) {
     [=](load_saga& x) { return enqueue(self, std::move(x)); },
     [=](list_open_sagas& x) { return enqueue(self, std::move(x)); },
     [=](dead_letter& x) { return enqueue(self, std::move(x)); },
+    [=](retry_note& x) { return enqueue(self, std::move(x)); },
   };
 }
 
@@ -601,6 +626,7 @@ caf::behavior pg_router(caf::stateful_actor<router_state>* self,
     [=](load_saga& x) { return self->delegate(by_key(x.order_id), std::move(x)); },
     [=](list_open_sagas& x) { return self->delegate(any(), std::move(x)); },
     [=](dead_letter& x) { return self->delegate(by_key(x.key), std::move(x)); },
+    [=](retry_note& x) { return self->delegate(by_key(x.key), std::move(x)); },
   };
 }
 

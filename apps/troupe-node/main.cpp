@@ -13,6 +13,7 @@
 #include <atomic>
 #include <csignal>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -92,10 +93,14 @@ public:
     forced_ = std::move(why);
   }
 
-  /// Health of the supervised actors; not ready while one is restarting.
-  void supervision(bool healthy, const std::string& why) {
+  /// Health of one supervisor's children; not ready while one restarts.
+  void supervision(const std::string& supervisor, bool healthy,
+                   const std::string& why) {
     std::lock_guard<std::mutex> guard{mtx_};
-    supervision_ = healthy ? "" : "restarting: " + why;
+    if (healthy)
+      supervision_.erase(supervisor);
+    else
+      supervision_[supervisor] = why;
   }
 
 private:
@@ -118,7 +123,9 @@ private:
         std::lock_guard<std::mutex> guard{mtx_};
         if (ok && !supervision_.empty()) {
           ok = false;
-          why = supervision_;
+          why = "restarting:";
+          for (auto& [sup, what] : supervision_)
+            why += " " + what;
         }
         if (!forced_.empty()) {
           ok = false;
@@ -140,7 +147,7 @@ private:
   bool ready_ = false;
   std::string why_ = "starting";
   std::string forced_;
-  std::string supervision_;
+  std::map<std::string, std::string> supervision_;
 };
 
 /// Partitions of the orchestrator's topics owned by this node.
@@ -269,29 +276,47 @@ int main(int argc, char** argv) {
       fence = std::make_shared<partition_fence>(
         cfg.pg_url, cfg.node_id,
         [own](const std::string& id) { return own->partition_of(id); });
+    auto queries = std::make_shared<order_queries>(cfg.pg_url, 8);
+    auto probe = std::make_shared<readiness_probe>(queries, kafka);
+
+    // Every service and adapter actor runs under a supervisor that restarts
+    // it with backoff. Others hold the supervisor's handle, which forwards to
+    // the current incarnation and stays valid across restarts.
+    auto supervised = [&](std::string name, std::function<caf::actor(caf::actor_system&)> start) {
+      supervisor_config c;
+      c.backoff = retry;
+      c.forward_to = name;
+      c.on_health = [probe, name](bool healthy, const std::string& why) {
+        probe->supervision(name, healthy, why);
+      };
+      child_spec spec{name, [start](caf::local_actor* parent) {
+                        return start(parent->system());
+                      }};
+      return caf::actor_cast<caf::actor>(
+        sys.spawn(supervisor, std::vector<child_spec>{std::move(spec)}, c));
+    };
+
     pg_settings pg;
     pg.fence = fence;
     pg.url = cfg.pg_url;
     pg.pool_size = cfg.pg_pool_size;
     pg.max_batch = cfg.pg_max_batch;
     pg.node_id = cfg.node_id;
-    auto pg_store = spawn_pg_store(sys, pg);
+    auto pg_store = supervised("postgres store", [pg](caf::actor_system& s) {
+      return spawn_pg_store(s, pg);
+    });
     auto store = as_store(pg_store);
-
-    auto queries = std::make_shared<order_queries>(cfg.pg_url, 8);
-    auto probe = std::make_shared<readiness_probe>(queries, kafka);
 
     auto base_consumer = [&](std::string name) {
       consumer_config c;
       c.name = std::move(name);
       c.kafka = kafka;
-      c.dead_letters = pg_store;
+      c.dead_letters = caf::actor_cast<dead_letter_actor>(pg_store);
       c.retry = retry;
       c.max_in_flight = static_cast<size_t>(cfg.max_in_flight);
       return c;
     };
-    // The I/O actors (consumers, relay) run under a supervisor that restarts
-    // them with backoff; services and the store are started once.
+    // The I/O actors (consumers, relay) share one supervisor.
     std::vector<child_spec> io_children;
     std::vector<caf::actor> services;
     auto start_consumer = [&](consumer_config c) {
@@ -303,15 +328,19 @@ int main(int argc, char** argv) {
     };
 
     if (cfg.has_role("payment")) {
-      auto svc = caf::actor_cast<caf::actor>(sys.spawn(payment_service, store));
+      auto svc = supervised("payment", [store](caf::actor_system& s) {
+        return caf::actor_cast<caf::actor>(s.spawn(payment_service, store));
+      });
       services.push_back(svc);
       auto c = base_consumer("payment");
       c.routes = {{events::order_created, svc}, {events::payment_refund, svc}};
       start_consumer(std::move(c));
     }
     if (cfg.has_role("inventory")) {
-      auto svc = caf::actor_cast<caf::actor>(
-        sys.spawn(inventory_service, store, cfg.default_stock));
+      auto stock = cfg.default_stock;
+      auto svc = supervised("inventory", [store, stock](caf::actor_system& s) {
+        return caf::actor_cast<caf::actor>(s.spawn(inventory_service, store, stock));
+      });
       services.push_back(svc);
       auto c = base_consumer("inventory");
       c.routes = {{events::order_created, svc},
@@ -319,14 +348,18 @@ int main(int argc, char** argv) {
       start_consumer(std::move(c));
     }
     if (cfg.has_role("notification")) {
-      auto svc = caf::actor_cast<caf::actor>(sys.spawn(notification_service, store));
+      auto svc = supervised("notification", [store](caf::actor_system& s) {
+        return caf::actor_cast<caf::actor>(s.spawn(notification_service, store));
+      });
       services.push_back(svc);
       auto c = base_consumer("notification");
       c.routes = {{events::status_changed, svc}};
       start_consumer(std::move(c));
     }
     if (cfg.has_role("analytics")) {
-      auto svc = caf::actor_cast<caf::actor>(sys.spawn(analytics_service, store));
+      auto svc = supervised("analytics", [store](caf::actor_system& s) {
+        return caf::actor_cast<caf::actor>(s.spawn(analytics_service, store));
+      });
       services.push_back(svc);
       auto c = base_consumer("analytics");
       c.routes = {{events::order_created, svc}};
@@ -349,8 +382,11 @@ int main(int argc, char** argv) {
       rc.partition_of = [own](const std::string& id) {
         return own->partition_of(id);
       };
-      auto router = sys.spawn(saga_router, store, rc, true);
-      auto router_actor = caf::actor_cast<caf::actor>(router);
+      // A restarted router rehydrates the open sagas of its partitions.
+      auto router_actor = supervised("saga router", [store, rc](caf::actor_system& s) {
+        return caf::actor_cast<caf::actor>(s.spawn(saga_router, store, rc, true));
+      });
+      auto router = caf::actor_cast<saga_router_actor>(router_actor);
       services.push_back(router_actor);
       auto c = base_consumer("orchestrator");
       c.routes = {{events::payment_result, router_actor},
@@ -396,7 +432,7 @@ int main(int argc, char** argv) {
     supervisor_config sc;
     sc.backoff = retry;
     sc.on_health = [probe](bool healthy, const std::string& why) {
-      probe->supervision(healthy, why);
+      probe->supervision("io", healthy, why);
     };
     auto io_supervisor = sys.spawn(supervisor, io_children, sc);
 

@@ -130,7 +130,7 @@ CAF_TEST(the consumer applies a redelivered event once and dead-letters junk) {
   cc.kafka.session_timeout = std::chrono::seconds(6);
   cc.kafka.group_prefix = "it";
   cc.routes = {{"order.created", payment}};
-  cc.dead_letters = store;
+  cc.dead_letters = caf::actor_cast<dead_letter_actor>(store);
   auto consumer = sys.spawn<caf::detached>(kafka_consumer, cc);
   CAF_CHECK(wait_for(url, "SELECT count(*) FROM dead_letters", "2"));
   CAF_CHECK(wait_for(url, "SELECT count(*) FROM processed_events", "1"));

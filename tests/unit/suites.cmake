@@ -1,4 +1,4 @@
 # Deterministic suites (test coordinator, simulated time, in-memory store).
-foreach(suite orchestrator saga_router services rules offset_tracker backoff supervisor)
+foreach(suite orchestrator saga_router services rules offset_tracker backoff supervisor delivery)
   troupe_suite(${suite} unit)
 endforeach()

@@ -13,13 +13,16 @@ using namespace std::chrono_literals;
 namespace {
 
 using crash_atom = caf::atom_constant<caf::atom("crash")>;
+using ping_atom = caf::atom_constant<caf::atom("ping")>;
 
-/// A child that stops with an error when told to crash.
+/// A child that stops with an error when told to crash, and answers a ping
+/// with its actor id (which differs between incarnations).
 caf::behavior fragile(caf::event_based_actor* self) {
   return {
     [=](crash_atom) {
       self->quit(make_error(troupe_errc::storage_unavailable, "boom"));
     },
+    [=](ping_atom) { return static_cast<uint64_t>(self->id()); },
   };
 }
 
@@ -30,8 +33,9 @@ struct fixture : test_coordinator_fixture<> {
   caf::actor sup;
   double unit = 0.5; // jitter midpoint: no spread
 
-  void start_supervisor(retry_policy p = {}) {
+  void start_supervisor(retry_policy p = {}, std::string forward_to = "") {
     supervisor_config cfg;
+    cfg.forward_to = std::move(forward_to);
     cfg.backoff = p;
     cfg.stable_after = 10s;
     cfg.unit = [this] { return unit; };
@@ -45,6 +49,16 @@ struct fixture : test_coordinator_fixture<> {
                     }};
     sup = sys.spawn(supervisor, std::vector<child_spec>{spec}, cfg);
     sched.run();
+  }
+
+  /// Pings through the supervisor: the answering child's id, or the error.
+  caf::expected<uint64_t> ping() {
+    auto rh = self->request(sup, caf::infinite, ping_atom::value);
+    sched.run();
+    caf::expected<uint64_t> result{caf::error{}};
+    rh.receive([&](uint64_t x) { result = x; },
+               [&](caf::error& e) { result = std::move(e); });
+    return result;
   }
 
   void crash() {
@@ -134,6 +148,24 @@ CAF_TEST(stopping the supervisor stops its children) {
   CAF_CHECK(deref<caf::scheduled_actor>(first).getf(caf::abstract_actor::is_terminated_flag));
   advance(10s);
   CAF_CHECK_EQUAL(starts, 1);
+}
+
+CAF_TEST(a supervisor in front of its child forwards to the current incarnation) {
+  start_supervisor(policy(100ms, 1000ms), "worker");
+  auto first = ping();
+  CAF_REQUIRE(first);
+  CAF_CHECK_EQUAL(*first, child.id());
+  crash();
+  // Down: senders get a retryable error instead of a dead end.
+  auto down = ping();
+  CAF_REQUIRE(!down);
+  CAF_CHECK_EQUAL(describe(down.error()), "unavailable: worker is restarting");
+  CAF_CHECK(retryable(down.error()));
+  advance(100ms);
+  auto second = ping();
+  CAF_REQUIRE(second);
+  CAF_CHECK_EQUAL(*second, child.id());
+  CAF_CHECK_NOT_EQUAL(*first, *second);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

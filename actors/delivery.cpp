@@ -1,0 +1,210 @@
+// Delivery: dispatch, retry schedule, dead letters, outage detection.
+#include "delivery.hpp"
+
+#include <random>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+
+#include "errors.hpp"
+#include "log.hpp"
+#include "metrics.hpp"
+
+namespace troupe {
+
+namespace {
+
+void set_outage(delivery_ptr self, bool outage) {
+  auto& st = self->state;
+  if (st.outage == outage)
+    return;
+  st.outage = outage;
+  if (outage)
+    log::warn("delivery", "{}: the store is unreachable; waiting",
+              st.cfg.consumer);
+  else
+    log::info("delivery", "{}: the store answers again", st.cfg.consumer);
+  if (st.cfg.listener)
+    caf::anon_send(st.cfg.listener, outage_atom::value, outage);
+}
+
+void finish(delivery_ptr self, uint64_t id, delivery_outcome outcome) {
+  auto& st = self->state;
+  auto i = st.jobs.find(id);
+  if (i == st.jobs.end())
+    return;
+  set_outage(self, false);
+  i->second.promise.deliver(outcome);
+  st.jobs.erase(i);
+}
+
+/// Schedules the next try of job `id` after `delay`.
+void schedule(delivery_ptr self, uint64_t id, std::chrono::milliseconds delay) {
+  self->delayed_send(self, delay, retry_atom::value, id);
+}
+
+void write_dead_letter(delivery_ptr self, uint64_t id);
+
+/// Records the failure of the current try and decides what comes next.
+void failed(delivery_ptr self, uint64_t id, const caf::error& err,
+            bool dead_letter_write) {
+  auto& st = self->state;
+  auto i = st.jobs.find(id);
+  if (i == st.jobs.end())
+    return;
+  auto& p = i->second;
+  auto when = st.cfg.now();
+  if (p.first_failure.empty())
+    p.first_failure = when;
+  if (is_outage(err) || dead_letter_write) {
+    // Not the message's fault: wait it out at a growing, capped delay.
+    if (is_outage(err))
+      set_outage(self, true);
+    if (!dead_letter_write) {
+      p.last_error = describe(err);
+      --p.attempts; // the attempt does not count against the budget
+    }
+    ++p.outage_waits;
+    schedule(self, id, backoff_delay(st.cfg.retry, p.outage_waits, st.cfg.unit()));
+    return;
+  }
+  p.last_error = describe(err);
+  if (!retryable(err) || p.attempts >= st.cfg.retry.max_attempts) {
+    write_dead_letter(self, id);
+    return;
+  }
+  auto delay = backoff_delay(st.cfg.retry, p.attempts, st.cfg.unit());
+  ++st.retried;
+  metrics::inc("troupe_events_retried_total",
+               {{"group", st.cfg.consumer}, {"topic", p.job.topic}});
+  log::debug_order("delivery", p.job.key, p.job.correlation_id,
+                   "{}: retry {} of {}[{}]@{} in {} ms: {}", st.cfg.consumer,
+                   p.attempts, p.job.topic, p.job.partition, p.job.offset,
+                   delay.count(), p.last_error);
+  retry_note note{p.job.key,      st.cfg.consumer, p.job.topic,
+                  p.attempts,     delay.count(),   p.last_error};
+  // Best effort: the timeline note must not hold up the retry.
+  self->request(st.cfg.dead_letters, st.cfg.handler_timeout, std::move(note))
+    .then([](write_outcome) {}, [](caf::error&) {});
+  schedule(self, id, delay);
+}
+
+void dispatch(delivery_ptr self, uint64_t id) {
+  auto& st = self->state;
+  auto i = st.jobs.find(id);
+  if (i == st.jobs.end())
+    return;
+  auto& p = i->second;
+  auto route = st.cfg.routes.find(p.job.topic);
+  if (route == st.cfg.routes.end()) {
+    p.last_error = "no handler for topic " + p.job.topic;
+    write_dead_letter(self, id);
+    return;
+  }
+  ++p.attempts;
+  self->request(route->second, st.cfg.handler_timeout, p.job.event)
+    .then([=](write_outcome) { finish(self, id, delivery_outcome::handled); },
+          [=](caf::error& err) { failed(self, id, err, false); });
+}
+
+void write_dead_letter(delivery_ptr self, uint64_t id) {
+  auto& st = self->state;
+  auto i = st.jobs.find(id);
+  if (i == st.jobs.end())
+    return;
+  auto& p = i->second;
+  auto& job = p.job;
+  dead_letter cmd;
+  cmd.topic = job.topic;
+  cmd.partition = job.partition;
+  cmd.offset = job.offset;
+  cmd.key = job.key;
+  cmd.payload = job.payload;
+  cmd.error = p.last_error;
+  cmd.attempts = std::max(1, p.attempts);
+  cmd.last_failure = st.cfg.now();
+  cmd.first_failure = p.first_failure.empty() ? cmd.last_failure
+                                              : p.first_failure;
+  cmd.correlation_id = job.correlation_id;
+  cmd.consumer = st.cfg.consumer;
+  if (!p.dead_lettering)
+    log::warn_order("delivery", job.key, job.correlation_id,
+                    "{}: dead-lettering {}[{}]@{} after {} attempt(s): {}",
+                    st.cfg.consumer, job.topic, job.partition, job.offset,
+                    cmd.attempts, cmd.error);
+  p.dead_lettering = true;
+  self->request(st.cfg.dead_letters, st.cfg.handler_timeout, std::move(cmd))
+    .then(
+      [=](write_outcome) {
+        auto& st = self->state;
+        if (auto j = st.jobs.find(id); j != st.jobs.end()) {
+          ++st.dead_lettered;
+          metrics::inc("troupe_events_dead_lettered_total",
+                       {{"group", st.cfg.consumer}, {"topic", j->second.job.topic}});
+        }
+        finish(self, id, delivery_outcome::dead_lettered);
+      },
+      [=](caf::error& err) {
+        log::warn("delivery", "{}: dead-letter write failed: {}",
+                  self->state.cfg.consumer, describe(err));
+        failed(self, id, err, true);
+      });
+}
+
+} // namespace
+
+bool is_outage(const caf::error& err) {
+  if (err.category() != troupe_category)
+    return false;
+  switch (static_cast<troupe_errc>(err.code())) {
+    case troupe_errc::storage_unavailable:
+    case troupe_errc::commit_unknown:
+    case troupe_errc::unavailable:
+      return true;
+    default:
+      return false;
+  }
+}
+
+delivery_actor::behavior_type delivery(delivery_ptr self, delivery_config cfg) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  if (!st.cfg.unit) {
+    auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
+    st.cfg.unit = [rng] {
+      return std::uniform_real_distribution<double>{0.0, 1.0}(*rng);
+    };
+  }
+  return {
+    [=](delivery_job& job) -> caf::result<delivery_outcome> {
+      auto& st = self->state;
+      auto id = job.id;
+      auto rp = self->make_response_promise<delivery_outcome>();
+      auto malformed = job.malformed;
+      auto& p = st.jobs[id];
+      p.job = std::move(job);
+      p.promise = rp;
+      if (!malformed.empty()) {
+        // Retrying cannot fix a message that does not decode.
+        p.last_error = std::move(malformed);
+        p.attempts = 1;
+        write_dead_letter(self, id);
+      } else {
+        dispatch(self, id);
+      }
+      return rp;
+    },
+    [=](retry_atom, uint64_t id) {
+      auto& st = self->state;
+      auto i = st.jobs.find(id);
+      if (i == st.jobs.end())
+        return;
+      if (i->second.dead_lettering)
+        write_dead_letter(self, id);
+      else
+        dispatch(self, id);
+    },
+  };
+}
+
+} // namespace troupe

@@ -1,0 +1,117 @@
+// Delivery of consumed messages to their handlers: retries with backoff,
+// dead letters, and outage detection. One per consumer.
+//
+//   [kafka consumer] ──delivery_job──▶ [delivery] ──request──▶ handler (service, router)
+//          ▲                              │  error: retry after backoff + jitter
+//          │                              │         (a delayed message, never a sleep)
+//          │                              │  malformed, final error or budget spent:
+//          │                              └──dead_letter──▶ [dead-letter port]
+//          └──── delivery_outcome (after the handler's or the dead letter's commit)
+//          └──── (outage_atom, bool): the store is unreachable / back
+//
+// An outage of the store (storage_unavailable, commit_unknown, unavailable)
+// is not the message's fault: it retries at the capped backoff without
+// spending its budget, and the consumer is told to stop fetching until the
+// first write succeeds again. Everything else retryable spends one attempt of
+// `retry.max-attempts`; a non-retryable error dead-letters at once.
+//
+// Owned by the consumer that spawns it (linked); runs on CAF's scheduler.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+
+#include <caf/actor.hpp>
+#include <caf/message.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "backoff.hpp"
+#include "messages.hpp"
+#include "store.hpp"
+
+namespace troupe {
+
+using outage_atom = caf::atom_constant<caf::atom("outage")>;
+
+/// One consumed message. `event` holds the decoded event; when decoding
+/// failed it is empty and `malformed` says why.
+struct delivery_job {
+  uint64_t id = 0;
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string key;
+  std::string payload;
+  std::string correlation_id;
+  std::string malformed;
+  caf::message event;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery_job& x) {
+  return f(caf::meta::type_name("delivery_job"), x.id, x.topic, x.partition,
+           x.offset, x.key, x.payload, x.correlation_id, x.malformed);
+}
+
+/// How a job ended; either way its offset may be committed.
+enum class delivery_outcome : uint8_t {
+  handled,       ///< the handler committed its effect (or found a duplicate)
+  dead_lettered, ///< recorded as a dead letter
+};
+
+inline std::string to_string(delivery_outcome x) {
+  return x == delivery_outcome::handled ? "handled" : "dead_lettered";
+}
+
+using delivery_actor
+  = caf::typed_actor<caf::replies_to<delivery_job>::with<delivery_outcome>,
+                     caf::reacts_to<retry_atom, uint64_t>>;
+
+struct delivery_config {
+  std::string consumer; ///< name in dead letters, metrics and logs
+  std::map<std::string, caf::actor> routes; ///< topic -> handler
+  dead_letter_actor dead_letters;
+  retry_policy retry;
+  std::chrono::milliseconds handler_timeout{30000};
+  /// Told `(outage_atom, bool)` when the store becomes unreachable / back.
+  caf::actor listener;
+  /// Uniform random numbers in [0, 1) for jitter; tests make it fixed.
+  std::function<double()> unit;
+  /// Current time as ISO-8601 text; tests use a fake clock.
+  std::function<std::string()> now;
+};
+
+struct pending_job {
+  delivery_job job;
+  caf::typed_response_promise<delivery_outcome> promise;
+  int32_t attempts = 0;      ///< attempts that count against the budget
+  int32_t outage_waits = 0;  ///< retries spent waiting out an outage
+  bool dead_lettering = false; ///< retries repeat the dead-letter write
+  std::string first_failure;
+  std::string last_error;
+};
+
+struct delivery_state {
+  static inline const char* name = "delivery";
+  delivery_config cfg;
+  std::unordered_map<uint64_t, pending_job> jobs;
+  bool outage = false;
+  uint64_t retried = 0;
+  uint64_t dead_lettered = 0;
+};
+
+using delivery_ptr = delivery_actor::stateful_pointer<delivery_state>;
+
+delivery_actor::behavior_type delivery(delivery_ptr self, delivery_config cfg);
+
+/// Whether `err` means the store (not the message) is the problem.
+bool is_outage(const caf::error& err);
+
+} // namespace troupe
