@@ -111,9 +111,12 @@ void rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     log::info("consumer", "{}: assigned {} partition(s)", st.cfg.name,
               parts->cnt);
     rd_kafka_assign(rk, parts);
-    st.paused = false;
+    // A partition keeps its pause flag across assignments (it was paused
+    // when it was revoked): set it explicitly.
     if (st.outage)
       rd_kafka_pause_partitions(rk, parts);
+    else
+      rd_kafka_resume_partitions(rk, parts);
     st.paused = st.outage;
     if (st.cfg.on_assigned)
       st.cfg.on_assigned(first_topic_partitions(st, parts));

@@ -90,6 +90,10 @@ def main():
             check.expect(e.headers.get("Retry-After") is not None, "503 without Retry-After")
         time.sleep(18)
         check.expect(node.proc.poll() is None, "the node died during the outage")
+        paused = [c for c in ("payment", "inventory", "analytics", "orchestrator", "notification")
+                  if f"{c}: paused fetching" in node.log_text()]
+        log(f"consumers that paused fetching during the outage: {paused}")
+        check.expect(len(paused) >= 3, "the consumers did not pause fetching during the outage")
         db.start()
         recovered = time.time()
         outage.clear()
@@ -108,6 +112,8 @@ def main():
         check_stock(check, db, DEFAULT_STOCK)
         dead = db.scalar("SELECT count(*) FROM dead_letters")
         check.expect(dead == "0", f"{dead} dead letter(s) from the outage")
+        for c in paused:
+            check.expect(f"{c}: resumed fetching" in node.log_text(), f"the {c} consumer did not resume fetching")
     finally:
         stop.set()
         code = node.stop()

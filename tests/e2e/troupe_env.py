@@ -127,9 +127,17 @@ class Node:
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def log_path(self):
+        return os.path.join(self.log_dir, f"{self.db.name}-{self.name}-{self.starts}.log")
+
+    def log_text(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
     def start(self, wait=True):
         self.starts += 1
-        logf = open(os.path.join(self.log_dir, f"{self.db.name}-{self.name}-{self.starts}.log"), "w")
+        logf = open(self.log_path, "w")
         args = [NODE, f"--config-file={SOURCE}/config/dev.ini", f"--postgres.url={self.db.url}",
                 f"--kafka.brokers={self.broker.bootstrap}", f"--http.port={self.port}",
                 f"--node.id={self.name}", "--http.host=127.0.0.1"] + self.extra
