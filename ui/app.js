@@ -59,7 +59,8 @@ function formatTime(iso, withDate) {
   const d = parseTime(iso);
   if (!d) return '—';
   const time = d.toLocaleTimeString(undefined, { hour12: false }) + '.' + String(d.getMilliseconds()).padStart(3, '0');
-  return withDate ? `${d.toLocaleDateString()} ${time}` : time;
+  const date = `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+  return withDate ? `${date} ${time}` : time;
 }
 
 /** A <time> element showing local time, with the server's UTC text as tooltip. */
@@ -554,7 +555,7 @@ function orderPage(root, id, ctx) {
         h('span', { class: 'muted' }, ` (after ${formatDuration(duration)})`)) : h('span', { class: 'muted' }, 'not yet')],
       ['Deadline', timeEl(o.deadline_at, true)],
     ];
-    body.replaceChildren(
+    body.replaceChildren(...[
       h('div', { class: 'order-grid' },
         h('section', { class: 'card' },
           h('h2', {}, 'Details'),
@@ -565,7 +566,7 @@ function orderPage(root, id, ctx) {
             h('span', { class: 'muted small' }, `${(o.timeline || []).length} entries`,
               dlCount ? ` · ${dlCount} dead letter${dlCount > 1 ? 's' : ''}` : '')),
           timelineEl(o))),
-      orderDeadLetters(o));
+      orderDeadLetters(o)].filter(Boolean));
   };
 
   ctx.poll(async () => {
@@ -625,9 +626,9 @@ function deadLettersPage(root, ctx) {
   const tbody = h('tbody', {});
   const table = h('table', { id: 'dead-letters-table', class: 'table', 'data-testid': 'dead-letters-table', hidden: true },
     h('thead', {}, h('tr', {},
-      h('th', {}, '#'), h('th', {}, 'Topic'), h('th', { class: 'num' }, 'Partition'), h('th', { class: 'num' }, 'Offset'),
-      h('th', {}, 'Key'), h('th', {}, 'Error'), h('th', { class: 'num' }, 'Attempts'), h('th', {}, 'First failure'),
-      h('th', {}, 'Last failure'), h('th', {}, 'Correlation id'), h('th', {}, 'State'), h('th', {}, ''))),
+      h('th', {}, '#'), h('th', {}, 'Topic · partition · offset'), h('th', {}, 'Key'), h('th', {}, 'Error'),
+      h('th', { class: 'num' }, 'Attempts'), h('th', {}, 'Failures'), h('th', {}, 'Correlation id'),
+      h('th', {}, 'State'), h('th', {}, ''))),
     tbody);
   const empty = h('div', { class: 'empty', id: 'dead-letters-empty', 'data-testid': 'dead-letters-empty', hidden: true },
     h('strong', {}, 'No dead letters.'), ' Every message was processed.');
@@ -658,17 +659,20 @@ function deadLettersPage(root, ctx) {
     button.addEventListener('click', () => redrive(d, button));
     return h('tr', { 'data-dead-letter-id': d.id, 'data-redriven': d.redriven_at ? 'true' : 'false' },
       h('td', { class: 'mono' }, d.id),
-      h('td', { class: 'mono' }, d.topic, h('div', { class: 'muted small' }, d.consumer)),
-      h('td', { class: 'num' }, d.partition),
-      h('td', { class: 'num' }, d.offset),
+      h('td', { class: 'nowrap' }, h('div', { class: 'mono', 'data-testid': 'topic' }, d.topic),
+        h('div', { class: 'muted small' },
+          h('span', { 'data-testid': 'partition' }, `partition ${d.partition}`), ' · ',
+          h('span', { 'data-testid': 'offset' }, `offset ${d.offset}`)),
+        h('div', { class: 'muted small' }, `consumer ${d.consumer}`)),
       h('td', { class: 'mono' }, isUuid(d.key) ? h('a', { href: orderHref(d.key), title: d.key }, shortId(d.key))
         : (d.key == null || d.key === '' ? h('span', { class: 'muted' }, '—') : d.key)),
       h('td', { class: 'error-cell' },
         h('div', { class: 'error-text' }, d.error),
         h('details', {}, h('summary', {}, 'payload'), h('pre', { class: 'payload' }, d.payload))),
       h('td', { class: 'num' }, d.attempts),
-      h('td', {}, timeEl(d.first_failure, true)),
-      h('td', {}, timeEl(d.last_failure, true)),
+      h('td', { class: 'nowrap small' },
+        h('div', { 'data-testid': 'first-failure' }, h('span', { class: 'muted' }, 'first '), timeEl(d.first_failure, true)),
+        h('div', { 'data-testid': 'last-failure' }, h('span', { class: 'muted' }, 'last '), timeEl(d.last_failure, true))),
       h('td', { class: 'mono ellipsis', title: d.correlation_id || '' }, d.correlation_id || '—'),
       h('td', { 'data-testid': 'redrive-state' },
         d.redriven_at ? h('span', { class: 'badge badge-confirmed' }, 'redriven') : h('span', { class: 'badge badge-new' }, 'parked'),
