@@ -4,7 +4,9 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config libcaf-dev librdkafka-dev libpqxx-dev
   libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libcli11-dev postgresql-15
-  postgresql-client-15 kcat python3 curl procps "$@")
+  postgresql-client-15 kcat python3 curl procps chromium "$@")
+# The web UI's browser test drives Chromium from Node.js (playwright-core).
+command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <chrono>
 #include <sstream>
+#include <unordered_map>
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -19,6 +20,7 @@
 #include "log.hpp"
 #include "metrics.hpp"
 #include "queries.hpp"
+#include "ui_assets.hpp"
 
 namespace troupe {
 
@@ -106,6 +108,54 @@ std::string validate(const json& body, create_order& out) {
   return "";
 }
 
+/// The embedded UI file served for a path ("/" is index.html); nullptr
+/// when there is none.
+const ui_asset* find_asset(const std::string& path) {
+  static const auto by_path = [] {
+    std::unordered_map<std::string, const ui_asset*> m;
+    for (const auto& a : embedded_ui())
+      m.emplace(std::string{a.path}, &a);
+    if (auto i = m.find("/index.html"); i != m.end())
+      m.emplace("/", i->second);
+    return m;
+  }();
+  auto i = by_path.find(path);
+  return i == by_path.end() ? nullptr : i->second;
+}
+
+/// A strong validator for an embedded file (FNV-1a of its bytes).
+std::string etag_of(std::string_view body) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : body)
+    h = (h ^ c) * 1099511628211ull;
+  std::ostringstream out;
+  out << '"' << std::hex << h << '"';
+  return out.str();
+}
+
+/// Serves an embedded UI file; the page may only load its own scripts and
+/// styles and talk to this node.
+void serve_asset(const httplib::Request& req, httplib::Response& res,
+                 const ui_asset& a) {
+  static const std::string csp
+    = "default-src 'self'; script-src 'self'; style-src 'self'; "
+      "img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
+      "form-action 'self'; frame-ancestors 'none'";
+  auto tag = etag_of(a.body);
+  res.set_header("ETag", tag);
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Content-Type-Options", "nosniff");
+  auto type = ui_content_type(a.path);
+  if (type.rfind("text/html", 0) == 0)
+    res.set_header("Content-Security-Policy", csp);
+  if (req.get_header_value("If-None-Match") == tag) {
+    res.status = 304;
+    return;
+  }
+  res.status = 200;
+  res.set_content(a.body.data(), a.body.size(), std::string{type});
+}
+
 /// When the current request started; set in the pre-routing handler, read
 /// by the logger, both on the worker thread that serves the request.
 thread_local std::chrono::steady_clock::time_point request_start;
@@ -120,6 +170,8 @@ std::string route_of(const httplib::Request& req) {
     return "/orders/{id}";
   if (p.rfind("/admin/dead-letters/", 0) == 0)
     return "/admin/dead-letters/{id}/redrive";
+  if (find_asset(p) != nullptr)
+    return "ui";
   return "other";
 }
 
@@ -147,6 +199,29 @@ void widen_backlog(int port) {
 }
 
 } // namespace
+
+std::string_view ui_content_type(std::string_view path) {
+  auto dot = path.rfind('.');
+  auto ext = dot == std::string_view::npos ? std::string_view{}
+                                           : path.substr(dot + 1);
+  if (ext == "html")
+    return "text/html; charset=utf-8";
+  if (ext == "js" || ext == "mjs")
+    return "text/javascript; charset=utf-8";
+  if (ext == "css")
+    return "text/css; charset=utf-8";
+  if (ext == "json")
+    return "application/json";
+  if (ext == "svg")
+    return "image/svg+xml";
+  if (ext == "png")
+    return "image/png";
+  if (ext == "ico")
+    return "image/x-icon";
+  if (ext == "txt")
+    return "text/plain; charset=utf-8";
+  return "application/octet-stream";
+}
 
 http_api::http_api(caf::actor_system& sys, http_settings cfg, caf::actor store,
                    std::shared_ptr<order_queries> queries, readiness ready,
@@ -445,8 +520,21 @@ void http_api::routes() {
   if (extra_)
     extra_(srv);
 
-  if (!cfg_.static_dir.empty())
-    srv.set_mount_point("/", cfg_.static_dir);
+  // The web UI: from disk when `http.static-dir` is set (UI development:
+  // edit and reload), otherwise the files embedded at build time. API routes
+  // are registered first and win; other paths keep the JSON 404.
+  if (!cfg_.static_dir.empty()) {
+    if (!srv.set_mount_point("/", cfg_.static_dir))
+      log::warn("http", "static dir {} is not a directory", cfg_.static_dir);
+  } else {
+    srv.Get(R"(/[A-Za-z0-9_./-]*)",
+            [](const httplib::Request& req, httplib::Response& res) {
+              if (auto a = find_asset(req.path))
+                serve_asset(req, res, *a);
+              else
+                res.status = 404; // the error handler writes the JSON body
+            });
+  }
 }
 
 std::string http_api::start() {

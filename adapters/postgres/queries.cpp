@@ -117,6 +117,25 @@ std::optional<json> order_queries::get_order(const std::string& id) {
       arr.push_back({{"at", row[0].as<std::string>()},
                      {"kind", row[1].as<std::string>()},
                      {"detail", json::parse(row[2].as<std::string>())}});
+    // Messages about this order that could not be processed (keyed by the
+    // order id), so its page can show why a step is missing.
+    auto dl = tx.exec("SELECT id, topic, kafka_partition, kafka_offset, "
+                      "error, attempts, " + ts("first_failure") + ", "
+                      + ts("last_failure") + ", consumer, " + ts("redriven_at")
+                      + " FROM dead_letters WHERE key = " + tx.quote(id)
+                      + " ORDER BY id");
+    auto& dead = result["dead_letters"] = json::array();
+    for (const auto& row : dl)
+      dead.push_back({{"id", row[0].as<int64_t>()},
+                      {"topic", row[1].as<std::string>()},
+                      {"partition", row[2].as<int64_t>()},
+                      {"offset", row[3].as<int64_t>()},
+                      {"error", row[4].as<std::string>()},
+                      {"attempts", row[5].as<int64_t>()},
+                      {"first_failure", row[6].as<std::string>()},
+                      {"last_failure", row[7].as<std::string>()},
+                      {"consumer", row[8].as<std::string>()},
+                      {"redriven_at", nullable(row[9])}});
     return result;
   });
 }

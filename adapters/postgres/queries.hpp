@@ -20,7 +20,8 @@ public:
   order_queries(std::string url, size_t max_connections);
   ~order_queries();
 
-  /// The order with its timeline; nullopt when unknown. Throws when the
+  /// The order with its timeline and its dead letters (rows of
+  /// dead_letters keyed by its id); nullopt when unknown. Throws when the
   /// database is unreachable.
   std::optional<nlohmann::json> get_order(const std::string& id);
 
