@@ -162,10 +162,26 @@ void load(orchestrator_ptr self) {
       });
 }
 
+/// Stops after a revocation: the queued steps go back to their senders
+/// (their events are redelivered to the new owner).
+void hand_off(orchestrator_ptr self) {
+  auto& st = self->state;
+  for (auto& step : st.queue)
+    fail_step(self, step,
+              make_error(troupe_errc::unavailable,
+                         "handed off: the order's partition moved"));
+  st.queue.clear();
+  self->quit();
+}
+
 void run_next(orchestrator_ptr self) {
   auto& st = self->state;
   if (st.busy)
     return;
+  if (st.handing_off) {
+    hand_off(self);
+    return;
+  }
   if (!st.loaded) {
     load(self);
     return;
@@ -288,6 +304,11 @@ orchestrator(orchestrator_ptr self, std::string order_id, store_actor store,
     },
     [=](inventory_result& x) -> caf::result<write_outcome> {
       return enqueue(self, saga_step::inventory, std::move(x));
+    },
+    [=](revoke_atom) {
+      // The partition moved: finish the write in flight, then stop.
+      self->state.handing_off = true;
+      run_next(self);
     },
     [=](deadline_atom) {
       saga_step step;

@@ -32,7 +32,8 @@ namespace troupe {
 using orchestrator_actor
   = caf::typed_actor<caf::replies_to<payment_result>::with<write_outcome>,
                      caf::replies_to<inventory_result>::with<write_outcome>,
-                     caf::reacts_to<deadline_atom>>;
+                     caf::reacts_to<deadline_atom>,
+                     caf::reacts_to<revoke_atom>>;
 
 /// One unit of work waiting for its turn.
 struct saga_step {
@@ -51,6 +52,7 @@ struct orchestrator_state {
   saga_snapshot saga;
   bool loaded = false;
   bool busy = false; ///< a write or a load is in flight
+  bool handing_off = false; ///< stop once the write in flight is done
   std::deque<saga_step> queue;
 };
 

@@ -126,17 +126,20 @@ saga_router_actor::behavior_type saga_router(saga_router_ptr self,
       size_t stopped = 0;
       for (auto i = st.live.begin(); i != st.live.end();) {
         if (gone.count(st.cfg.partition_of(i->first)) > 0) {
-          self->demonitor(i->second.address());
-          self->unlink_from(i->second);
-          self->send_exit(i->second, caf::exit_reason::user_shutdown);
+          // It commits its write in flight, then stops; the new owner
+          // reloads the committed state.
+          self->send(i->second, revoke_atom::value);
           i = st.live.erase(i);
           ++stopped;
         } else {
           ++i;
         }
       }
-      if (stopped > 0)
+      if (stopped > 0) {
         log::info("saga_router", "handed off {} orchestrator(s)", stopped);
+        metrics::set("troupe_live_orchestrators", {},
+                     static_cast<double>(st.live.size()));
+      }
     },
     [=](live_atom) { return static_cast<uint64_t>(self->state.live.size()); },
   };

@@ -37,9 +37,12 @@ def main():
         loader.start()
         time.sleep(2)
         for n in nodes:
+            began = time.time()
             code = n.stop(timeout=15)
-            log(f"{n.name} stopped with {code}")
+            took = time.time() - began
+            log(f"{n.name} stopped with {code} in {took:.1f}s")
             check.expect(code == 0, f"{n.name} exited with {code} on SIGTERM")
+            check.expect(took < 10, f"{n.name} took {took:.1f}s to drain (limit 10s)")
             n.start()
             time.sleep(3)
         stop.set()

@@ -124,6 +124,30 @@ CAF_TEST(revoking a partition hands its orchestrators off) {
   CAF_CHECK_EQUAL(db->orders.at("b-1").status, status::confirmed);
 }
 
+CAF_TEST(a revoked orchestrator commits its write in flight before it stops) {
+  db->add_order("a-1", 30000);
+  saga_router_config cfg;
+  cfg.partition_of = [](const std::string&) { return 0; };
+  start(cfg);
+  ask(router, payment("a-1", true));
+  // The inventory result reaches the orchestrator, whose write goes out...
+  auto rh = self->request(router, caf::infinite, inventory("a-1", true));
+  expect((inventory_result), from(self).to(router));
+  sched.run_once(); // the orchestrator plans and sends its write
+  CAF_CHECK(db->saga_writes.size() == 1u);
+  // ... and the partition is revoked before the store answered.
+  self->send(router, revoke_atom::value, std::vector<int32_t>{0});
+  expect((revoke_atom, std::vector<int32_t>), from(self).to(router));
+  CAF_CHECK_EQUAL(live(), 0u);
+  drain();
+  // The write committed and its sender heard so (its offset may be
+  // committed): nothing is left for the new owner to redo.
+  rh.receive([](write_outcome x) { CAF_CHECK_EQUAL(x, write_outcome::applied); },
+             [](caf::error& e) { CAF_FAIL("the write in flight was dropped: " << to_string(e)); });
+  CAF_CHECK_EQUAL(db->orders.at("a-1").status, status::confirmed);
+  CAF_CHECK_EQUAL(db->saga_writes.size(), 2u);
+}
+
 CAF_TEST(the periodic sweep picks up sagas close to their deadline) {
   saga_router_config cfg;
   cfg.sweep_interval = 1000ms;
