@@ -179,6 +179,9 @@ void describe_metrics() {
            "Retries of failed work, by consumer group and topic");
   describe("troupe_events_dead_lettered_total", "counter",
            "Messages routed to dead-letter topics, by group and topic");
+  describe("troupe_consumer_lag", "gauge",
+           "Messages of a partition not yet done by this node's consumer "
+           "(high watermark minus committable offset)");
   describe("troupe_events_produced_total", "counter",
            "Outbox rows published to Kafka, by topic");
   describe("troupe_outbox_backlog", "gauge", "Unpublished outbox rows");
