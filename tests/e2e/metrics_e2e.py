@@ -61,8 +61,14 @@ def main():
         check.expect(produced == ORDERS, f"order.status.changed produced {produced}")
         check.expect(value(text, "troupe_outbox_backlog") == 0, "outbox backlog")
         check.expect(value(text, "troupe_live_orchestrators") == 0, "live orchestrators after all final")
+        # Consumer lag: one gauge per assigned partition; all caught up now.
+        time.sleep(1.5)
+        text, _ = scrape(node.url)
+        lag = [l for l in text.splitlines() if l.startswith('troupe_consumer_lag{group="payment",topic="order.created"')]
+        check.expect(len(lag) == 3, f"consumer lag of the payment group: {len(lag)} partition(s), expected 3")
+        check.expect(all(l.endswith(" 0") for l in lag), f"payment consumer lags behind after all final: {lag}")
         log("metrics excerpt:\n" + "\n".join(l for l in text.splitlines()
-                                             if l.startswith("troupe_orders") or l.startswith("troupe_outbox")))
+                                             if l.startswith(("troupe_orders", "troupe_outbox", "troupe_consumer_lag"))))
     finally:
         node.stop()
         broker.stop()
