@@ -74,6 +74,12 @@ std::string number(double x) {
 
 } // namespace
 
+void remove(const std::string& name, const labels& l) {
+  std::lock_guard<std::mutex> guard{reg().mtx};
+  if (auto i = reg().values.find(name); i != reg().values.end())
+    i->second.erase(l);
+}
+
 void inc(const std::string& name, const labels& l, double n) {
   std::lock_guard<std::mutex> guard{reg().mtx};
   reg().values[name][l] += n;

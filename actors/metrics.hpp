@@ -20,6 +20,9 @@ void inc(const std::string& name, const labels& l = {}, double n = 1);
 /// Sets a gauge.
 void set(const std::string& name, const labels& l, double value);
 
+/// Drops one series of a gauge (e.g. a partition no longer assigned).
+void remove(const std::string& name, const labels& l);
+
 /// Adds `n` to a gauge (may be negative).
 void add(const std::string& name, const labels& l, double n);
 

@@ -57,6 +57,10 @@ void finish_revoke(consumer_state& st, rd_kafka_topic_partition_list_t* parts) {
     auto t = st.trackers.find(parts->elems[i].topic);
     if (t != st.trackers.end())
       t->second.forget(parts->elems[i].partition);
+    metrics::remove("troupe_consumer_lag",
+                    {{"group", st.cfg.name},
+                     {"topic", parts->elems[i].topic},
+                     {"partition", std::to_string(parts->elems[i].partition)}});
   }
   for (auto i = st.inflight.begin(); i != st.inflight.end();) {
     bool gone = false;
