@@ -52,6 +52,10 @@ void sweep(saga_router_ptr self, bool reschedule) {
       [=](std::vector<saga_snapshot>& open) {
         auto& st = self->state;
         st.sweeping = false;
+        if (st.sweep_failures > 0)
+          log::info("saga_router", "sweep works again after {} failure(s)",
+                    st.sweep_failures);
+        st.sweep_failures = 0;
         size_t spawned = 0;
         for (auto& snap : open) {
           if (st.live.count(snap.order_id) > 0)
@@ -68,8 +72,12 @@ void sweep(saga_router_ptr self, bool reschedule) {
         st.first_sweep = false;
       },
       [=](caf::error& err) {
-        self->state.sweeping = false;
-        log::warn("saga_router", "sweep failed: {}", describe(err));
+        auto& st = self->state;
+        st.sweeping = false;
+        // Once per streak: an outage would otherwise log every interval.
+        if (st.sweep_failures++ == 0)
+          log::warn("saga_router", "sweep failed: {} (retrying every {} ms)",
+                    describe(err), st.cfg.sweep_interval.count());
       });
 }
 

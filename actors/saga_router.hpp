@@ -52,6 +52,7 @@ struct saga_router_state {
   std::unordered_map<std::string, orchestrator_actor> live;
   bool first_sweep = true;
   bool sweeping = false;
+  uint32_t sweep_failures = 0; ///< consecutive failed sweeps
 };
 
 using saga_router_ptr = saga_router_actor::stateful_pointer<saga_router_state>;
