@@ -14,11 +14,29 @@ namespace troupe {
 
 namespace {
 
+/// Schedules the next try of job `id` after `delay`; supersedes any other.
+void schedule(delivery_ptr self, uint64_t id, std::chrono::milliseconds delay) {
+  auto& p = self->state.jobs[id];
+  ++p.timer;
+  if (delay.count() == 0)
+    self->send(self, retry_atom::value, id, p.timer);
+  else
+    self->delayed_send(self, delay, retry_atom::value, id, p.timer);
+}
+
 void set_outage(delivery_ptr self, bool outage) {
   auto& st = self->state;
   if (st.outage == outage)
     return;
   st.outage = outage;
+  if (!outage) {
+    // The store answers again: what waited for it goes now.
+    for (auto& [id, p] : st.jobs)
+      if (p.waiting_out_outage) {
+        p.waiting_out_outage = false;
+        schedule(self, id, std::chrono::milliseconds{0});
+      }
+  }
   if (outage)
     log::warn("delivery", "{}: the store is unreachable; waiting",
               st.cfg.consumer);
@@ -38,11 +56,6 @@ void finish(delivery_ptr self, uint64_t id, delivery_outcome outcome) {
   st.jobs.erase(i);
 }
 
-/// Schedules the next try of job `id` after `delay`.
-void schedule(delivery_ptr self, uint64_t id, std::chrono::milliseconds delay) {
-  self->delayed_send(self, delay, retry_atom::value, id);
-}
-
 void write_dead_letter(delivery_ptr self, uint64_t id);
 
 /// Records the failure of the current try and decides what comes next.
@@ -53,6 +66,7 @@ void failed(delivery_ptr self, uint64_t id, const caf::error& err,
   if (i == st.jobs.end())
     return;
   auto& p = i->second;
+  p.waiting_out_outage = false;
   auto when = st.cfg.now();
   if (p.first_failure.empty())
     p.first_failure = when;
@@ -65,7 +79,14 @@ void failed(delivery_ptr self, uint64_t id, const caf::error& err,
       --p.attempts; // the attempt does not count against the budget
     }
     ++p.outage_waits;
-    schedule(self, id, backoff_delay(st.cfg.retry, p.outage_waits, st.cfg.unit()));
+    auto probe = st.cfg.retry;
+    probe.cap = std::min(probe.cap, st.cfg.outage_probe);
+    auto delay = backoff_delay(probe, p.outage_waits, st.cfg.unit());
+    // Marked after scheduling: ending the outage wakes it early.
+    schedule(self, id, delay);
+    p.waiting_out_outage = true;
+    if (!st.outage) // e.g. a dead-letter write refused for another reason
+      p.waiting_out_outage = false;
     return;
   }
   p.last_error = describe(err);
@@ -194,11 +215,12 @@ delivery_actor::behavior_type delivery(delivery_ptr self, delivery_config cfg) {
       }
       return rp;
     },
-    [=](retry_atom, uint64_t id) {
+    [=](retry_atom, uint64_t id, uint64_t timer) {
       auto& st = self->state;
       auto i = st.jobs.find(id);
-      if (i == st.jobs.end())
+      if (i == st.jobs.end() || i->second.timer != timer)
         return;
+      i->second.waiting_out_outage = false;
       if (i->second.dead_lettering)
         write_dead_letter(self, id);
       else

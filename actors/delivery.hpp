@@ -10,9 +10,10 @@
 //          └──── (outage_atom, bool): the store is unreachable / back
 //
 // An outage of the store (storage_unavailable, commit_unknown, unavailable)
-// is not the message's fault: it retries at the capped backoff without
-// spending its budget, and the consumer is told to stop fetching until the
-// first write succeeds again. Everything else retryable spends one attempt of
+// is not the message's fault: it retries (at most `outage_probe` apart)
+// without spending its budget, and the consumer is told to stop fetching.
+// The first write that succeeds again ends the outage: every job waiting it
+// out is tried at once, and the consumer fetches again. Everything else retryable spends one attempt of
 // `retry.max-attempts`; a non-retryable error dead-letters at once.
 //
 // Owned by the consumer that spawns it (linked); runs on CAF's scheduler.
@@ -72,7 +73,7 @@ inline std::string to_string(delivery_outcome x) {
 
 using delivery_actor
   = caf::typed_actor<caf::replies_to<delivery_job>::with<delivery_outcome>,
-                     caf::reacts_to<retry_atom, uint64_t>>;
+                     caf::reacts_to<retry_atom, uint64_t, uint64_t>>;
 
 struct delivery_config {
   std::string consumer; ///< name in dead letters, metrics and logs
@@ -80,6 +81,8 @@ struct delivery_config {
   dead_letter_actor dead_letters;
   retry_policy retry;
   std::chrono::milliseconds handler_timeout{30000};
+  /// Longest wait between two tries while the store is unreachable.
+  std::chrono::milliseconds outage_probe{1000};
   /// Told `(outage_atom, bool)` when the store becomes unreachable / back.
   caf::actor listener;
   /// Uniform random numbers in [0, 1) for jitter; tests make it fixed.
@@ -94,6 +97,8 @@ struct pending_job {
   int32_t attempts = 0;      ///< attempts that count against the budget
   int32_t outage_waits = 0;  ///< retries spent waiting out an outage
   bool dead_lettering = false; ///< retries repeat the dead-letter write
+  bool waiting_out_outage = false; ///< the last try hit a store outage
+  uint64_t timer = 0; ///< the retry that counts; older ones are ignored
   std::string first_failure;
   std::string last_error;
 };

@@ -469,7 +469,7 @@ bool ensure_connection(shard_ptr self) {
     st.conn.reset();
     st.next_connect_attempt = now + st.connect_backoff;
     st.connect_backoff = std::min(st.connect_backoff * 2,
-                                  std::chrono::milliseconds{5000});
+                                  std::chrono::milliseconds{2000});
     log::warn("postgres", "shard {} cannot connect: {}", st.index, e.what());
     return false;
   }

@@ -7,6 +7,7 @@
 #include "delivery.hpp"
 
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -27,7 +28,8 @@ struct recorder {
   std::vector<dead_letter> dead_letters;
   std::vector<retry_note> notes;
   std::vector<bool> outages;
-  std::optional<delivery_outcome> outcome; ///< the reply to the consumer
+  std::optional<delivery_outcome> outcome; ///< the last reply to the consumer
+  std::map<uint64_t, delivery_outcome> outcomes; ///< all replies, by job id
 };
 
 using rec_ptr = std::shared_ptr<recorder>;
@@ -74,8 +76,12 @@ caf::behavior outage_listener(caf::event_based_actor*, rec_ptr rec) {
 /// Stands in for the consumer: submits one job and records the reply.
 caf::behavior client(caf::event_based_actor* self, delivery_actor d,
                      delivery_job job, rec_ptr rec) {
+  auto id = job.id;
   self->request(d, caf::infinite, std::move(job))
-    .then([=](delivery_outcome x) { rec->outcome = x; });
+    .then([=](delivery_outcome x) {
+      rec->outcome = x;
+      rec->outcomes[id] = x;
+    });
   return {
     [](int) {},
   };
@@ -106,9 +112,9 @@ struct fixture : test_coordinator_fixture<> {
     sched.run();
   }
 
-  delivery_job job(std::string malformed = "") {
+  delivery_job job(std::string malformed = "", uint64_t id = 7) {
     delivery_job j;
-    j.id = 7;
+    j.id = id;
     j.topic = "order.created";
     j.partition = 2;
     j.offset = 41;
@@ -275,6 +281,24 @@ CAF_TEST(a store outage waits at the capped delay without spending the budget) {
   // ... and to fetch again once a write went through.
   CAF_REQUIRE_EQUAL(rec->outages.size(), 2u);
   CAF_CHECK_EQUAL(rec->outages[1], false);
+}
+
+CAF_TEST(when the store answers again every job waiting for it goes at once) {
+  start(policy());
+  fail_times(4, make_error(troupe_errc::storage_unavailable, "down"));
+  submit(job("", 1)); // t=0: fails, next try at 100 ms
+  advance(100ms);     // t=100: fails, next try at 300 ms
+  submit(job("", 2)); // t=100: fails, next try at 200 ms
+  advance(100ms);     // t=200: job 2 fails, next try at 400 ms
+  CAF_CHECK_EQUAL(rec->handler_calls, 4);
+  CAF_CHECK(rec->outcomes.empty());
+  advance(100ms); // t=300: job 1 goes through, and job 2 right after it
+  CAF_CHECK_EQUAL(rec->handler_calls, 6);
+  CAF_CHECK_EQUAL(rec->outcomes.size(), 2u);
+  CAF_CHECK_EQUAL(rec->outages, (std::vector<bool>{true, false}));
+  // The superseded timer of job 2 changes nothing.
+  advance(1s);
+  CAF_CHECK_EQUAL(rec->handler_calls, 6);
 }
 
 CAF_TEST(a failed dead-letter write is repeated until it lands) {
