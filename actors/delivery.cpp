@@ -67,11 +67,10 @@ void failed(delivery_ptr self, uint64_t id, const caf::error& err,
     return;
   auto& p = i->second;
   p.waiting_out_outage = false;
-  auto when = st.cfg.now();
   if (p.first_failure.empty())
-    p.first_failure = when;
+    p.first_failure = st.cfg.now();
   if (is_outage(err) || dead_letter_write) {
-    // Not the message's fault: wait it out at a growing, capped delay.
+    // Not the message's fault: wait it out, probing at a growing delay.
     if (is_outage(err))
       set_outage(self, true);
     if (!dead_letter_write) {
@@ -82,11 +81,9 @@ void failed(delivery_ptr self, uint64_t id, const caf::error& err,
     auto probe = st.cfg.retry;
     probe.cap = std::min(probe.cap, st.cfg.outage_probe);
     auto delay = backoff_delay(probe, p.outage_waits, st.cfg.unit());
-    // Marked after scheduling: ending the outage wakes it early.
     schedule(self, id, delay);
-    p.waiting_out_outage = true;
-    if (!st.outage) // e.g. a dead-letter write refused for another reason
-      p.waiting_out_outage = false;
+    // The end of the outage wakes it early.
+    p.waiting_out_outage = st.outage;
     return;
   }
   p.last_error = describe(err);
