@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 
 namespace troupe {
 
@@ -18,5 +19,9 @@ struct retry_policy {
 /// random number `unit` in [0, 1). Deterministic for a given `unit`.
 std::chrono::milliseconds backoff_delay(const retry_policy& policy,
                                         int32_t retry, double unit);
+
+/// A source of uniform random numbers in [0, 1) for jitter, seeded from
+/// the system; each returned function has its own generator.
+std::function<double()> jitter_source();
 
 } // namespace troupe

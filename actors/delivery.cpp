@@ -1,8 +1,6 @@
 // Delivery: dispatch, retry schedule, dead letters, outage detection.
 #include "delivery.hpp"
 
-#include <random>
-
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
@@ -171,28 +169,11 @@ void write_dead_letter(delivery_ptr self, uint64_t id) {
 
 } // namespace
 
-bool is_outage(const caf::error& err) {
-  if (err.category() != troupe_category)
-    return false;
-  switch (static_cast<troupe_errc>(err.code())) {
-    case troupe_errc::storage_unavailable:
-    case troupe_errc::commit_unknown:
-    case troupe_errc::unavailable:
-      return true;
-    default:
-      return false;
-  }
-}
-
 delivery_actor::behavior_type delivery(delivery_ptr self, delivery_config cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
-  if (!st.cfg.unit) {
-    auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
-    st.cfg.unit = [rng] {
-      return std::uniform_real_distribution<double>{0.0, 1.0}(*rng);
-    };
-  }
+  if (!st.cfg.unit)
+    st.cfg.unit = jitter_source();
   return {
     [=](delivery_job& job) -> caf::result<delivery_outcome> {
       auto& st = self->state;

@@ -116,7 +116,4 @@ using delivery_ptr = delivery_actor::stateful_pointer<delivery_state>;
 
 delivery_actor::behavior_type delivery(delivery_ptr self, delivery_config cfg);
 
-/// Whether `err` means the store (not the message) is the problem.
-bool is_outage(const caf::error& err);
-
 } // namespace troupe

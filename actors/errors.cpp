@@ -25,20 +25,25 @@ const char* to_string(troupe_errc x) {
   return "unknown";
 }
 
+bool is_outage(const caf::error& err) {
+  if (err.category() != troupe_category)
+    return false;
+  switch (static_cast<troupe_errc>(err.code())) {
+    case troupe_errc::storage_unavailable:
+    case troupe_errc::commit_unknown:
+    case troupe_errc::unavailable:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool retryable(const caf::error& err) {
   if (!err)
     return false;
-  if (err.category() == troupe_category) {
-    switch (static_cast<troupe_errc>(err.code())) {
-      case troupe_errc::storage_unavailable:
-      case troupe_errc::commit_unknown:
-      case troupe_errc::unavailable:
-      case troupe_errc::timeout:
-        return true;
-      default:
-        return false;
-    }
-  }
+  if (err.category() == troupe_category)
+    return is_outage(err)
+           || static_cast<troupe_errc>(err.code()) == troupe_errc::timeout;
   // Runtime errors such as request timeouts or a restarted actor.
   return true;
 }

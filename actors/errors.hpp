@@ -37,6 +37,10 @@ const char* to_string(troupe_errc x);
 /// Whether retrying the failed work may succeed.
 bool retryable(const caf::error& err);
 
+/// Whether `err` means the store (not the message) is the problem: waiting
+/// helps, spending a retry budget does not.
+bool is_outage(const caf::error& err);
+
 /// Renders any error for logs and dead-letter headers.
 std::string describe(const caf::error& err);
 

@@ -45,12 +45,8 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
                          supervisor_config cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
-  if (!st.cfg.unit) {
-    auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
-    st.cfg.unit = [rng] {
-      return std::uniform_real_distribution<double>{0.0, 1.0}(*rng);
-    };
-  }
+  if (!st.cfg.unit)
+    st.cfg.unit = jitter_source();
   for (auto& spec : children) {
     auto name = spec.name;
     auto& child = st.children[name];
