@@ -341,6 +341,10 @@ caf::behavior kafka_consumer(caf::stateful_actor<consumer_state>* self,
   dc.routes = st.cfg.routes;
   dc.dead_letters = st.cfg.dead_letters;
   dc.retry = st.cfg.retry;
+  log::info("consumer", "{}: up to {} attempt(s), retries after {} ms x{} "
+                        "(at most {} ms)",
+            st.cfg.name, dc.retry.max_attempts, dc.retry.base.count(),
+            dc.retry.factor, dc.retry.cap.count());
   dc.handler_timeout = st.cfg.handler_timeout;
   dc.listener = caf::actor_cast<caf::actor>(self);
   dc.now = [] { return events::now_iso8601(); };

@@ -261,12 +261,8 @@ int main(int argc, char** argv) {
   kafka.ssl_ca_location = cfg.ssl_ca_location;
   kafka.client_id = "troupe-" + cfg.node_id;
 
-  retry_policy retry;
-  retry.max_attempts = cfg.retry_max_attempts;
-  retry.base = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.retry_base);
-  retry.cap = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.retry_cap);
-  retry.factor = cfg.retry_factor;
-  retry.jitter = cfg.retry_jitter;
+  // Restarts of supervised actors back off like retries of failed work.
+  auto retry = cfg.retry_for("");
 
   int exit_code = 0;
   {
@@ -315,7 +311,7 @@ int main(int argc, char** argv) {
       c.name = std::move(name);
       c.kafka = kafka;
       c.dead_letters = caf::actor_cast<dead_letter_actor>(pg_store);
-      c.retry = retry;
+      c.retry = cfg.retry_for(c.name);
       c.max_in_flight = static_cast<size_t>(cfg.max_in_flight);
       return c;
     };

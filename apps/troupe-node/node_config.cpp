@@ -72,9 +72,43 @@ node_config::node_config() {
     .add(retry_cap, "cap", "longest delay between retries")
     .add(retry_factor, "factor", "growth of the delay per attempt")
     .add(retry_jitter, "jitter", "random spread of each delay (0..1)");
+  for (auto& step : all_roles()) {
+    if (step == "api")
+      continue;
+    auto& o = retry_steps[step];
+    opt_group{custom_options_, "retry"}
+      .add(o.max_attempts, step + "-max-attempts",
+           "attempts of the " + step + " step (0: retry.max-attempts)")
+      .add(o.base, step + "-base", "first delay of the " + step + " step")
+      .add(o.cap, step + "-cap", "longest delay of the " + step + " step")
+      .add(o.factor, step + "-factor", "growth per attempt of the " + step
+                                          + " step");
+  }
   opt_group{custom_options_, "log"}
     .add(log_level, "level", "trace, debug, info, warn, error")
     .add(log_format, "format", "text or json");
+}
+
+retry_policy node_config::retry_for(const std::string& step) const {
+  retry_policy p;
+  p.max_attempts = retry_max_attempts;
+  p.base = std::chrono::duration_cast<std::chrono::milliseconds>(retry_base);
+  p.cap = std::chrono::duration_cast<std::chrono::milliseconds>(retry_cap);
+  p.factor = retry_factor;
+  p.jitter = retry_jitter;
+  auto i = retry_steps.find(step);
+  if (i == retry_steps.end())
+    return p;
+  auto& o = i->second;
+  if (o.max_attempts > 0)
+    p.max_attempts = o.max_attempts;
+  if (o.base.count() > 0)
+    p.base = std::chrono::duration_cast<std::chrono::milliseconds>(o.base);
+  if (o.cap.count() > 0)
+    p.cap = std::chrono::duration_cast<std::chrono::milliseconds>(o.cap);
+  if (o.factor > 0)
+    p.factor = o.factor;
+  return p;
 }
 
 bool node_config::has_role(const std::string& role) const {
@@ -224,6 +258,14 @@ std::string node_config::load(int argc, char** argv) {
     return "retry.factor: must be at least 1";
   if (retry_jitter < 0.0 || retry_jitter > 1.0)
     return "retry.jitter: must be between 0 and 1";
+  for (auto& [step, o] : retry_steps) {
+    if (o.max_attempts < 0)
+      return "retry." + step + "-max-attempts: must not be negative";
+    if (o.factor != 0 && o.factor < 1.0)
+      return "retry." + step + "-factor: must be at least 1";
+    if (o.base.count() < 0 || o.cap.count() < 0)
+      return "retry." + step + "-base/-cap: must not be negative";
+  }
   if (log_format != "text" && log_format != "json")
     return "log.format: must be text or json";
   static const std::vector<std::string> levels{"trace", "debug", "info",

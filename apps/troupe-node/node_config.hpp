@@ -5,12 +5,15 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include <caf/actor_system_config.hpp>
 #include <caf/timespan.hpp>
+
+#include "backoff.hpp"
 
 namespace troupe {
 
@@ -55,6 +58,16 @@ public:
   double retry_factor = 2.0;
   double retry_jitter = 0.2;
 
+  /// Per-step overrides of the retry policy (`retry.<step>-max-attempts`,
+  /// `-base`, `-cap`, `-factor`); zero means "as `retry.*`".
+  struct retry_override {
+    int32_t max_attempts = 0;
+    caf::timespan base{0};
+    caf::timespan cap{0};
+    double factor = 0;
+  };
+  std::map<std::string, retry_override> retry_steps;
+
   std::string log_level = "info";
   std::string log_format = "text";
 
@@ -65,6 +78,10 @@ public:
   std::string load(int argc, char** argv);
 
   bool has_role(const std::string& role) const;
+
+  /// The retry policy of one step (a consumer: payment, inventory,
+  /// orchestrator, notification, analytics).
+  retry_policy retry_for(const std::string& step) const;
 
   /// Lists Troupe's options with their types and descriptions.
   void print_help(std::ostream& out) const;

@@ -18,10 +18,17 @@ def main():
     check = Check()
     db = Database("e2e_poison")
     broker = Broker(partitions=3)
-    node = Node(db, broker, extra=["--saga.deadline=60s"])
+    # A step may have a retry policy of its own.
+    node = Node(db, broker, extra=["--saga.deadline=60s", "--retry.notification-max-attempts=9",
+                                   "--retry.notification-cap=30s"])
     try:
         node.start()
         time.sleep(3)
+        text = node.log_text()
+        check.expect("notification: up to 9 attempt(s), retries after 100 ms x2 (at most 30000 ms)" in text,
+                     "the notification step does not use its own retry policy")
+        check.expect("payment: up to 5 attempt(s), retries after 100 ms x2 (at most 10000 ms)" in text,
+                     "the payment step does not use the default retry policy")
         for topic in TOPICS:
             for junk in ["not json at all", '{"type": "%s", "event_id": "x"}' % topic]:
                 subprocess.run(["kcat", "-b", broker.bootstrap, "-P", "-t", topic, "-k", "poison"],
