@@ -39,6 +39,9 @@ rd_kafka_conf_t* make_conf(const kafka_settings& cfg) {
     set_conf(conf, "client.id", cfg.client_id);
     // Without this, small requests wait for the peer's delayed ACK (~40 ms).
     set_conf(conf, "socket.nagle.disable", "true");
+    // After an outage, reconnect within a second of the brokers' return
+    // (librdkafka's default backs off to 10 s).
+    set_conf(conf, "reconnect.backoff.max.ms", "1000");
     if (!cfg.security_protocol.empty())
       set_conf(conf, "security.protocol", cfg.security_protocol);
     if (!cfg.sasl_mechanism.empty())
