@@ -19,12 +19,16 @@ cleanup() {
   trap - INT TERM EXIT
   echo
   echo "troupe: stopping"
-  # Nodes first (they drain and commit), then the broker.
-  for pid in "${pids[@]:1}" "${pids[0]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
+  # Nodes first (they drain, commit and leave their groups), then the broker.
+  stop_pids() {
+    for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "$@"; do
+      for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+    done
+  }
+  stop_pids "${pids[@]:1}"
+  stop_pids "${pids[0]}"
   scripts/pg.sh stop var/pg || true
   echo "troupe: stopped"
 }
@@ -77,6 +81,10 @@ MSG
 while true; do
   for pid in "${pids[@]}"; do
     if ! kill -0 "$pid" 2>/dev/null; then
+      # Ctrl-C reaches the nodes too, and they may stop before the trap
+      # runs: give a pending signal the chance to end this cleanly.
+      sleep 1 &
+      wait $! || true
       echo "troupe: process $pid exited" >&2
       exit 1
     fi
