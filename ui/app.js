@@ -433,6 +433,8 @@ const KNOWN_KINDS = {
   'status.CONFIRMED': ['Status CONFIRMED', 'ok'],
   'status.CANCELLED': ['Status CANCELLED', 'bad'],
   'notification.sent': ['Customer notified', 'info'],
+  retry: ['Retry scheduled after a failure', 'warn'],
+  dead_lettered: ['Dead-lettered', 'bad'],
 };
 
 /** Title and tone of a timeline entry; kinds this page does not know yet
