@@ -90,7 +90,6 @@ void failed(delivery_ptr self, uint64_t id, const caf::error& err,
     return;
   }
   auto delay = backoff_delay(st.cfg.retry, p.attempts, st.cfg.unit());
-  ++st.retried;
   metrics::inc("troupe_events_retried_total",
                {{"group", st.cfg.consumer}, {"topic", p.job.topic}});
   log::debug_order("delivery", p.job.key, p.job.correlation_id,
@@ -151,13 +150,9 @@ void write_dead_letter(delivery_ptr self, uint64_t id) {
   p.dead_lettering = true;
   self->request(st.cfg.dead_letters, st.cfg.handler_timeout, std::move(cmd))
     .then(
-      [=](write_outcome) {
-        auto& st = self->state;
-        if (auto j = st.jobs.find(id); j != st.jobs.end()) {
-          ++st.dead_lettered;
-          metrics::inc("troupe_events_dead_lettered_total",
-                       {{"group", st.cfg.consumer}, {"topic", j->second.job.topic}});
-        }
+      [=, topic = job.topic](write_outcome) {
+        metrics::inc("troupe_events_dead_lettered_total",
+                     {{"group", self->state.cfg.consumer}, {"topic", topic}});
         finish(self, id, delivery_outcome::dead_lettered);
       },
       [=](caf::error& err) {

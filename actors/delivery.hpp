@@ -108,8 +108,6 @@ struct delivery_state {
   delivery_config cfg;
   std::unordered_map<uint64_t, pending_job> jobs;
   bool outage = false;
-  uint64_t retried = 0;
-  uint64_t dead_lettered = 0;
 };
 
 using delivery_ptr = delivery_actor::stateful_pointer<delivery_state>;

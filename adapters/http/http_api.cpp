@@ -108,21 +108,6 @@ std::string validate(const json& body, create_order& out) {
   return "";
 }
 
-/// The embedded UI file served for a path ("/" is index.html); nullptr
-/// when there is none.
-const ui_asset* find_asset(const std::string& path) {
-  static const auto by_path = [] {
-    std::unordered_map<std::string, const ui_asset*> m;
-    for (const auto& a : embedded_ui())
-      m.emplace(std::string{a.path}, &a);
-    if (auto i = m.find("/index.html"); i != m.end())
-      m.emplace("/", i->second);
-    return m;
-  }();
-  auto i = by_path.find(path);
-  return i == by_path.end() ? nullptr : i->second;
-}
-
 /// A strong validator for an embedded file (FNV-1a of its bytes).
 std::string etag_of(std::string_view body) {
   uint64_t h = 1469598103934665603ull;
@@ -133,27 +118,48 @@ std::string etag_of(std::string_view body) {
   return out.str();
 }
 
+/// An embedded UI file with what its responses need, computed once.
+struct served_asset {
+  const ui_asset* file;
+  std::string etag;
+  std::string_view type;
+};
+
+/// The embedded UI file served for a path ("/" is index.html); nullptr
+/// when there is none.
+const served_asset* find_asset(const std::string& path) {
+  static const auto by_path = [] {
+    std::unordered_map<std::string, served_asset> m;
+    for (const auto& a : embedded_ui())
+      m.emplace(std::string{a.path},
+                served_asset{&a, etag_of(a.body), ui_content_type(a.path)});
+    if (auto i = m.find("/index.html"); i != m.end())
+      m.emplace("/", i->second);
+    return m;
+  }();
+  auto i = by_path.find(path);
+  return i == by_path.end() ? nullptr : &i->second;
+}
+
 /// Serves an embedded UI file; the page may only load its own scripts and
 /// styles and talk to this node.
 void serve_asset(const httplib::Request& req, httplib::Response& res,
-                 const ui_asset& a) {
+                 const served_asset& a) {
   static const std::string csp
     = "default-src 'self'; script-src 'self'; style-src 'self'; "
       "img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
       "form-action 'self'; frame-ancestors 'none'";
-  auto tag = etag_of(a.body);
-  res.set_header("ETag", tag);
+  res.set_header("ETag", a.etag);
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Content-Type-Options", "nosniff");
-  auto type = ui_content_type(a.path);
-  if (type.rfind("text/html", 0) == 0)
+  if (a.type.rfind("text/html", 0) == 0)
     res.set_header("Content-Security-Policy", csp);
-  if (req.get_header_value("If-None-Match") == tag) {
+  if (req.get_header_value("If-None-Match") == a.etag) {
     res.status = 304;
     return;
   }
   res.status = 200;
-  res.set_content(a.body.data(), a.body.size(), std::string{type});
+  res.set_content(a.file->body.data(), a.file->body.size(), std::string{a.type});
 }
 
 /// When the current request started; set in the pre-routing handler, read

@@ -194,7 +194,6 @@ void handle(consumer_ptr self, rd_kafka_message_t* msg) {
   // Fetched before the pause took effect: the next owner reads it.
   if (revoking(st, job.topic, job.partition))
     return;
-  ++st.consumed;
   metrics::inc("troupe_events_consumed_total",
                {{"group", st.cfg.name}, {"topic", job.topic}});
   if (msg->key)

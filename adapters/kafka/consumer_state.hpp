@@ -44,7 +44,6 @@ struct consumer_state {
   std::optional<pending_revoke> revoking;
   std::chrono::steady_clock::time_point last_commit;
   std::chrono::steady_clock::time_point last_lag;
-  uint64_t consumed = 0;
 
   ~consumer_state();
 };
