@@ -44,21 +44,35 @@ void set_outage(delivery_ptr self, bool outage) {
     caf::anon_send(st.cfg.listener, outage_atom::value, outage);
 }
 
-void finish(delivery_ptr self, uint64_t id, delivery_outcome outcome) {
+/// Ends a job. `store_answered`: its end proves the store works again.
+void finish(delivery_ptr self, uint64_t id, delivery_outcome outcome,
+            bool store_answered = true) {
   auto& st = self->state;
   auto i = st.jobs.find(id);
   if (i == st.jobs.end())
     return;
-  set_outage(self, false);
+  if (store_answered)
+    set_outage(self, false);
   i->second.promise.deliver(outcome);
   st.jobs.erase(i);
 }
 
 void write_dead_letter(delivery_ptr self, uint64_t id);
 
-/// Records the failure of the current try and decides what comes next.
-void failed(delivery_ptr self, uint64_t id, const caf::error& err,
-            bool dead_letter_write) {
+/// Waits out an outage of the store: probes at a growing delay (capped at
+/// `outage_probe`), woken early when the store answers again.
+void wait_out_outage(delivery_ptr self, pending_job& p, uint64_t id) {
+  auto& st = self->state;
+  set_outage(self, true);
+  ++p.outage_waits;
+  auto probe = st.cfg.retry;
+  probe.cap = std::min(probe.cap, st.cfg.outage_probe);
+  schedule(self, id, backoff_delay(probe, p.outage_waits, st.cfg.unit()));
+  p.waiting_out_outage = true;
+}
+
+/// Records the failure of the handler's try and decides what comes next.
+void failed(delivery_ptr self, uint64_t id, const caf::error& err) {
   auto& st = self->state;
   auto i = st.jobs.find(id);
   if (i == st.jobs.end())
@@ -67,25 +81,24 @@ void failed(delivery_ptr self, uint64_t id, const caf::error& err,
   p.waiting_out_outage = false;
   if (p.first_failure.empty())
     p.first_failure = st.cfg.now();
-  if (is_outage(err) || dead_letter_write) {
-    // Not the message's fault: wait it out, probing at a growing delay.
-    if (is_outage(err))
-      set_outage(self, true);
-    if (!dead_letter_write) {
-      p.last_error = describe(err);
-      --p.attempts; // the attempt does not count against the budget
-    }
-    ++p.outage_waits;
-    auto probe = st.cfg.retry;
-    probe.cap = std::min(probe.cap, st.cfg.outage_probe);
-    auto delay = backoff_delay(probe, p.outage_waits, st.cfg.unit());
-    schedule(self, id, delay);
-    // The end of the outage wakes it early.
-    p.waiting_out_outage = st.outage;
+  p.last_error = describe(err);
+  auto tier = tier_of(err);
+  if (tier == error_tier::handed_off) {
+    // Another node owns the message's partition now and reads it from the
+    // last committed offset: nothing to do here, and not an outage.
+    log::debug_order("delivery", p.job.key, p.job.correlation_id,
+                     "{}: {}[{}]@{} handed off: {}", st.cfg.consumer,
+                     p.job.topic, p.job.partition, p.job.offset, p.last_error);
+    finish(self, id, delivery_outcome::handed_off, false);
     return;
   }
-  p.last_error = describe(err);
-  if (!retryable(err) || p.attempts >= st.cfg.retry.max_attempts) {
+  if (tier == error_tier::outage) {
+    // Not the message's fault: the attempt does not count.
+    --p.attempts;
+    wait_out_outage(self, p, id);
+    return;
+  }
+  if (tier == error_tier::final || p.attempts >= st.cfg.retry.max_attempts) {
     write_dead_letter(self, id);
     return;
   }
@@ -119,7 +132,96 @@ void dispatch(delivery_ptr self, uint64_t id) {
   ++p.attempts;
   self->request(route->second, st.cfg.handler_timeout, p.job.event)
     .then([=](write_outcome) { finish(self, id, delivery_outcome::handled); },
-          [=](caf::error& err) { failed(self, id, err, false); });
+          [=](caf::error& err) { failed(self, id, err); });
+}
+
+/// The dead-letter write was refused for good: the `.dlq` copy goes straight
+/// to Kafka. If Kafka refuses it too, the message ends here, logged and
+/// counted.
+void write_direct(delivery_ptr self, uint64_t id, dead_letter cmd) {
+  auto& st = self->state;
+  auto i = st.jobs.find(id);
+  if (i == st.jobs.end())
+    return;
+  auto& p = i->second;
+  p.direct = true;
+  auto drop = [=](const std::string& why) {
+    auto& st = self->state;
+    auto i = st.jobs.find(id);
+    if (i == st.jobs.end())
+      return;
+    auto& job = i->second.job;
+    log::error_order("delivery", job.key, job.correlation_id,
+                     "{}: {}[{}]@{} is lost: neither the store nor Kafka took "
+                     "its dead letter ({}); it was: {}",
+                     st.cfg.consumer, job.topic, job.partition, job.offset,
+                     why, i->second.last_error);
+    metrics::inc("troupe_dead_letters_dropped_total",
+                 {{"group", st.cfg.consumer}, {"topic", job.topic}});
+    finish(self, id, delivery_outcome::dead_lettered, false);
+  };
+  if (!st.cfg.fallback) {
+    drop("no direct route to Kafka");
+    return;
+  }
+  self->request(st.cfg.fallback, st.cfg.handler_timeout, std::move(cmd))
+    .then(
+      [=](write_outcome) {
+        auto& st = self->state;
+        auto i = st.jobs.find(id);
+        if (i == st.jobs.end())
+          return;
+        auto& topic = i->second.job.topic;
+        metrics::inc("troupe_events_dead_lettered_total",
+                     {{"group", st.cfg.consumer}, {"topic", topic}});
+        metrics::inc("troupe_dead_letters_direct_total",
+                     {{"group", st.cfg.consumer}, {"topic", topic}});
+        finish(self, id, delivery_outcome::dead_lettered, false);
+      },
+      [=](caf::error& err) {
+        auto& st = self->state;
+        auto i = st.jobs.find(id);
+        if (i == st.jobs.end())
+          return;
+        auto& p = i->second;
+        ++p.dead_letter_attempts;
+        if (retryable(err)
+            && p.dead_letter_attempts < 2 * st.cfg.retry.max_attempts) {
+          schedule(self, id,
+                   backoff_delay(st.cfg.retry, p.dead_letter_attempts,
+                                 st.cfg.unit()));
+          return;
+        }
+        drop(describe(err));
+      });
+}
+
+/// The dead-letter write failed: wait out an outage; repeat a retryable
+/// failure within the budget; otherwise go straight to Kafka.
+void dead_letter_failed(delivery_ptr self, uint64_t id, const caf::error& err,
+                        dead_letter cmd) {
+  auto& st = self->state;
+  auto i = st.jobs.find(id);
+  if (i == st.jobs.end())
+    return;
+  auto& p = i->second;
+  log::warn("delivery", "{}: dead-letter write failed: {}", st.cfg.consumer,
+            describe(err));
+  auto tier = tier_of(err);
+  if (tier == error_tier::outage) {
+    wait_out_outage(self, p, id);
+    return;
+  }
+  ++p.dead_letter_attempts;
+  if (tier == error_tier::retry
+      && p.dead_letter_attempts < st.cfg.retry.max_attempts) {
+    schedule(self, id, backoff_delay(st.cfg.retry, p.dead_letter_attempts,
+                                     st.cfg.unit()));
+    return;
+  }
+  p.dead_letter_attempts = 0;
+  cmd.error += " (the store refused the dead letter: " + describe(err) + ")";
+  write_direct(self, id, std::move(cmd));
 }
 
 void write_dead_letter(delivery_ptr self, uint64_t id) {
@@ -148,18 +250,18 @@ void write_dead_letter(delivery_ptr self, uint64_t id) {
                     st.cfg.consumer, job.topic, job.partition, job.offset,
                     cmd.attempts, cmd.error);
   p.dead_lettering = true;
-  self->request(st.cfg.dead_letters, st.cfg.handler_timeout, std::move(cmd))
+  if (p.direct) {
+    write_direct(self, id, std::move(cmd));
+    return;
+  }
+  self->request(st.cfg.dead_letters, st.cfg.handler_timeout, cmd)
     .then(
       [=, topic = job.topic](write_outcome) {
         metrics::inc("troupe_events_dead_lettered_total",
                      {{"group", self->state.cfg.consumer}, {"topic", topic}});
         finish(self, id, delivery_outcome::dead_lettered);
       },
-      [=](caf::error& err) {
-        log::warn("delivery", "{}: dead-letter write failed: {}",
-                  self->state.cfg.consumer, describe(err));
-        failed(self, id, err, true);
-      });
+      [=](caf::error& err) { dead_letter_failed(self, id, err, cmd); });
 }
 
 } // namespace
@@ -198,6 +300,17 @@ delivery_actor::behavior_type delivery(delivery_ptr self, delivery_config cfg) {
         write_dead_letter(self, id);
       else
         dispatch(self, id);
+    },
+    [=](revoke_atom, const std::string& topic, int32_t partition) {
+      auto& jobs = self->state.jobs;
+      for (auto i = jobs.begin(); i != jobs.end();) {
+        if (i->second.job.topic == topic && i->second.job.partition == partition) {
+          i->second.promise.deliver(delivery_outcome::handed_off);
+          i = jobs.erase(i);
+        } else {
+          ++i;
+        }
+      }
     },
   };
 }

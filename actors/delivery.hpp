@@ -9,6 +9,22 @@
 //          └──── delivery_outcome (after the handler's or the dead letter's commit)
 //          └──── (outage_atom, bool): the store is unreachable / back
 //
+// What happens after a failure depends only on the error's tier
+// (actors/errors.hpp `tier_of`):
+//   outage      wait (probing at most `outage_probe` apart), spend nothing,
+//               tell the consumer to stop fetching
+//   retry       spend one attempt of `retry.max-attempts`, back off
+//   final       dead-letter now
+//   handed_off  the message's partition moved to another node: drop the job
+//               (outcome `handed_off`: its offset is not committed here)
+//
+// The dead-letter write itself may fail. An outage waits as above; anything
+// else (PostgreSQL refused the row, or the budget of retries ran out) sends
+// the message's `.dlq` copy straight to Kafka through `fallback`, counted as
+// troupe_dead_letters_direct_total. Should Kafka refuse that too, the message
+// is logged with its coordinates and counted as troupe_dead_letters_dropped_total:
+// no path retries forever in silence.
+//
 // An outage of the store (storage_unavailable, commit_unknown, unavailable)
 // is not the message's fault: it retries (at most `outage_probe` apart)
 // without spending its budget, and the consumer is told to stop fetching.
@@ -61,24 +77,37 @@ typename Inspector::result_type inspect(Inspector& f, delivery_job& x) {
            x.offset, x.key, x.payload, x.correlation_id, x.malformed);
 }
 
-/// How a job ended; either way its offset may be committed.
+/// How a job ended.
 enum class delivery_outcome : uint8_t {
   handled,       ///< the handler committed its effect (or found a duplicate)
-  dead_lettered, ///< recorded as a dead letter
+  dead_lettered, ///< recorded as a dead letter (or sent to `.dlq` directly)
+  handed_off,    ///< another node owns it now: do not commit its offset
 };
 
 inline std::string to_string(delivery_outcome x) {
-  return x == delivery_outcome::handled ? "handled" : "dead_lettered";
+  switch (x) {
+    case delivery_outcome::handled:
+      return "handled";
+    case delivery_outcome::dead_lettered:
+      return "dead_lettered";
+    default:
+      return "handed_off";
+  }
 }
 
+/// `(revoke_atom, topic, partition)`: the consumer lost the partition and
+/// forgot its jobs; delivery drops them too (retries, timers, memory).
 using delivery_actor
   = caf::typed_actor<caf::replies_to<delivery_job>::with<delivery_outcome>,
-                     caf::reacts_to<retry_atom, uint64_t, uint64_t>>;
+                     caf::reacts_to<retry_atom, uint64_t, uint64_t>,
+                     caf::reacts_to<revoke_atom, std::string, int32_t>>;
 
 struct delivery_config {
   std::string consumer; ///< name in dead letters, metrics and logs
   std::map<std::string, caf::actor> routes; ///< topic -> handler
   dead_letter_actor dead_letters;
+  /// Where a dead letter goes when the store refuses it: straight to Kafka.
+  dead_letter_fallback_actor fallback;
   retry_policy retry;
   std::chrono::milliseconds handler_timeout{30000};
   /// Longest wait between two tries while the store is unreachable.
@@ -97,6 +126,8 @@ struct pending_job {
   int32_t attempts = 0;      ///< attempts that count against the budget
   int32_t outage_waits = 0;  ///< retries spent waiting out an outage
   bool dead_lettering = false; ///< retries repeat the dead-letter write
+  bool direct = false; ///< retries repeat the direct write to Kafka
+  int32_t dead_letter_attempts = 0; ///< failed dead-letter writes (no outage)
   bool waiting_out_outage = false; ///< the last try hit a store outage
   uint64_t timer = 0; ///< the retry that counts; older ones are ignored
   std::string first_failure;

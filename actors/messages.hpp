@@ -290,15 +290,22 @@ struct saga_write {
   bool release = false; ///< emit inventory.release
   bool refund = false;  ///< emit payment.refund
   std::vector<std::string> timeline;
+  /// The state the plan assumed; the store applies the write only while the
+  /// saga is still in it (otherwise: `stale`, and the orchestrator reloads).
+  std::string expect_status = status::fresh;
+  std::string expect_payment;   ///< payment status assumed, empty: none yet
+  std::string expect_inventory; ///< inventory status assumed, empty: none yet
   TROUPE_EQ(saga_write, v.event_id, v.order_id, v.correlation_id,
             v.payment_status, v.inventory_status, v.final_status, v.reason,
-            v.release, v.refund, v.timeline)
+            v.release, v.refund, v.timeline, v.expect_status, v.expect_payment,
+            v.expect_inventory)
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, saga_write& x) {
   return f(caf::meta::type_name("saga_write"), x.event_id, x.order_id,
            x.correlation_id, x.payment_status, x.inventory_status,
-           x.final_status, x.reason, x.release, x.refund, x.timeline);
+           x.final_status, x.reason, x.release, x.refund, x.timeline,
+           x.expect_status, x.expect_payment, x.expect_inventory);
 }
 
 /// A message that could not be processed: recorded in `dead_letters` and
@@ -348,7 +355,8 @@ typename Inspector::result_type inspect(Inspector& f, retry_note& x) {
 enum class write_outcome : uint8_t {
   applied,   ///< committed
   duplicate, ///< the event was processed before: nothing changed
-  stale,     ///< the order was already final: nothing changed
+  stale,     ///< the saga is no longer in the state the write assumed
+             ///< (final, or a result was committed meanwhile): nothing changed
   fenced,    ///< this node no longer owns the order's partition: refused
 };
 

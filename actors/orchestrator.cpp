@@ -42,6 +42,9 @@ std::optional<saga_write> plan_step(const saga_snapshot& saga,
   saga_write w;
   w.order_id = saga.order_id;
   w.correlation_id = saga.correlation_id;
+  w.expect_status = saga.status;
+  w.expect_payment = saga.payment_status;
+  w.expect_inventory = saga.inventory_status;
   bool open = saga.status == status::fresh;
   switch (step.kind) {
     case saga_step::payment: {
@@ -86,8 +89,14 @@ std::optional<saga_write> plan_step(const saga_snapshot& saga,
     case saga_step::deadline: {
       if (!open)
         return std::nullopt;
-      w.timeline.emplace_back("deadline.expired");
-      add_outcome(w, rules::expire(saga.payment_status, saga.inventory_status));
+      // Both results committed in time (the decision's write was lost):
+      // decide from them; otherwise the deadline cancels.
+      auto o = rules::decide(saga.payment_status, saga.inventory_status);
+      if (o.status.empty()) {
+        w.timeline.emplace_back("deadline.expired");
+        o = rules::expire(saga.payment_status, saga.inventory_status);
+      }
+      add_outcome(w, o);
       return w;
     }
   }
@@ -114,10 +123,29 @@ void finish_step(orchestrator_ptr self, saga_step& step, write_outcome x) {
     step.rp.deliver(x);
 }
 
+/// Answers a step that could not be applied. Its sender retries; a deadline
+/// has no sender, so it fires again shortly.
 void fail_step(orchestrator_ptr self, saga_step& step, caf::error err) {
   if (step.has_rp)
     step.rp.deliver(std::move(err));
+  else if (step.kind == saga_step::deadline
+           && !has_code(err, troupe_errc::handed_off))
+    self->delayed_send(self, std::chrono::seconds(1), deadline_atom::value);
 }
+
+/// Gives every queued step back to its sender and stops: this node does not
+/// own the order any more; its events are redelivered to the new owner.
+void hand_off(orchestrator_ptr self, const char* why) {
+  auto& st = self->state;
+  for (auto& step : st.queue)
+    fail_step(self, step, make_error(troupe_errc::handed_off, why));
+  st.queue.clear();
+  self->quit();
+}
+
+/// How many times one step may reload the saga and plan again before it is
+/// answered with a retryable error (the store keeps changing under it).
+constexpr int max_replans = 3;
 
 void load(orchestrator_ptr self) {
   self->state.busy = true;
@@ -142,6 +170,7 @@ void load(orchestrator_ptr self) {
         st.saga = std::move(snap);
         bool was_loaded = st.loaded;
         st.loaded = true;
+        st.reload = false;
         if (!was_loaded && st.saga.status == status::fresh)
           self->delayed_send(self,
                              std::chrono::milliseconds(
@@ -154,24 +183,13 @@ void load(orchestrator_ptr self) {
         st.busy = false;
         log::warn("orchestrator", "loading order {} failed: {}", st.order_id,
                   describe(err));
-        for (auto& step : st.queue)
-          fail_step(self, step, err);
+        auto steps = std::move(st.queue);
         st.queue.clear();
+        for (auto& step : steps)
+          fail_step(self, step, err);
         if (!st.loaded)
           self->quit(); // the next event spawns a fresh orchestrator
       });
-}
-
-/// Stops after a revocation: the queued steps go back to their senders
-/// (their events are redelivered to the new owner).
-void hand_off(orchestrator_ptr self) {
-  auto& st = self->state;
-  for (auto& step : st.queue)
-    fail_step(self, step,
-              make_error(troupe_errc::unavailable,
-                         "handed off: the order's partition moved"));
-  st.queue.clear();
-  self->quit();
 }
 
 void run_next(orchestrator_ptr self) {
@@ -179,10 +197,12 @@ void run_next(orchestrator_ptr self) {
   if (st.busy)
     return;
   if (st.handing_off) {
-    hand_off(self);
+    hand_off(self, "handed off: the order's partition moved");
     return;
   }
-  if (!st.loaded) {
+  if (!st.loaded || st.reload) {
+    // Plans are made from committed state only: after any doubt about what
+    // the store holds (a failed, timed-out or refused write), read it again.
     load(self);
     return;
   }
@@ -201,22 +221,25 @@ void run_next(orchestrator_ptr self) {
               // Another node owns this order now: give the work back.
               log::info("orchestrator", "order {}: partition moved, stopping",
                         st.order_id);
-              fail_step(self, step,
-                        make_error(troupe_errc::unavailable,
-                                   "fenced: the order's partition moved"));
-              for (auto& rest : st.queue)
-                fail_step(self, rest,
-                          make_error(troupe_errc::unavailable,
-                                     "fenced: the order's partition moved"));
-              st.queue.clear();
-              self->quit();
+              st.queue.push_front(std::move(step));
+              hand_off(self, "fenced: the order's partition moved");
               return;
             }
-            if (x == write_outcome::stale && step.stale_retries == 0) {
-              // Finalized by someone else meanwhile: reload, then re-plan.
-              step.stale_retries = 1;
-              st.queue.push_front(std::move(step));
-              load(self);
+            if (x == write_outcome::stale || x == write_outcome::duplicate) {
+              // The store holds something this actor does not know: the
+              // saga moved on meanwhile (stale), or this very step committed
+              // earlier and its reply was lost (duplicate). Reload, then
+              // plan the step again against what is committed.
+              if (step.replans++ < max_replans) {
+                st.queue.push_front(std::move(step));
+                st.reload = true;
+                run_next(self);
+                return;
+              }
+              fail_step(self, step,
+                        make_error(troupe_errc::transient,
+                                   "the saga keeps changing; try again"));
+              run_next(self);
               return;
             }
             if (x == write_outcome::applied)
@@ -245,11 +268,9 @@ void run_next(orchestrator_ptr self) {
             st.busy = false;
             auto step = std::move(st.queue.front());
             st.queue.pop_front();
-            if (step.kind == saga_step::deadline) {
-              // Nobody waits on the timer: try again shortly.
-              self->delayed_send(self, std::chrono::seconds(1),
-                                 deadline_atom::value);
-            }
+            // The write may have committed anyway (a lost reply, an unknown
+            // commit): what this actor remembers is no longer trusted.
+            st.reload = true;
             fail_step(self, step, std::move(err));
             run_next(self);
           });

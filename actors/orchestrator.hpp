@@ -42,7 +42,7 @@ struct saga_step {
   inventory_result inv;
   caf::typed_response_promise<write_outcome> rp; ///< pending when from Kafka
   bool has_rp = false;
-  int stale_retries = 0;
+  int replans = 0; ///< reloads caused by this step (stale, duplicate)
 };
 
 struct orchestrator_state {
@@ -51,6 +51,7 @@ struct orchestrator_state {
   store_actor store;
   saga_snapshot saga;
   bool loaded = false;
+  bool reload = false; ///< memory may differ from the store: load first
   bool busy = false; ///< a write or a load is in flight
   bool handing_off = false; ///< stop once the write in flight is done
   std::deque<saga_step> queue;

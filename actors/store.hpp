@@ -31,4 +31,9 @@ using dead_letter_actor
   = caf::typed_actor<caf::replies_to<dead_letter>::with<write_outcome>,
                      caf::replies_to<retry_note>::with<write_outcome>>;
 
+/// Takes a dead letter straight to its `.dlq` topic when the store refuses
+/// it (the Kafka adapter); replies after the broker acknowledged it.
+using dead_letter_fallback_actor
+  = caf::typed_actor<caf::replies_to<dead_letter>::with<write_outcome>>;
+
 } // namespace troupe

@@ -4,10 +4,10 @@
 #include <stdexcept>
 
 #include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 #include <librdkafka/rdkafka.h>
 
 #include "codec.hpp"
-#include "commands.hpp"
 #include "errors.hpp"
 #include "events.hpp"
 #include "log.hpp"
@@ -57,6 +57,11 @@ void finish_revoke(consumer_state& st, rd_kafka_topic_partition_list_t* parts) {
     auto t = st.trackers.find(parts->elems[i].topic);
     if (t != st.trackers.end())
       t->second.forget(parts->elems[i].partition);
+    // Their retries and timers go too: the next owner has the messages.
+    if (st.delivery)
+      caf::anon_send(st.delivery, revoke_atom::value,
+                     std::string{parts->elems[i].topic},
+                     parts->elems[i].partition);
     metrics::remove("troupe_consumer_lag",
                     {{"group", st.cfg.name},
                      {"topic", parts->elems[i].topic},
@@ -171,12 +176,17 @@ void set_paused(consumer_state& st, bool pause) {
   st.paused = pause;
 }
 
-void complete(consumer_ptr self, uint64_t id) {
+void complete(consumer_ptr self, uint64_t id, delivery_outcome x) {
   auto& st = self->state;
   auto i = st.inflight.find(id);
   if (i == st.inflight.end())
     return;
-  st.trackers[i->second.topic].complete(i->second.partition, i->second.offset);
+  // A handed-off message stays uncommitted: the partition's new owner reads
+  // it again from the last committed offset (the tracker forgets it when
+  // the partition is revoked).
+  if (x != delivery_outcome::handed_off)
+    st.trackers[i->second.topic].complete(i->second.partition,
+                                          i->second.offset);
   st.inflight.erase(i);
 }
 
@@ -210,7 +220,7 @@ void handle(consumer_ptr self, rd_kafka_message_t* msg) {
   st.trackers[job.topic].start(job.partition, job.offset);
   st.inflight.emplace(id, inflight_msg{job.topic, job.partition, job.offset});
   self->request(st.delivery, caf::infinite, std::move(job))
-    .then([=](delivery_outcome) { complete(self, id); },
+    .then([=](delivery_outcome x) { complete(self, id, x); },
           [=](caf::error& err) {
             // Delivery is gone: stop, so that the supervisor starts a fresh
             // consumer; the uncommitted work is redelivered.
@@ -339,6 +349,7 @@ caf::behavior kafka_consumer(caf::stateful_actor<consumer_state>* self,
   dc.consumer = st.cfg.name;
   dc.routes = st.cfg.routes;
   dc.dead_letters = st.cfg.dead_letters;
+  dc.fallback = st.cfg.dead_letter_fallback;
   dc.retry = st.cfg.retry;
   log::info("consumer", "{}: up to {} attempt(s), retries after {} ms x{} "
                         "(at most {} ms)",

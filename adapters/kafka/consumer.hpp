@@ -36,6 +36,8 @@ struct consumer_config {
   std::map<std::string, caf::actor> routes; ///< topic -> handler
   kafka_settings kafka;
   dead_letter_actor dead_letters; ///< the PostgreSQL store
+  /// Takes dead letters the store refuses straight to Kafka.
+  dead_letter_fallback_actor dead_letter_fallback;
   size_t max_in_flight = 2000;
   retry_policy retry;
   std::chrono::milliseconds handler_timeout{30000};

@@ -6,6 +6,8 @@
 #include <ctime>
 #include <random>
 
+#include "text_bytes.hpp"
+
 namespace troupe::events {
 
 std::string new_uuid() {
@@ -70,6 +72,19 @@ envelope make(const char* type, const std::string& order_id,
 std::string headers(const char* type, const std::string& correlation_id) {
   return nlohmann::json{{"type", type}, {"correlation_id", correlation_id}}
     .dump();
+}
+
+std::vector<std::pair<std::string, std::string>>
+dead_letter_headers(const dead_letter& d) {
+  return {{"dlq.original.topic", text::escape_invalid(d.topic)},
+          {"dlq.original.partition", std::to_string(d.partition)},
+          {"dlq.original.offset", std::to_string(d.offset)},
+          {"dlq.error", text::escape_invalid(d.error)},
+          {"dlq.attempts", std::to_string(d.attempts)},
+          {"dlq.first.failure", d.first_failure},
+          {"dlq.last.failure", d.last_failure},
+          {"dlq.consumer", d.consumer},
+          {"correlation_id", text::escape_invalid(d.correlation_id)}};
 }
 
 } // namespace troupe::events

@@ -3,8 +3,12 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "messages.hpp"
 
 namespace troupe::events {
 
@@ -37,5 +41,10 @@ envelope make(const char* type, const std::string& order_id,
 
 /// Kafka headers of an outbox row, as a JSON object of strings.
 std::string headers(const char* type, const std::string& correlation_id);
+
+/// Headers of a message's `.dlq` copy: where it came from, why it failed,
+/// how often and when (text fields with invalid UTF-8 shown escaped).
+std::vector<std::pair<std::string, std::string>>
+dead_letter_headers(const dead_letter& d);
 
 } // namespace troupe::events

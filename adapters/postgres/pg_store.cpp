@@ -16,6 +16,8 @@
 #include "errors.hpp"
 #include "events.hpp"
 #include "log.hpp"
+#include "pg_errors.hpp"
+#include "text_bytes.hpp"
 
 namespace troupe {
 
@@ -53,14 +55,19 @@ void prepare_statements(pqxx::connection& c) {
             "quantity, amount_cents, correlation_id, idempotency_key, "
             "deadline_at) VALUES ($1::uuid, $2, $3, $4, $5, $6, "
             "NULLIF($7, ''), clock_timestamp() + $8 * interval '1 millisecond') "
-            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id), "
+            "ON CONFLICT DO NOTHING RETURNING id), "
             "t AS (INSERT INTO order_timeline (order_id, kind, detail) "
             "SELECT id, 'created', $9::jsonb FROM o), "
             "b AS (INSERT INTO outbox (topic, key, payload, headers) "
             "SELECT 'order.created', $1, $10, $11::jsonb FROM o) "
             "SELECT count(*) FROM o");
-  c.prepare("order_by_key", "SELECT id::text, correlation_id, status FROM "
-                            "orders WHERE idempotency_key = $1");
+  // After a conflict: the order this very command created (a re-run after a
+  // commit whose outcome was unknown) or the one of an earlier request with
+  // the same idempotency key.
+  c.prepare("existing_order",
+            "SELECT id::text, correlation_id, status, id = $1::uuid FROM orders "
+            "WHERE id = $1::uuid OR idempotency_key = NULLIF($2, '') "
+            "ORDER BY id = $1::uuid DESC LIMIT 1");
   c.prepare("payment",
             "WITH p AS (INSERT INTO processed_events (consumer, event_id) "
             "VALUES ('payment', $1) ON CONFLICT DO NOTHING RETURNING 1), "
@@ -116,7 +123,9 @@ void prepare_statements(pqxx::connection& c) {
             "reason = CASE WHEN $4 <> '' THEN NULLIF($5, '') ELSE reason END, "
             "finalized_at = CASE WHEN $4 <> '' THEN clock_timestamp() "
             "ELSE finalized_at END, updated_at = clock_timestamp() "
-            "WHERE id = $1::uuid AND ($4 = '' OR status = 'NEW') "
+            "WHERE id = $1::uuid AND status = $6 "
+            "AND COALESCE(payment_status, '') = $7 "
+            "AND COALESCE(inventory_status, '') = $8 "
             "RETURNING customer_email, item_sku, quantity, amount_cents");
   const char* snapshot_cols
     = "SELECT id::text, correlation_id, customer_email, item_sku, quantity, "
@@ -134,9 +143,15 @@ void prepare_statements(pqxx::connection& c) {
   c.prepare("dead_letter",
             "INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, "
             "key, payload, error, attempts, first_failure, last_failure, "
-            "correlation_id, consumer) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-            "$8::timestamptz, $9::timestamptz, NULLIF($10, ''), $11) "
-            "ON CONFLICT DO NOTHING");
+            "correlation_id, consumer, key_raw, payload_raw) VALUES ($1, $2, "
+            "$3, $4, $5, $6, $7, $8::timestamptz, $9::timestamptz, "
+            "NULLIF($10, ''), $11, NULLIF(decode($12, 'hex'), ''::bytea), "
+            "NULLIF(decode($13, 'hex'), ''::bytea)) ON CONFLICT DO NOTHING");
+  c.prepare("outbox_raw",
+            "INSERT INTO outbox (topic, key, payload, headers, key_raw, "
+            "payload_raw) VALUES ($1, $2, $3, $4::jsonb, "
+            "NULLIF(decode($5, 'hex'), ''::bytea), "
+            "NULLIF(decode($6, 'hex'), ''::bytea))");
 }
 
 bool mark_processed(pqxx::work& tx, const char* consumer,
@@ -209,10 +224,12 @@ created_order exec(pqxx::work& tx, const create_order& c) {
     detail.dump(), ev.text,
     events::headers(events::order_created, c.correlation_id));
   if (r[0].as<int64_t>() == 0) {
-    auto existing = tx.exec_prepared1("order_by_key", c.idempotency_key);
+    auto existing = tx.exec_prepared1("existing_order", c.order_id,
+                                      c.idempotency_key);
     return created_order{existing[0].as<std::string>(),
                          existing[1].as<std::string>(),
-                         existing[2].as<std::string>(), false};
+                         existing[2].as<std::string>(),
+                         existing[3].as<bool>()};
   }
   return created_order{c.order_id, c.correlation_id, "NEW", true};
 }
@@ -250,10 +267,11 @@ write_outcome exec(pqxx::work& tx, const reserve_cmd& c) {
     if (existing.empty()) {
       auto taken = tx.exec_prepared("take_stock", c.sku, c.quantity);
       if (taken.empty()) {
-        // A SKU not seen before starts with the default stock.
-        if (tx.exec_prepared("seed_stock", c.sku, c.default_stock)
-              .affected_rows() > 0)
-          taken = tx.exec_prepared("take_stock", c.sku, c.quantity);
+        // A SKU not seen before starts with the default stock. Whether this
+        // transaction seeded it or a concurrent one did (the insert then
+        // waits for that one's commit), the next statement sees the row.
+        tx.exec_prepared("seed_stock", c.sku, c.default_stock);
+        taken = tx.exec_prepared("take_stock", c.sku, c.quantity);
       }
       if (taken.empty())
         failure = "out_of_stock";
@@ -314,8 +332,12 @@ write_outcome exec(pqxx::work& tx, const saga_write& w) {
   }
   if (!w.event_id.empty() && !mark_processed(tx, "orchestrator", w.event_id))
     return write_outcome::duplicate;
+  // Conditional on the state the plan assumed: a write planned from a stale
+  // snapshot changes nothing and answers `stale`, and its sender reloads.
   auto r = tx.exec_prepared("saga_update", w.order_id, w.payment_status,
-                            w.inventory_status, w.final_status, w.reason);
+                            w.inventory_status, w.final_status, w.reason,
+                            w.expect_status, w.expect_payment,
+                            w.expect_inventory);
   if (r.empty()) {
     if (!w.event_id.empty())
       tx.exec_prepared("unprocess", "orchestrator", w.event_id);
@@ -372,30 +394,38 @@ std::vector<saga_snapshot> exec(pqxx::work& tx, const list_open_sagas& c) {
   return result;
 }
 
+/// The exact bytes of `x` as hex when its text rendition differs, else "".
+std::string raw_if_needed(const std::string& x, const std::string& shown) {
+  return x == shown ? std::string{} : text::hex(x);
+}
+
 write_outcome exec(pqxx::work& tx, const dead_letter& d) {
-  auto r = tx.exec_prepared("dead_letter", d.topic, d.partition, d.offset,
-                            d.key, d.payload, d.error, d.attempts,
-                            d.first_failure, d.last_failure, d.correlation_id,
-                            d.consumer);
+  // Every field may carry bytes from the outside: text columns get a
+  // readable rendition, the key and payload also their exact bytes.
+  auto key = text::escape_invalid(d.key);
+  auto payload = text::escape_invalid(d.payload);
+  auto error = text::escape_invalid(d.error);
+  auto topic = text::escape_invalid(d.topic);
+  auto corr = text::escape_invalid(d.correlation_id);
+  auto key_raw = raw_if_needed(d.key, key);
+  auto payload_raw = raw_if_needed(d.payload, payload);
+  auto r = tx.exec_prepared("dead_letter", topic, d.partition, d.offset, key,
+                            payload, error, d.attempts, d.first_failure,
+                            d.last_failure, corr, d.consumer, key_raw,
+                            payload_raw);
   if (r.affected_rows() == 0)
     return write_outcome::duplicate;
-  json headers{{"dlq.original.topic", d.topic},
-               {"dlq.original.partition", std::to_string(d.partition)},
-               {"dlq.original.offset", std::to_string(d.offset)},
-               {"dlq.error", d.error},
-               {"dlq.attempts", std::to_string(d.attempts)},
-               {"dlq.first.failure", d.first_failure},
-               {"dlq.last.failure", d.last_failure},
-               {"dlq.consumer", d.consumer},
-               {"correlation_id", d.correlation_id}};
-  tx.exec_prepared("outbox", d.topic + ".dlq", d.key, d.payload,
-                   headers.dump());
+  auto headers = json::object();
+  for (auto& [k, v] : events::dead_letter_headers(d))
+    headers[k] = v;
+  tx.exec_prepared("outbox_raw", topic + ".dlq", key, payload, headers.dump(),
+                   key_raw, payload_raw);
   if (events::is_uuid(d.key))
     tx.exec_prepared("timeline_known", d.key, "dead_lettered",
-                     json{{"topic", d.topic},
+                     json{{"topic", topic},
                           {"consumer", d.consumer},
                           {"attempts", d.attempts},
-                          {"error", d.error}}
+                          {"error", error}}
                        .dump());
   return write_outcome::applied;
 }
@@ -405,11 +435,11 @@ write_outcome exec(pqxx::work& tx, const retry_note& n) {
   if (!events::is_uuid(n.key))
     return write_outcome::stale;
   tx.exec_prepared("timeline_known", n.key, "retry",
-                   json{{"topic", n.topic},
+                   json{{"topic", text::escape_invalid(n.topic)},
                         {"consumer", n.consumer},
                         {"attempt", n.attempt},
                         {"delay_ms", n.delay_ms},
-                        {"error", n.error}}
+                        {"error", text::escape_invalid(n.error)}}
                      .dump());
   return write_outcome::applied;
 }
@@ -475,16 +505,6 @@ bool ensure_connection(shard_ptr self) {
   }
 }
 
-/// Error for a failed statement: deadlocks and serialization failures are
-/// worth retrying; anything else the database refused is final.
-caf::error classify(const pqxx::sql_error& e) {
-  auto state = e.sqlstate();
-  if (state == "40001" || state == "40P01" || state.rfind("08", 0) == 0
-      || state.rfind("57", 0) == 0 || state.rfind("53", 0) == 0)
-    return make_error(troupe_errc::storage_unavailable, e.what());
-  return make_error(troupe_errc::storage_rejected, e.what());
-}
-
 /// Runs `jobs` in one transaction. On success delivers every reply.
 /// Returns an error without delivering anything on failure.
 caf::error run_batch(shard_ptr self, std::deque<pg_job>& jobs) {
@@ -497,17 +517,11 @@ caf::error run_batch(shard_ptr self, std::deque<pg_job>& jobs) {
     for (auto& job : jobs)
       replies.emplace_back(job.run(tx));
     tx.commit();
-  } catch (const pqxx::in_doubt_error& e) {
-    return make_error(troupe_errc::commit_unknown, e.what());
-  } catch (const pqxx::broken_connection& e) {
-    self->state.conn.reset();
-    return make_error(troupe_errc::storage_unavailable, e.what());
-  } catch (const pqxx::sql_error& e) {
-    return classify(e);
   } catch (const std::exception& e) {
-    if (!conn.is_open())
+    auto failure = classify_pg(e);
+    if (failure.connection_lost || !conn.is_open())
       self->state.conn.reset();
-    return make_error(troupe_errc::storage_unavailable, e.what());
+    return std::move(failure.error);
   }
   for (auto& f : replies)
     f();
@@ -534,14 +548,23 @@ void flush(shard_ptr self) {
     auto err = run_batch(self, batch);
     if (!err)
       continue;
-    if (batch.size() == 1 || !st.conn) {
+    auto tier = tier_of(err);
+    if (has_code(err, troupe_errc::commit_unknown)) {
+      // The batch may have committed. Every command is idempotent, so run
+      // each again on a fresh connection: each answers what is now true
+      // (an order created by the lost commit is reported as created).
+      log::warn("postgres", "shard {}: commit of {} command(s) unknown ({}); "
+                            "re-running them one by one",
+                st.index, batch.size(), describe(err));
+    } else if (batch.size() == 1 || !st.conn || tier == error_tier::outage) {
       for (auto& job : batch)
         job.fail(err);
       continue;
+    } else {
+      // One command spoiled the batch: isolate it by running each on its own.
+      log::warn("postgres", "shard {}: batch of {} failed ({}), retrying one "
+                            "by one", st.index, batch.size(), describe(err));
     }
-    // One command spoiled the batch: isolate it by running each on its own.
-    log::warn("postgres", "shard {}: batch of {} failed ({}), retrying one by one",
-              st.index, batch.size(), describe(err));
     for (auto& job : batch) {
       std::deque<pg_job> single;
       single.push_back(std::move(job));

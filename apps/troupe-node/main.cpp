@@ -27,6 +27,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "consumer.hpp"
+#include "dead_letter_producer.hpp"
 #include "events.hpp"
 #include "http_api.hpp"
 #include "log.hpp"
@@ -306,11 +307,14 @@ int main(int argc, char** argv) {
     });
     auto store = as_store(pg_store);
 
+    // Dead letters that PostgreSQL refuses go straight to Kafka.
+    auto dlq_direct = sys.spawn<caf::detached>(dead_letter_producer, kafka);
     auto base_consumer = [&](std::string name) {
       consumer_config c;
       c.name = std::move(name);
       c.kafka = kafka;
       c.dead_letters = caf::actor_cast<dead_letter_actor>(pg_store);
+      c.dead_letter_fallback = dlq_direct;
       c.retry = cfg.retry_for(c.name);
       c.max_in_flight = static_cast<size_t>(cfg.max_in_flight);
       return c;
@@ -471,6 +475,7 @@ int main(int argc, char** argv) {
     for (auto& s : services)
       caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(pg_store, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(dlq_direct, caf::exit_reason::user_shutdown);
     sys.await_all_actors_done();
     probe.reset();
     log::info("node", "stopped");

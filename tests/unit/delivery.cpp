@@ -26,6 +26,8 @@ struct recorder {
   std::deque<caf::error> dlq_script;     ///< errors of dead-letter writes
   int handler_calls = 0;
   std::vector<dead_letter> dead_letters;
+  std::deque<caf::error> direct_script; ///< errors of direct Kafka writes
+  std::vector<dead_letter> direct;      ///< dead letters sent to Kafka directly
   std::vector<retry_note> notes;
   std::vector<bool> outages;
   std::optional<delivery_outcome> outcome; ///< the last reply to the consumer
@@ -67,6 +69,21 @@ dead_letter_actor::behavior_type fake_dlq(dead_letter_actor::pointer,
   };
 }
 
+dead_letter_fallback_actor::behavior_type
+fake_direct(dead_letter_fallback_actor::pointer, rec_ptr rec) {
+  return {
+    [=](dead_letter& x) -> caf::result<write_outcome> {
+      if (!rec->direct_script.empty()) {
+        auto err = rec->direct_script.front();
+        rec->direct_script.pop_front();
+        return err;
+      }
+      rec->direct.push_back(std::move(x));
+      return write_outcome::applied;
+    },
+  };
+}
+
 caf::behavior outage_listener(caf::event_based_actor*, rec_ptr rec) {
   return {
     [=](outage_atom, bool outage) { rec->outages.push_back(outage); },
@@ -98,6 +115,7 @@ struct fixture : test_coordinator_fixture<> {
     cfg.consumer = "payment";
     cfg.routes = {{"order.created", sys.spawn(scripted_handler, rec)}};
     cfg.dead_letters = sys.spawn(fake_dlq, rec);
+    cfg.fallback = sys.spawn(fake_direct, rec);
     cfg.retry = p;
     cfg.listener = sys.spawn(outage_listener, rec);
     cfg.unit = [this] { return unit; };
@@ -315,6 +333,110 @@ CAF_TEST(a failed dead-letter write is repeated until it lands) {
   CAF_CHECK_EQUAL(rec->dead_letters[0].attempts, 1);
   CAF_REQUIRE(outcome);
   CAF_CHECK_EQUAL(*outcome, delivery_outcome::dead_lettered);
+}
+
+CAF_TEST(a dead letter the store refuses goes straight to Kafka) {
+  start(policy());
+  rec->dlq_script.push_back(
+    make_error(troupe_errc::storage_rejected,
+               "invalid byte sequence for encoding \"UTF8\": 0xff"));
+  submit(job("malformed_event: not JSON"));
+  collect();
+  CAF_CHECK(rec->dead_letters.empty());
+  CAF_REQUIRE_EQUAL(rec->direct.size(), 1u);
+  CAF_CHECK_EQUAL(rec->direct[0].topic, "order.created");
+  CAF_CHECK_EQUAL(rec->direct[0].payload, "{...}");
+  CAF_REQUIRE(outcome);
+  CAF_CHECK_EQUAL(*outcome, delivery_outcome::dead_lettered);
+  // Nothing keeps retrying afterwards.
+  advance(60s);
+  CAF_CHECK_EQUAL(rec->direct.size(), 1u);
+  CAF_CHECK(rec->dead_letters.empty());
+}
+
+CAF_TEST(a dead-letter write that keeps timing out ends on Kafka too) {
+  start(policy());
+  for (int i = 0; i < 5; ++i)
+    rec->dlq_script.push_back(make_error(troupe_errc::timeout, "slow"));
+  submit(job("malformed_event: not JSON"));
+  for (int i = 0; i < 10; ++i)
+    advance(1s);
+  CAF_CHECK(rec->dead_letters.empty());
+  CAF_REQUIRE_EQUAL(rec->direct.size(), 1u);
+  CAF_REQUIRE(outcome);
+  CAF_CHECK_EQUAL(*outcome, delivery_outcome::dead_lettered);
+}
+
+CAF_TEST(a message neither the store nor Kafka takes still ends) {
+  start(policy());
+  rec->dlq_script.push_back(make_error(troupe_errc::storage_rejected, "no"));
+  rec->direct_script.push_back(
+    make_error(troupe_errc::internal, "kafka: message size too large"));
+  submit(job("malformed_event: not JSON"));
+  collect();
+  CAF_CHECK(rec->dead_letters.empty());
+  CAF_CHECK(rec->direct.empty());
+  CAF_REQUIRE(outcome);
+  CAF_CHECK_EQUAL(*outcome, delivery_outcome::dead_lettered);
+  advance(60s);
+  CAF_CHECK(rec->direct.empty());
+}
+
+CAF_TEST(an unknown failure inside the store is final not an outage) {
+  start(policy());
+  fail_times(1, make_error(troupe_errc::internal, "type_error: invalid UTF-8"));
+  submit(job());
+  collect();
+  CAF_CHECK_EQUAL(rec->handler_calls, 1);
+  CAF_CHECK(rec->outages.empty());
+  CAF_REQUIRE_EQUAL(rec->dead_letters.size(), 1u);
+  CAF_CHECK_EQUAL(rec->dead_letters[0].attempts, 1);
+}
+
+CAF_TEST(a read only database is an outage not a final error) {
+  start(policy());
+  fail_times(3, make_error(troupe_errc::storage_unavailable,
+                           "cannot execute INSERT in a read-only transaction"));
+  submit(job());
+  advance(100ms);
+  advance(200ms);
+  advance(400ms);
+  collect();
+  CAF_CHECK(rec->dead_letters.empty());
+  CAF_REQUIRE(outcome);
+  CAF_CHECK_EQUAL(*outcome, delivery_outcome::handled);
+}
+
+CAF_TEST(a handed off message is dropped without pausing the consumer) {
+  start(policy());
+  fail_times(1, make_error(troupe_errc::handed_off,
+                           "fenced: the order's partition moved"));
+  submit(job());
+  collect();
+  CAF_CHECK_EQUAL(rec->handler_calls, 1);
+  CAF_CHECK(rec->outages.empty());
+  CAF_CHECK(rec->dead_letters.empty());
+  CAF_REQUIRE(outcome);
+  CAF_CHECK_EQUAL(*outcome, delivery_outcome::handed_off);
+  advance(10s);
+  CAF_CHECK_EQUAL(rec->handler_calls, 1);
+}
+
+CAF_TEST(a revoked partition takes its waiting jobs out of memory) {
+  start(policy());
+  fail_times(100, flaky());
+  submit(job("", 1));
+  auto other = job("", 2);
+  other.partition = 3;
+  submit(other);
+  CAF_CHECK_EQUAL(rec->handler_calls, 2);
+  self->send(d, revoke_atom::value, std::string{"order.created"}, int32_t{2});
+  collect();
+  CAF_CHECK_EQUAL(rec->outcomes.size(), 1u);
+  CAF_CHECK_EQUAL(rec->outcomes[1], delivery_outcome::handed_off);
+  CAF_CHECK_EQUAL(deref<delivery_actor::stateful_base<delivery_state>>(d).state.jobs.size(), 1u);
+  advance(100ms); // only the job of partition 3 is retried
+  CAF_CHECK_EQUAL(rec->handler_calls, 3);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -118,13 +118,20 @@ fake_store(store_actor::stateful_pointer<fake_store_state> self,
     [=](saga_write& w) -> caf::result<write_outcome> {
       if (!admit(*db))
         return unavailable();
+      if (db->fenced_next > 0) {
+        --db->fenced_next;
+        return write_outcome::fenced;
+      }
       if (!w.event_id.empty() && !first_time(*db, "orchestrator", w.event_id))
         return write_outcome::duplicate;
       auto i = db->orders.find(w.order_id);
       if (i == db->orders.end())
         return make_error(troupe_errc::not_found, w.order_id);
       auto& s = i->second;
-      if (!w.final_status.empty() && s.status != status::fresh) {
+      // Like the PostgreSQL store: applied only while the saga is in the
+      // state the write assumed.
+      if (s.status != w.expect_status || s.payment_status != w.expect_payment
+          || s.inventory_status != w.expect_inventory) {
         if (!w.event_id.empty())
           db->processed.erase({"orchestrator", w.event_id});
         return write_outcome::stale;
@@ -143,6 +150,16 @@ fake_store(store_actor::stateful_pointer<fake_store_state> self,
       if (w.refund)
         db->events.emplace_back("payment.refund", w.order_id);
       db->saga_writes.push_back(w);
+      if (db->unknown_commit_next > 0) {
+        --db->unknown_commit_next;
+        return make_error(troupe_errc::commit_unknown, "injected: no answer "
+                                                       "to the commit");
+      }
+      if (db->lose_reply_next > 0) {
+        --db->lose_reply_next;
+        // A promise that is never delivered: the sender's request times out.
+        return self->make_response_promise<write_outcome>();
+      }
       return write_outcome::applied;
     },
     [=](load_saga& q) -> saga_snapshot {

@@ -28,6 +28,15 @@ struct fake_db {
   std::vector<saga_write> saga_writes;       ///< applied ones, in order
   std::vector<std::pair<std::string, std::string>> events; ///< (topic, order)
   int fail_next = 0; ///< this many writes fail with storage_unavailable
+  /// This many saga writes are applied but answered with commit_unknown
+  /// (the commit happened; its acknowledgement did not arrive).
+  int unknown_commit_next = 0;
+  /// This many saga writes are applied but never answered (the reply is
+  /// lost; the sender's request times out).
+  int lose_reply_next = 0;
+  /// This many saga writes are refused as `fenced` (another node claimed
+  /// the order's partition).
+  int fenced_next = 0;
 
   /// Adds an open order whose deadline is `deadline_in_ms` away.
   saga_snapshot& add_order(const std::string& id, int64_t deadline_in_ms,

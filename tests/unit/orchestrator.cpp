@@ -209,4 +209,90 @@ CAF_TEST(plan_step is pure and ignores what it has seen) {
   CAF_CHECK(!plan_step(s, step));
 }
 
+// -- acting on what is committed -----------------------------------------------
+
+CAF_TEST(a write whose reply was lost is learned from the store) {
+  start("o-20", 120000);
+  db->lose_reply_next = 1;
+  auto rh = self->request(orch, caf::infinite, payment("o-20", true));
+  drain();
+  CAF_CHECK_EQUAL(order("o-20").payment_status, pay::approved); // committed
+  advance(30s); // the orchestrator's request to the store times out
+  bool failed = false;
+  rh.receive([](write_outcome) {}, [&](caf::error&) { failed = true; });
+  CAF_CHECK(failed);
+  // The redelivered result finds its step committed; the inventory result
+  // then decides from what the store holds.
+  CAF_CHECK_EQUAL(ask(orch, payment("o-20", true)), write_outcome::duplicate);
+  CAF_CHECK_EQUAL(ask(orch, inventory("o-20", true)), write_outcome::applied);
+  CAF_CHECK_EQUAL(order("o-20").status, status::confirmed);
+  CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-20"), 0u);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-20"), 0u);
+}
+
+CAF_TEST(a commit whose outcome is unknown is learned from the store) {
+  start("o-21", 120000);
+  db->unknown_commit_next = 1;
+  auto first = ask(orch, payment("o-21", true));
+  CAF_REQUIRE(!first);
+  CAF_CHECK(retryable(first.error()));
+  CAF_CHECK_EQUAL(ask(orch, payment("o-21", true)), write_outcome::duplicate);
+  CAF_CHECK_EQUAL(ask(orch, inventory("o-21", true)), write_outcome::applied);
+  CAF_CHECK_EQUAL(order("o-21").status, status::confirmed);
+}
+
+CAF_TEST(the deadline compensates what is committed not what is remembered) {
+  start("o-22", 60000);
+  db->lose_reply_next = 1;
+  self->send(orch, payment("o-22", true));
+  drain();
+  advance(30s); // lost: the payment is committed, the actor does not know
+  db->unknown_commit_next = 1;
+  auto r = ask(orch, inventory("o-22", false, reason::out_of_stock));
+  CAF_CHECK(!r);
+  advance(30s); // the deadline, with no redelivery in between
+  CAF_CHECK_EQUAL(order("o-22").status, status::cancelled);
+  CAF_CHECK_EQUAL(order("o-22").reason, reason::out_of_stock);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-22"), 1u);
+  CAF_CHECK_EQUAL(db->count_events("order.status.changed", "o-22"), 1u);
+}
+
+CAF_TEST(a stale snapshot does not decide the deadline) {
+  // Rehydrated from a copy taken before the payment committed.
+  db->add_order("o-23", 1000);
+  auto stale = db->orders.at("o-23");
+  db->orders.at("o-23").payment_status = pay::approved;
+  db->payments["o-23"] = true;
+  orch = sys.spawn(orchestrator, "o-23", store, stale);
+  drain();
+  advance(1000ms);
+  CAF_CHECK_EQUAL(order("o-23").status, status::cancelled);
+  CAF_CHECK_EQUAL(order("o-23").reason, reason::timeout);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-23"), 1u);
+  CAF_CHECK_EQUAL(db->count_events("order.status.changed", "o-23"), 1u);
+}
+
+CAF_TEST(a stale snapshot does not hide a committed reservation) {
+  db->add_order("o-24", 1000);
+  auto stale = db->orders.at("o-24");
+  db->orders.at("o-24").inventory_status = inv::reserved;
+  db->reservations["o-24"] = {"RESERVED", 1};
+  orch = sys.spawn(orchestrator, "o-24", store, stale);
+  drain();
+  CAF_CHECK_EQUAL(ask(orch, payment("o-24", false)), write_outcome::applied);
+  CAF_CHECK_EQUAL(order("o-24").status, status::cancelled);
+  CAF_CHECK_EQUAL(order("o-24").reason, reason::payment_declined);
+  CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-24"), 1u);
+}
+
+CAF_TEST(a fenced write hands the step off without an outage) {
+  start("o-25");
+  db->fenced_next = 1;
+  auto r = ask(orch, payment("o-25", true));
+  CAF_REQUIRE(!r);
+  CAF_CHECK_EQUAL(tier_of(r.error()), error_tier::handed_off);
+  CAF_CHECK(!is_outage(r.error()));
+  CAF_CHECK(!alive(orch));
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
