@@ -170,7 +170,7 @@ thread_local std::chrono::steady_clock::time_point request_start;
 std::string route_of(const httplib::Request& req) {
   auto& p = req.path;
   if (p == "/orders" || p == "/health" || p == "/ready" || p == "/metrics"
-      || p == "/admin/dead-letters")
+      || p == "/admin/dead-letters" || p == "/admin/outbox")
     return p;
   if (p.rfind("/orders/", 0) == 0)
     return "/orders/{id}";
@@ -502,6 +502,21 @@ void http_api::routes() {
                          1000);
     try {
       send_json(res, 200, queries_->list_dead_letters(limit));
+    } catch (const std::exception& e) {
+      unavailable(res, e.what());
+    }
+  });
+
+  // Outbox rows Kafka refused for good (too large, unknown topic), set aside
+  // so that they never hold back the rows behind them.
+  srv.Get("/admin/outbox", [this](const httplib::Request& req,
+                                  httplib::Response& res) {
+    int limit = 100;
+    if (req.has_param("limit"))
+      limit = std::clamp(std::atoi(req.get_param_value("limit").c_str()), 1,
+                         1000);
+    try {
+      send_json(res, 200, queries_->list_set_aside(limit));
     } catch (const std::exception& e) {
       unavailable(res, e.what());
     }

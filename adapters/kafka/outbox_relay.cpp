@@ -1,8 +1,10 @@
 // The outbox relay's claim/produce/mark cycle.
 #include "outbox_relay.hpp"
 
+#include <charconv>
 #include <map>
 #include <stdexcept>
+#include <string_view>
 
 #include <caf/event_based_actor.hpp>
 #include <librdkafka/rdkafka.h>
@@ -10,6 +12,7 @@
 #include <pqxx/pqxx>
 
 #include "errors.hpp"
+#include "kafka_errors.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
 #include "messages.hpp"
@@ -29,12 +32,13 @@ namespace {
 
 using relay_ptr = caf::stateful_actor<relay_state>*;
 
+/// Runs inside rd_kafka_poll on the relay's own thread.
 void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
   auto& st = *static_cast<relay_state*>(opaque);
-  auto idx = reinterpret_cast<intptr_t>(msg->_private) - 1;
-  if (idx >= 0 && static_cast<size_t>(idx) < st.delivered.size()
-      && st.delivered[idx] == 0) {
-    st.delivered[idx] = msg->err ? -1 : 1;
+  auto row = static_cast<int64_t>(reinterpret_cast<intptr_t>(msg->_private));
+  auto i = st.delivered.find(row);
+  if (i != st.delivered.end() && i->second == relay_state::pending) {
+    i->second = static_cast<int>(msg->err);
     --st.outstanding;
   }
   if (msg->err)
@@ -66,9 +70,16 @@ bool ensure_connection(relay_ptr self) {
     st.conn = std::make_unique<pqxx::connection>(st.cfg.pg_url);
     st.listener = std::make_unique<outbox_listener>(*st.conn);
     st.conn->prepare("claim",
-                     "SELECT id, topic, key, payload, headers::text FROM outbox "
-                     "WHERE published_at IS NULL ORDER BY id LIMIT $1 "
+                     "SELECT id, topic, key, payload, headers::text, key_raw, "
+                     "payload_raw, attempts FROM outbox "
+                     "WHERE published_at IS NULL AND set_aside_at IS NULL "
+                     "AND id <> ALL($2::bigint[]) ORDER BY id LIMIT $1 "
                      "FOR UPDATE SKIP LOCKED");
+    st.conn->prepare("failed",
+                     "UPDATE outbox SET attempts = attempts + 1, "
+                     "last_error = $2, set_aside_at = CASE WHEN attempts + 1 "
+                     ">= $3 OR $4 THEN clock_timestamp() END "
+                     "WHERE id = $1 RETURNING set_aside_at IS NOT NULL");
     st.conn->prepare("mark", "UPDATE outbox SET published_at = "
                              "clock_timestamp() WHERE id = ANY($1::bigint[]) "
                              "AND published_at IS NULL");
@@ -84,38 +95,71 @@ bool ensure_connection(relay_ptr self) {
 
 struct batch_result {
   size_t published = 0;
-  size_t failed = 0;
+  size_t failed = 0;      ///< rows Kafka did not take
+  bool outage = false;    ///< nothing went through: brokers unreachable?
 };
+
+/// A PostgreSQL array literal of ids.
+std::string id_array(const std::vector<int64_t>& ids) {
+  std::string out = "{";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0)
+      out += ',';
+    out += std::to_string(ids[i]);
+  }
+  return out + "}";
+}
+
+/// The bytes of a text column, or of its exact-bytes twin when set.
+std::string bytes_of(const pqxx::field& text, const pqxx::field& raw) {
+  if (raw.is_null())
+    return text.as<std::string>();
+  pqxx::binarystring b{raw};
+  return b.str();
+}
 
 /// Claims, produces and marks one batch.
 batch_result publish_batch(relay_ptr self) {
   auto& st = self->state;
   auto t0 = std::chrono::steady_clock::now();
   pqxx::work tx{*st.conn};
-  auto rows = tx.exec_prepared("claim", st.cfg.batch);
+  // Rows that failed recently wait for their own backoff, not the batch.
+  std::vector<int64_t> waiting;
+  auto now = std::chrono::steady_clock::now();
+  for (auto i = st.retry_at.begin(); i != st.retry_at.end();) {
+    if (i->second <= now) {
+      i = st.retry_at.erase(i);
+    } else {
+      waiting.push_back(i->first);
+      ++i;
+    }
+  }
+  auto rows = tx.exec_prepared("claim", st.cfg.batch, id_array(waiting));
   if (rows.empty())
     return {};
   auto t1 = std::chrono::steady_clock::now();
-  st.delivered.assign(rows.size(), 0);
+  st.delivered.clear();
   st.outstanding = 0;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    auto topic = rows[i][1].as<std::string>();
-    auto key = rows[i][2].as<std::string>();
-    auto payload = rows[i][3].as<std::string>();
-    auto hdrs = make_headers(rows[i][4].as<std::string>());
-    auto row_id = rows[i][0].as<std::string>();
+  for (const auto& row : rows) {
+    auto id = row[0].as<int64_t>();
+    auto topic = row[1].as<std::string>();
+    auto key = bytes_of(row[2], row[5]);
+    auto payload = bytes_of(row[3], row[6]);
+    auto hdrs = make_headers(row[4].as<std::string>());
+    auto row_id = std::to_string(id);
     rd_kafka_header_add(hdrs, "troupe.outbox_id", -1, row_id.data(),
                         static_cast<ssize_t>(row_id.size()));
+    st.delivered[id] = relay_state::pending;
     auto err = rd_kafka_producev(
       st.producer, RD_KAFKA_V_TOPIC(topic.c_str()),
       RD_KAFKA_V_KEY(key.data(), key.size()),
       RD_KAFKA_V_VALUE(payload.data(), payload.size()),
       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
-      RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<intptr_t>(i + 1))),
+      RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<intptr_t>(id))),
       RD_KAFKA_V_END);
     if (err) {
       rd_kafka_headers_destroy(hdrs);
-      st.delivered[i] = -1;
+      st.delivered[id] = static_cast<int>(err);
       log::warn("relay", "produce to {} failed: {}", topic,
                 rd_kafka_err2str(err));
     } else {
@@ -128,20 +172,54 @@ batch_result publish_batch(relay_ptr self) {
   while (st.outstanding > 0 && std::chrono::steady_clock::now() < deadline)
     rd_kafka_poll(st.producer, 5);
   auto t3 = std::chrono::steady_clock::now();
-  std::string ids = "{";
-  size_t n = 0;
+  std::vector<int64_t> done;
+  std::vector<std::pair<size_t, int>> failures; // row index, error
   std::map<std::string, double> per_topic;
+  bool any_refused_for_good = false;
   for (size_t i = 0; i < rows.size(); ++i) {
-    if (st.delivered[i] == 1) {
-      if (n++ > 0)
-        ids += ',';
-      ids += rows[i][0].c_str();
+    auto state = st.delivered[rows[i][0].as<int64_t>()];
+    if (state == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      done.push_back(rows[i][0].as<int64_t>());
       per_topic[rows[i][1].as<std::string>()] += 1;
+    } else {
+      auto err = state == relay_state::pending
+                   ? static_cast<int>(RD_KAFKA_RESP_ERR__TIMED_OUT)
+                   : state;
+      any_refused_for_good |= kafka_refused_for_good(err);
+      failures.emplace_back(i, err);
     }
   }
-  ids += '}';
+  auto n = done.size();
   if (n > 0)
-    tx.exec_prepared("mark", ids);
+    tx.exec_prepared("mark", id_array(done));
+  // Nothing went through and nothing was refused for good: the brokers are
+  // unreachable, and that is no row's fault. Otherwise each failed row
+  // spends one attempt, and a row that Kafka refuses for good, or that
+  // keeps failing while others go through, is set aside with its cause.
+  bool outage = n == 0 && !any_refused_for_good;
+  if (!outage) {
+    for (auto& [i, err] : failures) {
+      auto id = rows[i][0].as<int64_t>();
+      auto topic = rows[i][1].as<std::string>();
+      auto cause = describe(classify_produce(err));
+      auto r = tx.exec_prepared1("failed", id, cause, st.cfg.max_attempts,
+                                 kafka_refused_for_good(err)
+                                   && rows[i][7].as<int32_t>() + 1
+                                        >= std::min(2, st.cfg.max_attempts));
+      if (r[0].as<bool>()) {
+        log::error("relay", "outbox row {} for {} set aside: {}", id, topic,
+                   cause);
+        metrics::inc("troupe_outbox_set_aside_total", {{"topic", topic}});
+        st.retry_at.erase(id);
+      } else {
+        auto tries = rows[i][7].as<int32_t>() + 1;
+        st.retry_at[id] = std::chrono::steady_clock::now()
+                          + std::min(std::chrono::milliseconds{5000},
+                                     std::chrono::milliseconds{100}
+                                       * (1 << std::min(tries, 6)));
+      }
+    }
+  }
   tx.commit();
   for (auto& [topic, count] : per_topic)
     metrics::inc("troupe_events_produced_total", {{"topic", topic}}, count);
@@ -156,7 +234,7 @@ batch_result publish_batch(relay_ptr self) {
                rows.size(), ms(t1 - t0), ms(t2 - t1), ms(t3 - t2), ms(t4 - t3));
   }
   st.published += n;
-  return {n, rows.size() - n};
+  return {n, rows.size() - n, outage};
 }
 
 /// A relay that died between Kafka's acknowledgement and its commit left
@@ -170,7 +248,7 @@ void recover(relay_ptr self) {
   {
     pqxx::work tx{*st.conn};
     for (const auto& row : tx.exec("SELECT topic, min(id) FROM outbox WHERE "
-                                   "published_at IS NULL GROUP BY topic"))
+                                   "published_at IS NULL AND set_aside_at IS NULL GROUP BY topic"))
       lowest[row[0].as<std::string>()] = row[1].as<int64_t>();
     tx.commit();
   }
@@ -191,12 +269,12 @@ void recover(relay_ptr self) {
   for (auto& [topic, low] : lowest) {
     auto t = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
     const rd_kafka_metadata_t* md = nullptr;
-    if (rd_kafka_metadata(rk, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (rd_kafka_metadata(rk, 0, t, &md, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
       for (int p = 0; md->topic_cnt == 1 && p < md->topics[0].partition_cnt;
            ++p) {
         int64_t lo = 0, hi = 0;
         if (rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &lo, &hi,
-                                             5000)
+                                             1000)
               != RD_KAFKA_RESP_ERR_NO_ERROR
             || hi <= lo)
           continue;
@@ -212,7 +290,10 @@ void recover(relay_ptr self) {
   size_t found = 0;
   if (open > 0) {
     rd_kafka_assign(rk, parts);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    // Bounded: publishing waits for this scan, and a partition that never
+    // reports its end must not hold everything back. What the scan misses
+    // is published again (consumers are idempotent).
+    auto deadline = std::chrono::steady_clock::now() + st.cfg.recovery_budget;
     while (open > 0 && std::chrono::steady_clock::now() < deadline) {
       auto msg = rd_kafka_consumer_poll(rk, 100);
       if (msg == nullptr)
@@ -226,12 +307,16 @@ void recover(relay_ptr self) {
         if (rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR
             && rd_kafka_header_get_last(hdrs, "troupe.outbox_id", &val, &size)
                  == RD_KAFKA_RESP_ERR_NO_ERROR) {
-          std::string id{static_cast<const char*>(val), size};
+          // Someone else's header may hold anything: only a number counts.
+          std::string_view text{static_cast<const char*>(val), size};
+          int64_t id = 0;
+          auto [end, ec] = std::from_chars(text.data(), text.data() + size, id);
           auto low = lowest.find(rd_kafka_topic_name(msg->rkt));
-          if (low != lowest.end() && std::stoll(id) >= low->second) {
+          if (ec == std::errc{} && end == text.data() + size
+              && low != lowest.end() && id >= low->second) {
             if (found++ > 0)
               ids += ',';
-            ids += id;
+            ids += std::to_string(id);
           }
         }
       }
@@ -275,7 +360,7 @@ void cycle(relay_ptr self) {
       st.recovered = true;
     }
     auto res = publish_batch(self);
-    if (res.failed > 0) {
+    if (res.outage) {
       // Kafka did not take everything (brokers down?): back off, then retry
       // the rows that are still unpublished.
       self->delayed_send(self, st.backoff, poll_atom::value);

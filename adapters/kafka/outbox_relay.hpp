@@ -30,6 +30,11 @@ struct relay_config {
   std::chrono::milliseconds idle_poll{200};
   std::chrono::milliseconds delivery_timeout{10000};
   std::chrono::hours retention{24}; ///< published rows are deleted after this
+  /// Produce attempts of one row before it is set aside (a row Kafka keeps
+  /// refusing while the rows around it go through).
+  int32_t max_attempts = 5;
+  /// Longest the start-up scan for rows already on Kafka may take.
+  std::chrono::milliseconds recovery_budget{1500};
 };
 
 struct relay_state;

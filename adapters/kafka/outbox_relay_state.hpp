@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include <pqxx/connection>
@@ -29,8 +30,14 @@ struct relay_state {
   std::unique_ptr<pqxx::connection> conn;
   std::unique_ptr<outbox_listener> listener;
   rd_kafka_s* producer = nullptr;
-  std::vector<int8_t> delivered; ///< per row of the current batch: 0, 1, -1
+  /// Delivery reports of the current batch by outbox row id: `pending`, or
+  /// librdkafka's error code (0: acknowledged). Reports for rows not in the
+  /// map (a late report of an earlier batch) are ignored.
+  static constexpr int pending = -100000;
+  std::unordered_map<int64_t, int> delivered;
   size_t outstanding = 0;
+  /// Rows whose produce failed, by id: when they may be tried again.
+  std::unordered_map<int64_t, std::chrono::steady_clock::time_point> retry_at;
   std::chrono::milliseconds backoff{100};
   std::chrono::steady_clock::time_point last_cleanup;
   uint64_t published = 0;

@@ -183,6 +183,7 @@ json order_queries::list_dead_letters(int limit) {
                      + ts("first_failure") + ", " + ts("last_failure")
                      + ", correlation_id, consumer, " + ts("created_at") + ", "
                      + ts("redriven_at")
+                     + ", key_raw IS NULL AND payload_raw IS NULL"
                      + " FROM dead_letters ORDER BY id DESC LIMIT "
                      + std::to_string(limit));
     auto result = json::array();
@@ -200,7 +201,10 @@ json order_queries::list_dead_letters(int limit) {
                         {"correlation_id", nullable(row[10])},
                         {"consumer", row[11].as<std::string>()},
                         {"created_at", row[12].as<std::string>()},
-                        {"redriven_at", nullable(row[13])}});
+                        {"redriven_at", nullable(row[13])},
+                        // false: key or payload held bytes that are not
+                        // UTF-8, shown as \xNN; the exact bytes are kept
+                        {"exact", row[14].as<bool>()}});
     return result;
   });
 }
@@ -211,8 +215,10 @@ bool order_queries::redrive_dead_letter(int64_t id) {
     auto r = tx.exec(
       "WITH d AS (UPDATE dead_letters SET redriven_at = clock_timestamp() "
       "WHERE id = " + std::to_string(id) + " RETURNING topic, key, payload, "
-      "correlation_id) INSERT INTO outbox (topic, key, payload, headers) "
-      "SELECT topic, COALESCE(key, ''), payload, jsonb_build_object("
+      "correlation_id, key_raw, payload_raw) INSERT INTO outbox (topic, key, "
+      "payload, key_raw, payload_raw, headers) "
+      "SELECT topic, COALESCE(key, ''), payload, key_raw, payload_raw, "
+      "jsonb_build_object("
       "'correlation_id', COALESCE(correlation_id, ''), 'troupe.redriven_from', '"
       + std::to_string(id) + "') FROM d RETURNING id");
     tx.commit();
@@ -225,8 +231,31 @@ std::pair<int64_t, double> order_queries::outbox_backlog() {
     pqxx::read_transaction tx{conn};
     auto r = tx.exec("SELECT count(*), COALESCE(EXTRACT(EPOCH FROM "
                      "clock_timestamp() - min(created_at)), 0) FROM outbox "
-                     "WHERE published_at IS NULL");
+                     "WHERE published_at IS NULL AND set_aside_at IS NULL");
     return std::make_pair(r[0][0].as<int64_t>(), r[0][1].as<double>());
+  });
+}
+
+json order_queries::list_set_aside(int limit) {
+  return with_connection([&](pqxx::connection& conn) {
+    pqxx::read_transaction tx{conn};
+    auto r = tx.exec("SELECT id, topic, key, octet_length(COALESCE(payload_raw, "
+                     "convert_to(payload, 'UTF8'))), attempts, "
+                     "COALESCE(last_error, ''), " + ts("created_at") + ", "
+                     + ts("set_aside_at") + " FROM outbox WHERE set_aside_at "
+                     "IS NOT NULL ORDER BY set_aside_at DESC LIMIT "
+                     + std::to_string(limit));
+    auto result = json::array();
+    for (const auto& row : r)
+      result.push_back({{"id", row[0].as<int64_t>()},
+                        {"topic", row[1].as<std::string>()},
+                        {"key", row[2].as<std::string>()},
+                        {"bytes", row[3].as<int64_t>()},
+                        {"attempts", row[4].as<int64_t>()},
+                        {"error", row[5].as<std::string>()},
+                        {"created_at", row[6].as<std::string>()},
+                        {"set_aside_at", row[7].as<std::string>()}});
+    return result;
   });
 }
 

@@ -36,6 +36,9 @@ public:
 
   /// Publishes a dead letter again to its original topic (through the
   /// outbox) and marks it redriven. Returns false when there is no such id.
+  /// Outbox rows Kafka refused for good (set aside), newest first.
+  nlohmann::json list_set_aside(int limit);
+
   bool redrive_dead_letter(int64_t id);
 
   /// Unpublished outbox rows and the age of the oldest, in seconds.

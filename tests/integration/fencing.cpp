@@ -75,6 +75,7 @@ CAF_TEST(a stale owner cannot commit saga writes) {
   // Node B takes the partition over; node A has not noticed yet.
   fence_b->claim({0});
   w.event_id = "ev-a2";
+  w.expect_payment = pay::approved; // the state this write was planned on
   w.inventory_status = inv::reserved;
   w.final_status = status::confirmed;
   CAF_CHECK_EQUAL(write(sys, store_a, w), write_outcome::fenced);

@@ -11,11 +11,13 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/test/unit_test.hpp>
 
 #include "environment.hpp"
 #include "migrations.hpp"
+#include "pg_store.hpp"
 
 using namespace troupe;
 using namespace troupe::test;
@@ -33,10 +35,10 @@ void insert_rows(const std::string& url, int n) {
                     + std::to_string(n) + ") i RETURNING id");
 }
 
-bool wait_published(const std::string& url) {
-  for (int i = 0; i < 300; ++i) {
+bool wait_published(const std::string& url, int tenths = 300) {
+  for (int i = 0; i < tenths; ++i) {
     if (query_column(url, "SELECT count(*) FROM outbox WHERE published_at "
-                          "IS NULL")[0] == "0")
+                          "IS NULL AND set_aside_at IS NULL")[0] == "0")
       return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -131,4 +133,103 @@ CAF_TEST(rows already on Kafka after a crash are not published again) {
   for (auto& [id, n] : seen)
     CAF_CHECK_EQUAL(n, 1);
   CAF_CHECK_EQUAL(mismatches, 0);
+}
+
+CAF_TEST(a row Kafka refuses for good is set aside and holds nothing back) {
+  auto url = fresh_database("it_relay_poison");
+  apply_migrations(url);
+  kafka_cluster kafka;
+  // Over the producer's message size limit: Kafka never takes it.
+  query_column(url, "INSERT INTO outbox (topic, key, payload) VALUES "
+                    "('order.created.dlq', 'junk', repeat('x', 1200000)) "
+                    "RETURNING id");
+  insert_rows(url, 100);
+  {
+    caf::actor_system_config cfg;
+    caf::actor_system sys{cfg};
+    auto t0 = std::chrono::steady_clock::now();
+    auto relay = sys.spawn<caf::detached>(outbox_relay, config_for(url, kafka));
+    CAF_CHECK(wait_published(url, 100));
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - t0)
+                .count();
+    CAF_MESSAGE("the 100 rows behind the poison row were published and the "
+                "poison row set aside after "
+                << ms << " ms");
+    caf::anon_send_exit(relay, caf::exit_reason::user_shutdown);
+  }
+  auto published = query_column(url, "SELECT count(*) FROM outbox WHERE "
+                                     "published_at IS NOT NULL");
+  CAF_CHECK_EQUAL(published.at(0), "100");
+  auto aside = query_column(url, "SELECT last_error FROM outbox WHERE "
+                                 "set_aside_at IS NOT NULL");
+  CAF_REQUIRE_EQUAL(aside.size(), 1u);
+  CAF_CHECK(aside[0].find("too large") != std::string::npos);
+}
+
+CAF_TEST(a foreign outbox id header does not stall publishing) {
+  auto url = fresh_database("it_relay_foreign");
+  apply_migrations(url);
+  kafka_cluster kafka;
+  kafka.produce("order.created", "k", "v", {{"troupe.outbox_id", "not-a-number"}});
+  kafka.produce("payment.result", "k", "v", {{"troupe.outbox_id", "99999999999999999999"}});
+  insert_rows(url, 30);
+  {
+    caf::actor_system_config cfg;
+    caf::actor_system sys{cfg};
+    auto relay = sys.spawn<caf::detached>(outbox_relay, config_for(url, kafka));
+    CAF_CHECK(wait_published(url, 50));
+    caf::anon_send_exit(relay, caf::exit_reason::user_shutdown);
+  }
+  int mismatches = 0;
+  auto seen = published_ids(kafka, url, mismatches);
+  CAF_CHECK_EQUAL(seen.size(), 30u + 2u); // the two foreign records too
+}
+
+CAF_TEST(a dead letter keeps bytes that are not UTF-8 exactly) {
+  auto url = fresh_database("it_relay_bytes");
+  apply_migrations(url);
+  kafka_cluster kafka;
+  const std::string junk = "\xff\xfe junk \xc3(";
+  const std::string key = "k\x80";
+  {
+    caf::actor_system_config cfg;
+    caf::actor_system sys{cfg};
+    pg_settings pg;
+    pg.url = url;
+    pg.pool_size = 1;
+    auto store = spawn_pg_store(sys, pg);
+    dead_letter d;
+    d.topic = "order.created";
+    d.partition = 1;
+    d.offset = 7;
+    d.key = key;
+    d.payload = junk;
+    d.error = "malformed_event: not JSON: last read: '\xff'";
+    d.attempts = 1;
+    d.first_failure = d.last_failure = "2026-12-02T00:00:00.000Z";
+    d.consumer = "payment";
+    caf::scoped_actor self{sys};
+    bool ok = false;
+    self->request(store, std::chrono::seconds(10), d)
+      .receive([&](write_outcome x) { ok = x == write_outcome::applied; },
+               [&](caf::error& e) { CAF_FAIL("refused: " << caf::to_string(e)); });
+    CAF_CHECK(ok);
+    auto relay = sys.spawn<caf::detached>(outbox_relay, config_for(url, kafka));
+    CAF_CHECK(wait_published(url));
+    caf::anon_send_exit(relay, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
+  }
+  auto shown = query_column(url, "SELECT payload FROM dead_letters");
+  CAF_REQUIRE_EQUAL(shown.size(), 1u);
+  CAF_CHECK_EQUAL(shown[0], "\\xff\\xfe junk \\xc3(");
+  auto exact = query_column(url, "SELECT payload_raw = "
+                                 "'\\xfffe206a756e6b20c328'::bytea FROM "
+                                 "dead_letters");
+  CAF_CHECK_EQUAL(exact.at(0), "t");
+  auto dlq = kafka.read_all("order.created.dlq");
+  CAF_REQUIRE_EQUAL(dlq.size(), 1u);
+  CAF_CHECK(dlq[0].value == junk);
+  CAF_CHECK(dlq[0].key == key);
+  CAF_CHECK_EQUAL(dlq[0].headers["dlq.original.offset"], "7");
 }
