@@ -4,7 +4,10 @@ JOBS ?= 2
 N ?= 3
 BUILD_DIR ?= build
 
-.PHONY: build deps run cluster test bench clean
+FUZZ_TIME ?= 60
+FUZZ_DIR ?= build-fuzz
+
+.PHONY: build deps run cluster test bench clean fuzz
 
 build: deps
 	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
@@ -22,8 +25,14 @@ cluster: build
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900
 
+# libFuzzer targets (clang, ASan+UBSan) in $(FUZZ_DIR), FUZZ_TIME s each.
+fuzz: deps
+	@fuzz/run.sh build $(FUZZ_DIR)
+	@fuzz/run.sh fuzz $(FUZZ_DIR) envelope $(FUZZ_TIME)
+	@fuzz/run.sh fuzz $(FUZZ_DIR) order_request $(FUZZ_TIME)
+
 bench: build
 	@bench/bench.sh
 
 clean:
-	rm -rf $(BUILD_DIR) var bench/out
+	rm -rf $(BUILD_DIR) $(FUZZ_DIR) var bench/out

@@ -19,6 +19,7 @@
 #include "events.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
+#include "order_request.hpp"
 #include "queries.hpp"
 #include "ui_assets.hpp"
 
@@ -47,65 +48,6 @@ std::string lower(std::string x) {
   std::transform(x.begin(), x.end(), x.begin(),
                  [](unsigned char c) { return std::tolower(c); });
   return x;
-}
-
-bool printable(const std::string& x) {
-  return std::all_of(x.begin(), x.end(), [](unsigned char c) {
-    return c >= 0x20 && c != 0x7f;
-  });
-}
-
-/// Validates the body of POST /orders; returns the error details or "".
-std::string validate(const json& body, create_order& out) {
-  if (!body.is_object())
-    return "the body must be a JSON object";
-  auto str_field = [&](const char* key, std::string& dst,
-                       size_t max_len) -> std::string {
-    auto i = body.find(key);
-    if (i == body.end() || i->is_null())
-      return std::string{"missing field '"} + key + "'";
-    if (!i->is_string())
-      return std::string{"field '"} + key + "' must be a string";
-    dst = i->get<std::string>();
-    if (dst.empty())
-      return std::string{"field '"} + key + "' must not be empty";
-    if (dst.size() > max_len)
-      return std::string{"field '"} + key + "' is longer than "
-             + std::to_string(max_len) + " characters";
-    if (!printable(dst))
-      return std::string{"field '"} + key + "' contains control characters";
-    return "";
-  };
-  auto int_field = [&](const char* key, int64_t& dst) -> std::string {
-    auto i = body.find(key);
-    if (i == body.end() || i->is_null())
-      return std::string{"missing field '"} + key + "'";
-    if (!i->is_number_integer())
-      return std::string{"field '"} + key + "' must be an integer";
-    dst = i->get<int64_t>();
-    return "";
-  };
-  if (auto e = str_field("customer_email", out.customer_email, 254); !e.empty())
-    return e;
-  auto at = out.customer_email.find('@');
-  if (at == std::string::npos || at == 0
-      || at + 1 == out.customer_email.size())
-    return "field 'customer_email' must be an email address (name@domain)";
-  if (auto e = str_field("item_sku", out.sku, 64); !e.empty())
-    return e;
-  int64_t quantity = 0;
-  if (auto e = int_field("quantity", quantity); !e.empty())
-    return e;
-  if (quantity < 1)
-    return "field 'quantity' must be at least 1";
-  if (quantity > 1000000)
-    return "field 'quantity' must be at most 1000000";
-  out.quantity = static_cast<int32_t>(quantity);
-  if (auto e = int_field("amount_cents", out.amount_cents); !e.empty())
-    return e;
-  if (out.amount_cents < 0)
-    return "field 'amount_cents' must not be negative";
-  return "";
 }
 
 /// A strong validator for an embedded file (FNV-1a of its bytes).
@@ -366,30 +308,16 @@ void http_api::routes() {
                    + std::to_string(cfg_.max_body_bytes) + " bytes");
       return;
     }
-    json body;
-    try {
-      body = json::parse(req.body);
-    } catch (const json::parse_error& e) {
-      send_error(res, 400, "invalid_json", e.what());
+    auto parsed = parse_order_request(
+      req.body, order_headers{req.get_header_value("Idempotency-Key"),
+                              req.get_header_value("X-Correlation-ID")});
+    if (auto bad = std::get_if<order_request_error>(&parsed)) {
+      send_json(res, 400, json{{"error", bad->error},
+                               {"field", bad->field},
+                               {"details", bad->details}});
       return;
     }
-    create_order cmd;
-    if (auto details = validate(body, cmd); !details.empty()) {
-      send_error(res, 400, "invalid_order", details);
-      return;
-    }
-    cmd.idempotency_key = req.get_header_value("Idempotency-Key");
-    if (cmd.idempotency_key.size() > 200 || !printable(cmd.idempotency_key)) {
-      send_error(res, 400, "invalid_header",
-                 "Idempotency-Key must be at most 200 printable characters");
-      return;
-    }
-    cmd.correlation_id = req.get_header_value("X-Correlation-ID");
-    if (cmd.correlation_id.size() > 200 || !printable(cmd.correlation_id)) {
-      send_error(res, 400, "invalid_header",
-                 "X-Correlation-ID must be at most 200 printable characters");
-      return;
-    }
+    auto cmd = std::get<create_order>(std::move(parsed));
     if (cmd.correlation_id.empty())
       cmd.correlation_id = events::new_uuid();
     cmd.order_id = events::new_uuid();

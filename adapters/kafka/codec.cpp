@@ -1,12 +1,15 @@
 // Envelope decoding.
 #include "codec.hpp"
 
+#include <cstdint>
+
 #include <caf/make_message.hpp>
 #include <nlohmann/json.hpp>
 
 #include "errors.hpp"
 #include "events.hpp"
 #include "messages.hpp"
+#include "utf8.hpp"
 
 namespace troupe::codec {
 
@@ -45,7 +48,16 @@ int64_t integer(const json& obj, const char* key) {
   auto& x = field(obj, key);
   if (!x.is_number_integer())
     throw malformed(std::string{"field '"} + key + "' must be an integer");
+  if (x.is_number_unsigned() && x.get<uint64_t>() > INT64_MAX)
+    throw malformed(std::string{"field '"} + key + "' is out of range");
   return x.get<int64_t>();
+}
+
+int32_t int32(const json& obj, const char* key) {
+  auto x = integer(obj, key);
+  if (x < INT32_MIN || x > INT32_MAX)
+    throw malformed(std::string{"field '"} + key + "' is out of range");
+  return static_cast<int32_t>(x);
 }
 
 bool boolean(const json& obj, const char* key) {
@@ -58,14 +70,22 @@ bool boolean(const json& obj, const char* key) {
 } // namespace
 
 caf::expected<caf::message> decode(const std::string& topic,
+                                   const std::string& key,
                                    const std::string& payload,
-                                   std::string& correlation_id) {
+                                   std::string& correlation_id) try {
+  // The parser checks UTF-8 inside strings only, and its messages quote
+  // the offending bytes: check the whole value first, and quote nothing
+  // unchecked.
+  if (auto why = utf8::problem(payload); !why.empty())
+    return make_error(troupe_errc::malformed_event, "value is " + why);
+  if (auto why = utf8::problem(key); !why.empty())
+    return make_error(troupe_errc::malformed_event, "key is " + why);
   json env;
   try {
     env = json::parse(payload);
   } catch (const json::exception& e) {
     return make_error(troupe_errc::malformed_event,
-                      std::string{"not JSON: "} + e.what());
+                      "not JSON: " + utf8::excerpt(e.what()));
   }
   try {
     if (!env.is_object())
@@ -74,7 +94,8 @@ caf::expected<caf::message> decode(const std::string& topic,
       correlation_id = i->get<std::string>();
     auto type = str(env, "type");
     if (type != topic)
-      throw malformed("unknown event type '" + type + "' on topic " + topic);
+      throw malformed("unknown event type '" + utf8::excerpt(type, 64)
+                      + "' on topic " + topic);
     auto version = env.find("version");
     if (version != env.end()
         && (!version->is_number_integer()
@@ -91,7 +112,7 @@ caf::expected<caf::message> decode(const std::string& topic,
     if (topic == events::order_created) {
       order_created x{event_id, order_id, corr, str(p, "customer_email"),
                       str(p, "item_sku"),
-                      static_cast<int32_t>(integer(p, "quantity")),
+                      int32(p, "quantity"),
                       integer(p, "amount_cents")};
       if (x.quantity < 1 || x.amount_cents < 0)
         throw malformed("quantity or amount_cents out of range");
@@ -112,15 +133,19 @@ caf::expected<caf::message> decode(const std::string& topic,
     if (topic == events::inventory_release)
       return caf::make_message(compensation{
         event_id, order_id, corr, str(p, "item_sku"),
-        static_cast<int32_t>(integer(p, "quantity"))});
+        int32(p, "quantity")});
     if (topic == events::payment_refund)
       return caf::make_message(compensation{event_id, order_id, corr, "", 0});
     throw malformed("no decoder for topic " + topic);
   } catch (const malformed& e) {
     return make_error(troupe_errc::malformed_event, e.what());
   } catch (const json::exception& e) {
-    return make_error(troupe_errc::malformed_event, e.what());
+    return make_error(troupe_errc::malformed_event, utf8::excerpt(e.what()));
   }
+} catch (const std::exception& e) {
+  // Out of memory on a huge value, say: still final for this message.
+  return make_error(troupe_errc::malformed_event,
+                    std::string{"cannot decode: "} + e.what());
 }
 
 } // namespace troupe::codec

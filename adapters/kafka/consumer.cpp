@@ -210,7 +210,8 @@ void handle(consumer_ptr self, rd_kafka_message_t* msg) {
     job.key.assign(static_cast<const char*>(msg->key), msg->key_len);
   if (msg->payload)
     job.payload.assign(static_cast<const char*>(msg->payload), msg->len);
-  auto decoded = codec::decode(job.topic, job.payload, job.correlation_id);
+  auto decoded = codec::decode(job.topic, job.key, job.payload,
+                               job.correlation_id);
   if (decoded)
     job.event = std::move(*decoded);
   else

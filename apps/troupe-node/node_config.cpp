@@ -2,6 +2,8 @@
 #include "node_config.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <optional>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -15,6 +17,84 @@
 extern char** environ;
 
 namespace troupe {
+
+namespace {
+
+std::string show(int32_t x) {
+  return std::to_string(x);
+}
+
+std::string show(int64_t x) {
+  return std::to_string(x);
+}
+
+std::string show(double x) {
+  std::ostringstream out;
+  out << x;
+  return out.str();
+}
+
+/// A duration as the config would spell it: 250ms, 10s, 0s.
+std::string show(caf::timespan x) {
+  using namespace std::chrono;
+  auto ns = x.count();
+  if (ns % 1000000000 == 0)
+    return std::to_string(ns / 1000000000) + "s";
+  if (ns % 1000000 == 0)
+    return std::to_string(ns / 1000000) + "ms";
+  if (ns % 1000 == 0)
+    return std::to_string(ns / 1000) + "us";
+  return std::to_string(ns) + "ns";
+}
+
+/// `lo <= value` (or `lo < value` when `open`) and `value <= hi` if given.
+template <class T>
+node_config::option_bound bound(std::string key, const T& value, T lo,
+                                std::optional<T> hi, bool open) {
+  return {key, [key, &value, lo, hi, open]() -> std::string {
+            auto x = value;
+            bool ok = (open ? x > lo : x >= lo) && (!hi || x <= *hi);
+            if (ok)
+              return "";
+            std::string range;
+            if (hi)
+              range = "between " + show(lo) + " and " + show(*hi);
+            else
+              range = (open ? "greater than " : "at least ") + show(lo);
+            return key + ": must be " + range + " (got " + show(x) + ")";
+          }};
+}
+
+template <class T>
+node_config::option_bound at_least(std::string key, const T& value, T lo) {
+  return bound<T>(std::move(key), value, lo, std::nullopt, false);
+}
+
+template <class T>
+node_config::option_bound between(std::string key, const T& value, T lo,
+                                  T hi) {
+  return bound<T>(std::move(key), value, lo, hi, false);
+}
+
+template <class T>
+node_config::option_bound positive(std::string key, const T& value) {
+  return bound<T>(std::move(key), value, T{0}, std::nullopt, true);
+}
+
+/// Per-step overrides: 0 means "as retry.*", otherwise in [lo, hi]. NaN
+/// satisfies no comparison, so it is outside every range.
+node_config::option_bound zero_or_between(std::string key,
+                                          const double& value, double lo,
+                                          double hi) {
+  return {key, [key, &value, lo, hi]() -> std::string {
+            if (value == 0 || (value >= lo && value <= hi))
+              return "";
+            return key + ": must be 0 (as retry.*) or between " + show(lo)
+                   + " and " + show(hi) + " (got " + show(value) + ")";
+          }};
+}
+
+} // namespace
 
 const std::vector<std::string>& all_roles() {
   static const std::vector<std::string> roles{
@@ -87,6 +167,37 @@ node_config::node_config() {
   opt_group{custom_options_, "log"}
     .add(log_level, "level", "trace, debug, info, warn, error")
     .add(log_format, "format", "text or json");
+  // Allowed ranges of the numeric options above; `load` refuses to start
+  // (exit code 2) on the first value outside, naming key and range.
+  using namespace std::chrono_literals;
+  const caf::timespan zero{0};
+  bounds_ = {
+    between<int32_t>("http.port", http_port, 0, 65535),
+    between<int32_t>("http.threads", http_threads, 1, 4096),
+    between<int64_t>("http.max-body-bytes", max_body_bytes, 1,
+                     int64_t{1} << 30),
+    between<int32_t>("postgres.pool-size", pg_pool_size, 1, 64),
+    between<int32_t>("postgres.max-batch", pg_max_batch, 1, 100000),
+    between<int32_t>("kafka.fetch-wait-max-ms", fetch_wait_max_ms, 0, 300000),
+    between<caf::timespan>("kafka.session-timeout", session_timeout, 1s, 1h),
+    at_least<int32_t>("kafka.max-in-flight", max_in_flight, 1),
+    positive<caf::timespan>("saga.deadline", deadline),
+    positive<caf::timespan>("saga.sweep-interval", sweep_interval),
+    at_least<int64_t>("inventory.default-stock", default_stock, 0),
+    at_least<int32_t>("retry.max-attempts", retry_max_attempts, 1),
+    at_least<caf::timespan>("retry.base", retry_base, zero),
+    at_least<caf::timespan>("retry.cap", retry_cap, zero),
+    between<double>("retry.factor", retry_factor, 1.0, 1000.0),
+    between<double>("retry.jitter", retry_jitter, 0.0, 1.0),
+  };
+  for (auto& [step, o] : retry_steps) {
+    auto key = "retry." + step;
+    bounds_.push_back(
+      at_least<int32_t>(key + "-max-attempts", o.max_attempts, 0));
+    bounds_.push_back(at_least<caf::timespan>(key + "-base", o.base, zero));
+    bounds_.push_back(at_least<caf::timespan>(key + "-cap", o.cap, zero));
+    bounds_.push_back(zero_or_between(key + "-factor", o.factor, 1.0, 1000.0));
+  }
 }
 
 retry_policy node_config::retry_for(const std::string& step) const {
@@ -232,39 +343,21 @@ std::string node_config::load(int argc, char** argv) {
     if (std::find(all_roles().begin(), all_roles().end(), r)
         == all_roles().end())
       return "node.roles: unknown role '" + r + "'";
-  if (http_port < 0 || http_port > 65535)
-    return "http.port: must be between 0 and 65535";
-  if (http_threads < 1)
-    return "http.threads: must be at least 1";
-  if (pg_pool_size < 1 || pg_pool_size > 64)
-    return "postgres.pool-size: must be between 1 and 64";
-  if (pg_max_batch < 1)
-    return "postgres.max-batch: must be at least 1";
   if (pg_url.empty())
     return "postgres.url: must be set";
-  if (deadline.count() <= 0)
-    return "saga.deadline: must be positive";
-  if (sweep_interval.count() <= 0)
-    return "saga.sweep-interval: must be positive";
-  if (default_stock < 0)
-    return "inventory.default-stock: must not be negative";
-  if (fetch_wait_max_ms < 0)
-    return "kafka.fetch-wait-max-ms: must not be negative";
-  if (session_timeout < std::chrono::seconds(1))
-    return "kafka.session-timeout: must be at least 1s";
-  if (retry_max_attempts < 1)
-    return "retry.max-attempts: must be at least 1";
-  if (retry_factor < 1.0)
-    return "retry.factor: must be at least 1";
-  if (retry_jitter < 0.0 || retry_jitter > 1.0)
-    return "retry.jitter: must be between 0 and 1";
+  for (auto& b : bounds_)
+    if (auto why = b.violation(); !why.empty())
+      return why;
+  if (retry_base > retry_cap)
+    return "retry.base (" + show(retry_base) + ") must not exceed retry.cap ("
+           + show(retry_cap) + ")";
   for (auto& [step, o] : retry_steps) {
-    if (o.max_attempts < 0)
-      return "retry." + step + "-max-attempts: must not be negative";
-    if (o.factor != 0 && o.factor < 1.0)
-      return "retry." + step + "-factor: must be at least 1";
-    if (o.base.count() < 0 || o.cap.count() < 0)
-      return "retry." + step + "-base/-cap: must not be negative";
+    auto p = retry_for(step);
+    if (p.base > p.cap)
+      return "retry." + step + "-base (" + show(caf::timespan{p.base})
+             + ") must not exceed retry." + step + "-cap ("
+             + show(caf::timespan{p.cap})
+             + ") (an unset one is retry.base or retry.cap)";
   }
   if (log_format != "text" && log_format != "json")
     return "log.format: must be text or json";

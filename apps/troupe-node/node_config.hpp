@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <ostream>
 #include <string>
@@ -85,6 +86,16 @@ public:
 
   /// Lists Troupe's options with their types and descriptions.
   void print_help(std::ostream& out) const;
+
+  /// The allowed range of one numeric option, checked after parsing.
+  struct option_bound {
+    std::string key;
+    std::function<std::string()> violation; ///< "" when within range
+  };
+
+private:
+  /// One entry per numeric option, declared next to the options.
+  std::vector<option_bound> bounds_;
 };
 
 } // namespace troupe

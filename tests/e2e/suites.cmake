@@ -6,3 +6,7 @@ troupe_e2e(kafka_outage kafka_outage_e2e.py)
 troupe_e2e(poison poison_e2e.py)
 troupe_e2e(metrics metrics_e2e.py)
 troupe_e2e(ui ui_e2e.py)
+# Configuration checks need no database or broker.
+add_test(NAME e2e.config COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e/config_e2e.py)
+set_tests_properties(e2e.config PROPERTIES LABELS e2e TIMEOUT 300
+  ENVIRONMENT "TROUPE_SOURCE_DIR=${PROJECT_SOURCE_DIR};TROUPE_BUILD_DIR=${CMAKE_BINARY_DIR}")

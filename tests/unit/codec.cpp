@@ -1,0 +1,217 @@
+// Decoding of Kafka event envelopes: every topic's events decode into their
+// messages; anything else is malformed with a cause that names the problem
+// and is itself valid UTF-8 (it travels in dead-letter headers and rows).
+#define CAF_SUITE codec
+#include "codec.hpp"
+
+#include <caf/test/unit_test.hpp>
+
+#include "errors.hpp"
+#include "events.hpp"
+#include "messages.hpp"
+#include "utf8.hpp"
+
+using namespace troupe;
+using json = nlohmann::json;
+
+namespace {
+
+const std::string oid = "6f1c2f0e-3a4b-4c5d-8e9f-0a1b2c3d4e5f";
+
+struct decoded {
+  caf::expected<caf::message> result;
+  std::string correlation_id;
+};
+
+decoded decode(const std::string& topic, const std::string& payload,
+               const std::string& key = oid) {
+  decoded out{caf::message{}, {}};
+  out.result = codec::decode(topic, key, payload, out.correlation_id);
+  return out;
+}
+
+/// The cause of a failed decoding (CAF_FAIL when it did not fail).
+std::string cause(const decoded& d) {
+  if (d.result) {
+    CAF_FAIL("decoding succeeded unexpectedly");
+    return {};
+  }
+  CAF_CHECK_EQUAL(d.result.error().category(), troupe_category);
+  CAF_CHECK_EQUAL(d.result.error().code(),
+                  static_cast<uint8_t>(troupe_errc::malformed_event));
+  auto text = describe(d.result.error());
+  CAF_CHECK(utf8::valid(text));
+  return text;
+}
+
+template <class T>
+T as(const decoded& d) {
+  if (!d.result) {
+    CAF_FAIL("decoding failed: " << describe(d.result.error()));
+    return {};
+  }
+  if (!d.result->match_elements<T>()) {
+    CAF_FAIL("unexpected message type " << to_string(*d.result));
+    return {};
+  }
+  return d.result->get_as<T>(0);
+}
+
+std::string order_created_text(const std::string& email = "ann@example.com") {
+  return events::make(events::order_created, oid, "corr-1",
+                      {{"customer_email", email},
+                       {"item_sku", "SKU-1"},
+                       {"quantity", 2},
+                       {"amount_cents", 1999}})
+    .text;
+}
+
+bool contains(const std::string& x, const std::string& what) {
+  return x.find(what) != std::string::npos;
+}
+
+} // namespace
+
+CAF_TEST(valid events of every consumed topic decode) {
+  auto a = as<order_created>(decode(events::order_created, order_created_text()));
+  CAF_CHECK_EQUAL(a.order_id, oid);
+  CAF_CHECK_EQUAL(a.correlation_id, "corr-1");
+  CAF_CHECK_EQUAL(a.customer_email, "ann@example.com");
+  CAF_CHECK_EQUAL(a.sku, "SKU-1");
+  CAF_CHECK_EQUAL(a.quantity, 2);
+  CAF_CHECK_EQUAL(a.amount_cents, 1999);
+  auto b = as<payment_result>(
+    decode(events::payment_result,
+           events::make(events::payment_result, oid, "c",
+                        {{"approved", false},
+                         {"amount_cents", 200000},
+                         {"reason", "payment_declined"}})
+             .text));
+  CAF_CHECK(!b.approved);
+  CAF_CHECK_EQUAL(b.reason, "payment_declined");
+  auto c = as<inventory_result>(
+    decode(events::inventory_result,
+           events::make(events::inventory_result, oid, "c",
+                        {{"reserved", true}, {"reason", nullptr}})
+             .text));
+  CAF_CHECK(c.reserved);
+  CAF_CHECK_EQUAL(c.reason, "");
+  auto d = as<status_changed>(
+    decode(events::status_changed,
+           events::make(events::status_changed, oid, "c",
+                        {{"status", "CANCELLED"},
+                         {"reason", "timeout"},
+                         {"customer_email", "caf\xC3\xA9@example.com"}})
+             .text));
+  CAF_CHECK_EQUAL(d.status, "CANCELLED");
+  CAF_CHECK_EQUAL(d.customer_email, "caf\xC3\xA9@example.com");
+  auto e = as<compensation>(
+    decode(events::inventory_release,
+           events::make(events::inventory_release, oid, "c",
+                        {{"item_sku", "SKU-1"}, {"quantity", 3}})
+             .text));
+  CAF_CHECK_EQUAL(e.sku, "SKU-1");
+  CAF_CHECK_EQUAL(e.quantity, 3);
+  auto f = as<compensation>(
+    decode(events::payment_refund,
+           events::make(events::payment_refund, oid, "c",
+                        {{"amount_cents", 10}})
+             .text));
+  CAF_CHECK_EQUAL(f.order_id, oid);
+}
+
+CAF_TEST(a message without a key decodes) {
+  as<order_created>(decode(events::order_created, order_created_text(), ""));
+}
+
+CAF_TEST(malformed JSON is malformed) {
+  auto d = decode(events::order_created, "{\"event_id\": ");
+  CAF_CHECK(contains(cause(d), "not JSON"));
+  CAF_CHECK(contains(cause(decode(events::order_created, "")), "not JSON"));
+}
+
+CAF_TEST(a value that is not UTF-8 is malformed and the cause says where) {
+  auto d = decode(events::order_created, "\xFF\xFE junk 123");
+  CAF_CHECK_EQUAL(cause(d),
+                  "malformed_event: value is not valid UTF-8 (byte 0 of 11)");
+}
+
+CAF_TEST(invalid UTF-8 inside a string of valid JSON is malformed) {
+  // Built by hand: the encoder refuses to write such text.
+  auto text = order_created_text("annXX@example.com");
+  auto at = text.find("annXX") + 3;
+  text.replace(at, 2, "\xC3\x28");
+  auto d = decode(events::order_created, text);
+  CAF_CHECK_EQUAL(cause(d), "malformed_event: value is not valid UTF-8 (byte "
+                              + std::to_string(at) + " of "
+                              + std::to_string(text.size()) + ")");
+  // A surrogate and an overlong '/' in the correlation id.
+  auto env = json::parse(order_created_text());
+  auto raw = env.dump();
+  auto pos = raw.find("corr-1");
+  for (auto bad : {"\xED\xA0\x80", "\xC0\xAF", "\xF4\x90\x80\x80"}) {
+    auto x = raw;
+    x.replace(pos, 6, bad);
+    CAF_CHECK(contains(cause(decode(events::order_created, x)),
+                       "value is not valid UTF-8 (byte "
+                         + std::to_string(pos)));
+  }
+}
+
+CAF_TEST(a key that is not UTF-8 is malformed) {
+  auto d = decode(events::order_created, order_created_text(), "o\xFF\xFE");
+  CAF_CHECK_EQUAL(cause(d),
+                  "malformed_event: key is not valid UTF-8 (byte 1 of 3)");
+}
+
+CAF_TEST(causes of malformed JSON never quote broken or endless text) {
+  // A literal that starts with a two-byte character: the parser's own
+  // message would quote half of it.
+  auto d = decode(events::order_created, "{\"a\": \xC3\xA9}");
+  CAF_CHECK(contains(cause(d), "not JSON"));
+  // A string of 1 MB that never ends: the cause stays short.
+  auto huge = "{\"a\": \"" + std::string(1 << 20, 'x');
+  CAF_CHECK_LESS(cause(decode(events::order_created, huge)).size(), 400u);
+  auto type = "{\"type\": \"" + std::string(1 << 20, 't') + "\"}";
+  CAF_CHECK_LESS(cause(decode(events::order_created, type)).size(), 400u);
+}
+
+CAF_TEST(envelopes with missing or mistyped fields are malformed) {
+  auto env = json::parse(order_created_text());
+  auto without = [&](const char* key) {
+    auto x = env;
+    x.erase(key);
+    return x.dump();
+  };
+  CAF_CHECK(contains(cause(decode(events::order_created, without("event_id"))),
+                     "missing field 'event_id'"));
+  CAF_CHECK(contains(cause(decode(events::order_created, without("payload"))),
+                     "missing field 'payload'"));
+  auto x = env;
+  x["payload"]["quantity"] = "two";
+  CAF_CHECK(contains(cause(decode(events::order_created, x.dump())),
+                     "field 'quantity' must be an integer"));
+  // 2^32 + 1 must not wrap around to a quantity of 1.
+  x = env;
+  x["payload"]["quantity"] = 4294967297ll;
+  CAF_CHECK(contains(cause(decode(events::order_created, x.dump())),
+                     "field 'quantity' is out of range"));
+  x = env;
+  x["payload"]["amount_cents"] = 18446744073709551615ull;
+  CAF_CHECK(contains(cause(decode(events::order_created, x.dump())),
+                     "field 'amount_cents' is out of range"));
+  x = env;
+  x["order_id"] = "not-a-uuid";
+  CAF_CHECK(contains(cause(decode(events::order_created, x.dump())),
+                     "order_id is not a UUID"));
+  CAF_CHECK(contains(cause(decode(events::order_created, "[1, 2]")),
+                     "must be a JSON object"));
+  // The correlation id is kept for the dead letter even so.
+  auto d = decode(events::order_created, without("event_id"));
+  CAF_CHECK_EQUAL(d.correlation_id, "corr-1");
+}
+
+CAF_TEST(an event on the wrong topic is malformed) {
+  auto d = decode(events::payment_result, order_created_text());
+  CAF_CHECK(contains(cause(d), "unknown event type 'order.created'"));
+}
