@@ -37,6 +37,7 @@
 #include "partitioner.hpp"
 #include "pg_store.hpp"
 #include "queries.hpp"
+#include "retention.hpp"
 #include "saga_router.hpp"
 #include "services.hpp"
 #include "supervisor.hpp"
@@ -187,6 +188,8 @@ void describe_metrics() {
   describe("troupe_outbox_backlog", "gauge", "Unpublished outbox rows");
   describe("troupe_outbox_oldest_age_seconds", "gauge",
            "Age of the oldest unpublished outbox row");
+  describe("troupe_retention_deleted_rows_total", "counter",
+           "Rows deleted by retention, by table");
   describe("troupe_live_orchestrators", "gauge",
            "Orchestrator actors alive on this node");
   describe("troupe_http_requests_total", "counter",
@@ -427,6 +430,25 @@ int main(int argc, char** argv) {
     io_children.push_back(child_spec{
       "outbox relay", [relay](caf::local_actor* parent) {
         return parent->system().spawn<caf::detached>(outbox_relay, relay);
+      }});
+    // Retention on every node; the advisory lock lets one run at a time.
+    retention_settings rs;
+    rs.url = cfg.pg_url;
+    auto secs = [](caf::timespan t) {
+      return std::chrono::duration_cast<std::chrono::seconds>(t);
+    };
+    rs.processed_events = secs(cfg.retention_processed_events);
+    rs.timeline = secs(cfg.retention_timeline);
+    rs.dead_letters = secs(cfg.retention_dead_letters);
+    rs.outbox_published = secs(cfg.retention_outbox_published);
+    rs.batch = cfg.retention_batch;
+    rs.pause = std::chrono::duration_cast<std::chrono::milliseconds>(
+      cfg.retention_pause);
+    rs.interval = std::chrono::duration_cast<std::chrono::milliseconds>(
+      cfg.retention_interval);
+    io_children.push_back(child_spec{
+      "retention", [rs](caf::local_actor* parent) {
+        return parent->system().spawn<caf::detached>(retention, rs);
       }});
     supervisor_config sc;
     sc.backoff = retry;
