@@ -94,6 +94,19 @@ public:
     forced_ = std::move(why);
   }
 
+  /// An extra condition: `why_not` answers why the node is not ready, or "".
+  /// Called on the probe's thread.
+  void require(std::function<std::string()> why_not) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    checks_.push_back(std::move(why_not));
+  }
+
+  /// Called on the probe's thread after each poll that Kafka answered.
+  void on_kafka_answer(std::function<void(readiness_probe&)> f) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    kafka_hooks_.push_back(std::move(f));
+  }
+
   /// Health of one supervisor's children; not ready while one restarts.
   void supervision(const std::string& supervisor, bool healthy,
                    const std::string& why) {
@@ -118,8 +131,11 @@ private:
           why = "kafka: brokers unreachable";
         } else {
           rd_kafka_metadata_destroy(md);
+          kafka_answered();
         }
       }
+      if (ok)
+        ok = extra_checks(why);
       {
         std::lock_guard<std::mutex> guard{mtx_};
         if (ok && !supervision_.empty()) {
@@ -140,6 +156,32 @@ private:
     }
   }
 
+  void kafka_answered() {
+    std::vector<std::function<void(readiness_probe&)>> hooks;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      hooks = kafka_hooks_;
+    }
+    for (auto& f : hooks)
+      f(*this);
+  }
+
+  bool extra_checks(std::string& why) {
+    std::vector<std::function<std::string()>> checks;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      checks = checks_;
+    }
+    for (auto& check : checks) {
+      auto reason = check();
+      if (!reason.empty()) {
+        why = std::move(reason);
+        return false;
+      }
+    }
+    return true;
+  }
+
   std::shared_ptr<order_queries> queries_;
   rd_kafka_t* rk_ = nullptr;
   std::thread thread_;
@@ -149,6 +191,8 @@ private:
   std::string why_ = "starting";
   std::string forced_;
   std::map<std::string, std::string> supervision_;
+  std::vector<std::function<std::string()>> checks_;
+  std::vector<std::function<void(readiness_probe&)>> kafka_hooks_;
 };
 
 /// Partitions of the orchestrator's topics owned by this node.
@@ -367,14 +411,13 @@ int main(int argc, char** argv) {
       c.routes = {{events::order_created, svc}};
       start_consumer(std::move(c));
     }
+    std::shared_ptr<partition_claimer> claimer;
     if (cfg.has_role("orchestrator")) {
-      for (int i = 0; i < 50 && own->partitions == 0; ++i) {
-        own->partitions = probe->partitions(events::payment_result);
-        if (own->partitions == 0)
-          std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      }
+      // One try now; if Kafka does not answer, the readiness probe learns
+      // the partition count as soon as it does (below).
+      own->partitions = probe->partitions(events::payment_result);
       if (own->partitions == 0)
-        log::warn("node", "cannot read the partitions of {}; sagas are only "
+        log::warn("node", "cannot read the partitions of {} yet; sagas are "
                           "rehydrated once Kafka answers",
                   events::payment_result);
       saga_router_config rc;
@@ -393,24 +436,43 @@ int main(int argc, char** argv) {
       auto c = base_consumer("orchestrator");
       c.routes = {{events::payment_result, router_actor},
                   {events::inventory_result, router_actor}};
-      c.on_assigned = [own, router, fence](const std::vector<int32_t>& parts) {
-        // Claim first: from now on, the previous owner's writes are refused.
-        for (int attempt = 1;; ++attempt) {
-          try {
-            fence->claim(parts);
-            break;
-          } catch (const std::exception& e) {
-            log::warn("node", "claiming partitions failed: {}", e.what());
-            if (attempt >= 30)
-              break;
-            std::this_thread::sleep_for(std::chrono::milliseconds(500));
-          }
-        }
+      // Claims run on the claimer's thread with backoff until they succeed;
+      // the sagas of claimed partitions are rehydrated then.
+      partition_claimer::settings ps;
+      ps.base = retry.base;
+      ps.cap = std::min(retry.cap, std::chrono::milliseconds{2000});
+      claimer = std::make_shared<partition_claimer>(
+        fence, cfg.pg_url, ps, [router](const std::vector<int32_t>&) {
+          caf::anon_send(router, rehydrate_atom::value);
+        });
+      probe->require([fence] { return fence->not_ready_reason(); });
+      probe->require([own]() -> std::string {
+        if (own->partitions > 0)
+          return "";
+        return std::string{"orchestrator: partitions of "}
+               + events::payment_result + " not known yet";
+      });
+      probe->on_kafka_answer([own, router](readiness_probe& p) {
+        if (own->partitions > 0)
+          return;
+        auto n = p.partitions(events::payment_result);
+        if (n <= 0)
+          return;
+        own->partitions = n;
+        log::info("node", "{} has {} partitions: rehydrating sagas",
+                  events::payment_result, n);
+        caf::anon_send(router, rehydrate_atom::value);
+      });
+      // Runs on the consumer's thread inside librdkafka's rebalance
+      // callback: records the assignment and returns; the claimer claims.
+      // Until then saga writes for these partitions get a retryable error.
+      c.on_assigned = [own, fence, claimer](const std::vector<int32_t>& parts) {
+        fence->assign(parts);
         {
           std::lock_guard<std::mutex> guard{own->mtx};
           own->owned.insert(parts.begin(), parts.end());
         }
-        caf::anon_send(router, rehydrate_atom::value);
+        claimer->wake();
       };
       c.on_revoked = [own, router, fence](const std::vector<int32_t>& parts) {
         fence->release(parts);
@@ -494,6 +556,7 @@ int main(int argc, char** argv) {
       caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(pg_store, caf::exit_reason::user_shutdown);
     sys.await_all_actors_done();
+    claimer.reset();
     probe.reset();
     log::info("node", "stopped");
   }
