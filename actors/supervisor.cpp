@@ -17,13 +17,19 @@ using supervisor_ptr = caf::stateful_actor<supervisor_state>*;
 void update_health(supervisor_ptr self) {
   auto& st = self->state;
   std::string why;
-  for (auto& [name, child] : st.children)
-    if (!child.up || child.restarts > 0)
+  bool healthy = true;
+  for (auto& [name, child] : st.children) {
+    if (child.finished) {
+      why += (why.empty() ? "" : ", ") + name + " stopped";
+    } else if (!child.up || child.restarts > 0) {
       why += (why.empty() ? "" : ", ") + name
              + (child.up ? " restarting" : " down");
-  bool healthy = why.empty();
-  if (healthy != st.healthy) {
+      healthy = false;
+    }
+  }
+  if (healthy != st.healthy || why != st.why) {
     st.healthy = healthy;
+    st.why = why;
     if (st.cfg.on_health)
       st.cfg.on_health(healthy, why);
   }
@@ -60,6 +66,13 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
         continue;
       child.up = false;
       child.handle = nullptr;
+      if (!dm.reason || dm.reason == caf::exit_reason::normal) {
+        // Finished its work: nothing to restart.
+        child.finished = true;
+        log::info("supervisor", "{} finished; not restarted", name);
+        update_health(self);
+        return;
+      }
       ++child.restarts;
       ++st.restarts_total;
       auto delay = backoff_delay(st.cfg.backoff, child.restarts, st.cfg.unit());
@@ -81,6 +94,9 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
       [=](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
         auto& st = self->state;
         auto i = st.children.find(st.cfg.forward_to);
+        if (i != st.children.end() && i->second.finished)
+          return make_error(troupe_errc::not_found,
+                            st.cfg.forward_to + " has stopped");
         if (i == st.children.end() || !i->second.handle)
           return make_error(troupe_errc::unavailable,
                             st.cfg.forward_to + " is restarting");
@@ -93,7 +109,8 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
   return {
     [=](restart_atom, const std::string& name) {
       auto i = self->state.children.find(name);
-      if (i == self->state.children.end() || i->second.up)
+      if (i == self->state.children.end() || i->second.up
+          || i->second.finished)
         return;
       log::info("supervisor", "restarting {}", name);
       start(self, i->second);

@@ -9,7 +9,13 @@
 // off to the cap and is retried there for as long as it takes. While any
 // child is down, the supervisor reports itself unhealthy (the node answers
 // /ready with 503); a child that stays up for `stable_after` is healthy again
-// and its backoff starts over. The work a crashed child held is redelivered:
+// and its backoff starts over.
+//
+// A child that stops normally (`exit_reason::normal`) has finished its work:
+// it is not restarted, and it is reported as "<name> stopped" without making
+// the supervisor unhealthy (nothing is waiting for it to come back). Requests
+// forwarded to a finished child are answered with the final `not_found`
+// error, so nobody retries into it forever. The work a crashed child held is redelivered:
 // its Kafka offsets were not committed. On exit, the supervisor stops its
 // children.
 //
@@ -53,7 +59,9 @@ struct child_spec {
 struct supervisor_config {
   retry_policy backoff;
   std::chrono::milliseconds stable_after{5000};
-  /// Called on every change of health (true: every child is up and stable).
+  /// Called on every change of health (true: every child is up and stable,
+  /// or finished) or of its description (`why` names children that are
+  /// down, restarting or stopped).
   std::function<void(bool healthy, const std::string& why)> on_health;
   /// Name of the child that receives everything else sent to the
   /// supervisor; empty: none.
@@ -68,6 +76,7 @@ struct supervised_child {
   int32_t restarts = 0;  ///< consecutive crashes without a stable run
   uint64_t generation = 0; ///< bumps on every start
   bool up = false;
+  bool finished = false; ///< stopped normally: not restarted
 };
 
 struct supervisor_state {
@@ -75,6 +84,7 @@ struct supervisor_state {
   supervisor_config cfg;
   std::map<std::string, supervised_child> children;
   bool healthy = true;
+  std::string why; ///< last reported description of the children
   uint64_t restarts_total = 0;
 };
 

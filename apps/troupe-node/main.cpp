@@ -38,6 +38,7 @@
 #include "partitioner.hpp"
 #include "pg_store.hpp"
 #include "queries.hpp"
+#include "retention.hpp"
 #include "saga_router.hpp"
 #include "services.hpp"
 #include "supervisor.hpp"
@@ -94,6 +95,19 @@ public:
     forced_ = std::move(why);
   }
 
+  /// An extra condition: `why_not` answers why the node is not ready, or "".
+  /// Called on the probe's thread.
+  void require(std::function<std::string()> why_not) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    checks_.push_back(std::move(why_not));
+  }
+
+  /// Called on the probe's thread after each poll that Kafka answered.
+  void on_kafka_answer(std::function<void(readiness_probe&)> f) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    kafka_hooks_.push_back(std::move(f));
+  }
+
   /// Health of one supervisor's children; not ready while one restarts.
   void supervision(const std::string& supervisor, bool healthy,
                    const std::string& why) {
@@ -118,8 +132,11 @@ private:
           why = "kafka: brokers unreachable";
         } else {
           rd_kafka_metadata_destroy(md);
+          kafka_answered();
         }
       }
+      if (ok)
+        ok = extra_checks(why);
       {
         std::lock_guard<std::mutex> guard{mtx_};
         if (ok && !supervision_.empty()) {
@@ -140,6 +157,32 @@ private:
     }
   }
 
+  void kafka_answered() {
+    std::vector<std::function<void(readiness_probe&)>> hooks;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      hooks = kafka_hooks_;
+    }
+    for (auto& f : hooks)
+      f(*this);
+  }
+
+  bool extra_checks(std::string& why) {
+    std::vector<std::function<std::string()>> checks;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      checks = checks_;
+    }
+    for (auto& check : checks) {
+      auto reason = check();
+      if (!reason.empty()) {
+        why = std::move(reason);
+        return false;
+      }
+    }
+    return true;
+  }
+
   std::shared_ptr<order_queries> queries_;
   rd_kafka_t* rk_ = nullptr;
   std::thread thread_;
@@ -149,6 +192,8 @@ private:
   std::string why_ = "starting";
   std::string forced_;
   std::map<std::string, std::string> supervision_;
+  std::vector<std::function<std::string()>> checks_;
+  std::vector<std::function<void(readiness_probe&)>> kafka_hooks_;
 };
 
 /// Partitions of the orchestrator's topics owned by this node.
@@ -188,6 +233,8 @@ void describe_metrics() {
   describe("troupe_outbox_backlog", "gauge", "Unpublished outbox rows");
   describe("troupe_outbox_oldest_age_seconds", "gauge",
            "Age of the oldest unpublished outbox row");
+  describe("troupe_retention_deleted_rows_total", "counter",
+           "Rows deleted by retention, by table");
   describe("troupe_live_orchestrators", "gauge",
            "Orchestrator actors alive on this node");
   describe("troupe_http_requests_total", "counter",
@@ -368,14 +415,13 @@ int main(int argc, char** argv) {
       c.routes = {{events::order_created, svc}};
       start_consumer(std::move(c));
     }
+    std::shared_ptr<partition_claimer> claimer;
     if (cfg.has_role("orchestrator")) {
-      for (int i = 0; i < 50 && own->partitions == 0; ++i) {
-        own->partitions = probe->partitions(events::payment_result);
-        if (own->partitions == 0)
-          std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      }
+      // One try now; if Kafka does not answer, the readiness probe learns
+      // the partition count as soon as it does (below).
+      own->partitions = probe->partitions(events::payment_result);
       if (own->partitions == 0)
-        log::warn("node", "cannot read the partitions of {}; sagas are only "
+        log::warn("node", "cannot read the partitions of {} yet; sagas are "
                           "rehydrated once Kafka answers",
                   events::payment_result);
       saga_router_config rc;
@@ -394,24 +440,43 @@ int main(int argc, char** argv) {
       auto c = base_consumer("orchestrator");
       c.routes = {{events::payment_result, router_actor},
                   {events::inventory_result, router_actor}};
-      c.on_assigned = [own, router, fence](const std::vector<int32_t>& parts) {
-        // Claim first: from now on, the previous owner's writes are refused.
-        for (int attempt = 1;; ++attempt) {
-          try {
-            fence->claim(parts);
-            break;
-          } catch (const std::exception& e) {
-            log::warn("node", "claiming partitions failed: {}", e.what());
-            if (attempt >= 30)
-              break;
-            std::this_thread::sleep_for(std::chrono::milliseconds(500));
-          }
-        }
+      // Claims run on the claimer's thread with backoff until they succeed;
+      // the sagas of claimed partitions are rehydrated then.
+      partition_claimer::settings ps;
+      ps.base = retry.base;
+      ps.cap = std::min(retry.cap, std::chrono::milliseconds{2000});
+      claimer = std::make_shared<partition_claimer>(
+        fence, cfg.pg_url, ps, [router](const std::vector<int32_t>&) {
+          caf::anon_send(router, rehydrate_atom::value);
+        });
+      probe->require([fence] { return fence->not_ready_reason(); });
+      probe->require([own]() -> std::string {
+        if (own->partitions > 0)
+          return "";
+        return std::string{"orchestrator: partitions of "}
+               + events::payment_result + " not known yet";
+      });
+      probe->on_kafka_answer([own, router](readiness_probe& p) {
+        if (own->partitions > 0)
+          return;
+        auto n = p.partitions(events::payment_result);
+        if (n <= 0)
+          return;
+        own->partitions = n;
+        log::info("node", "{} has {} partitions: rehydrating sagas",
+                  events::payment_result, n);
+        caf::anon_send(router, rehydrate_atom::value);
+      });
+      // Runs on the consumer's thread inside librdkafka's rebalance
+      // callback: records the assignment and returns; the claimer claims.
+      // Until then saga writes for these partitions get a retryable error.
+      c.on_assigned = [own, fence, claimer](const std::vector<int32_t>& parts) {
+        fence->assign(parts);
         {
           std::lock_guard<std::mutex> guard{own->mtx};
           own->owned.insert(parts.begin(), parts.end());
         }
-        caf::anon_send(router, rehydrate_atom::value);
+        claimer->wake();
       };
       c.on_revoked = [own, router, fence](const std::vector<int32_t>& parts) {
         fence->release(parts);
@@ -431,6 +496,25 @@ int main(int argc, char** argv) {
     io_children.push_back(child_spec{
       "outbox relay", [relay](caf::local_actor* parent) {
         return parent->system().spawn<caf::detached>(outbox_relay, relay);
+      }});
+    // Retention on every node; the advisory lock lets one run at a time.
+    retention_settings rs;
+    rs.url = cfg.pg_url;
+    auto secs = [](caf::timespan t) {
+      return std::chrono::duration_cast<std::chrono::seconds>(t);
+    };
+    rs.processed_events = secs(cfg.retention_processed_events);
+    rs.timeline = secs(cfg.retention_timeline);
+    rs.dead_letters = secs(cfg.retention_dead_letters);
+    rs.outbox_published = secs(cfg.retention_outbox_published);
+    rs.batch = cfg.retention_batch;
+    rs.pause = std::chrono::duration_cast<std::chrono::milliseconds>(
+      cfg.retention_pause);
+    rs.interval = std::chrono::duration_cast<std::chrono::milliseconds>(
+      cfg.retention_interval);
+    io_children.push_back(child_spec{
+      "retention", [rs](caf::local_actor* parent) {
+        return parent->system().spawn<caf::detached>(retention, rs);
       }});
     supervisor_config sc;
     sc.backoff = retry;
@@ -477,6 +561,7 @@ int main(int argc, char** argv) {
     caf::anon_send_exit(pg_store, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(dlq_direct, caf::exit_reason::user_shutdown);
     sys.await_all_actors_done();
+    claimer.reset();
     probe.reset();
     log::info("node", "stopped");
   }

@@ -146,6 +146,18 @@ node_config::node_config() {
     .add(sweep_interval, "sweep-interval", "how often deadlines are swept");
   opt_group{custom_options_, "inventory"}.add(
     default_stock, "default-stock", "stock of a SKU not seen before");
+  opt_group{custom_options_, "retention"}
+    .add(retention_processed_events, "processed-events",
+         "keep idempotency rows this long (168h; 0s: forever)")
+    .add(retention_timeline, "timeline",
+         "keep the timeline of orders final this long (720h; 0s: forever)")
+    .add(retention_dead_letters, "dead-letters",
+         "keep dead letters this long (720h; 0s: forever)")
+    .add(retention_outbox_published, "outbox-published",
+         "keep published outbox rows this long (24h; 0s: forever)")
+    .add(retention_batch, "batch", "rows per delete (1000)")
+    .add(retention_pause, "pause", "pause between two batches (100ms)")
+    .add(retention_interval, "interval", "time between two runs (1min)");
   opt_group{custom_options_, "retry"}
     .add(retry_max_attempts, "max-attempts", "attempts before dead-lettering")
     .add(retry_base, "base", "delay before the first retry")
@@ -286,7 +298,7 @@ void node_config::print_help(std::ostream& out) const {
          "variables, then command-line flags (later wins). Options:\n";
   static const std::vector<std::string> ours{"node",  "http",      "postgres",
                                              "kafka", "saga",      "inventory",
-                                             "retry", "log"};
+                                             "retention", "retry", "log"};
   for (auto& section : ours) {
     out << "\n[" << section << "]\n";
     for (auto& opt : custom_options_) {
@@ -351,6 +363,20 @@ std::string node_config::load(int argc, char** argv) {
   if (retry_base > retry_cap)
     return "retry.base (" + show(retry_base) + ") must not exceed retry.cap ("
            + show(retry_cap) + ")";
+  // Idempotency rows must outlive every redelivery of their event.
+  if (retention_processed_events.count() != 0
+      && retention_processed_events < std::chrono::hours(1))
+    return "retention.processed-events: must be 0s (forever) or at least 1h";
+  if (retention_timeline.count() < 0 || retention_dead_letters.count() < 0
+      || retention_outbox_published.count() < 0)
+    return "retention.timeline/dead-letters/outbox-published: must not be "
+           "negative";
+  if (retention_batch < 1 || retention_batch > 100000)
+    return "retention.batch: must be between 1 and 100000";
+  if (retention_pause.count() < 0)
+    return "retention.pause: must not be negative";
+  if (retention_interval < std::chrono::seconds(1))
+    return "retention.interval: must be at least 1s";
   for (auto& [step, o] : retry_steps) {
     auto p = retry_for(step);
     if (p.base > p.cap)

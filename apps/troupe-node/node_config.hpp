@@ -53,6 +53,16 @@ public:
 
   int64_t default_stock = 1000000;
 
+  /// Ages after which retention deletes rows (0: keep forever); see
+  /// adapters/postgres/retention.hpp.
+  caf::timespan retention_processed_events = std::chrono::hours(7 * 24);
+  caf::timespan retention_timeline = std::chrono::hours(30 * 24);
+  caf::timespan retention_dead_letters = std::chrono::hours(30 * 24);
+  caf::timespan retention_outbox_published = std::chrono::hours(24);
+  int32_t retention_batch = 1000;
+  caf::timespan retention_pause = std::chrono::milliseconds(100);
+  caf::timespan retention_interval = std::chrono::minutes(1);
+
   int32_t retry_max_attempts = 5;
   caf::timespan retry_base = std::chrono::milliseconds(100);
   caf::timespan retry_cap = std::chrono::seconds(10);

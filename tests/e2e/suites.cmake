@@ -10,3 +10,5 @@ troupe_e2e(ui ui_e2e.py)
 add_test(NAME e2e.config COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e/config_e2e.py)
 set_tests_properties(e2e.config PROPERTIES LABELS e2e TIMEOUT 300
   ENVIRONMENT "TROUPE_SOURCE_DIR=${PROJECT_SOURCE_DIR};TROUPE_BUILD_DIR=${CMAKE_BINARY_DIR}")
+troupe_e2e(claim_outage claim_outage_e2e.py)
+troupe_e2e(kafka_start kafka_start_e2e.py)

@@ -14,6 +14,7 @@ namespace {
 
 using crash_atom = caf::atom_constant<caf::atom("crash")>;
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
+using finish_atom = caf::atom_constant<caf::atom("finish")>;
 
 /// A child that stops with an error when told to crash, and answers a ping
 /// with its actor id (which differs between incarnations).
@@ -22,6 +23,7 @@ caf::behavior fragile(caf::event_based_actor* self) {
     [=](crash_atom) {
       self->quit(make_error(troupe_errc::storage_unavailable, "boom"));
     },
+    [=](finish_atom) { self->quit(); }, // done: exit_reason::normal
     [=](ping_atom) { return static_cast<uint64_t>(self->id()); },
   };
 }
@@ -63,6 +65,11 @@ struct fixture : test_coordinator_fixture<> {
 
   void crash() {
     anon_send(child, crash_atom::value);
+    sched.run();
+  }
+
+  void finish() {
+    anon_send(child, finish_atom::value);
     sched.run();
   }
 
@@ -166,6 +173,42 @@ CAF_TEST(a supervisor in front of its child forwards to the current incarnation)
   CAF_REQUIRE(second);
   CAF_CHECK_EQUAL(*second, child.id());
   CAF_CHECK_NOT_EQUAL(*first, *second);
+}
+
+CAF_TEST(a child that stops normally is not restarted and is reported stopped) {
+  start_supervisor(policy(100ms, 1000ms));
+  finish();
+  advance(10s);
+  CAF_CHECK_EQUAL(starts, 1);
+  // Finished is not unhealthy: the node stays ready; the report says stopped.
+  CAF_REQUIRE(!health.empty());
+  CAF_CHECK_EQUAL(health.back().first, true);
+  CAF_CHECK_EQUAL(health.back().second, "worker stopped");
+  for (auto& [ok, why] : health)
+    CAF_CHECK(ok);
+}
+
+CAF_TEST(a supervisor whose forwarded child finished answers with a final error) {
+  start_supervisor(policy(100ms, 1000ms), "worker");
+  finish();
+  advance(10s);
+  CAF_CHECK_EQUAL(starts, 1);
+  auto after = ping();
+  CAF_REQUIRE(!after);
+  CAF_CHECK_EQUAL(describe(after.error()), "not_found: worker has stopped");
+  CAF_CHECK(!retryable(after.error()));
+}
+
+CAF_TEST(a restarted child that then stops normally is not restarted again) {
+  start_supervisor(policy(100ms, 1000ms));
+  crash();
+  advance(100ms);
+  CAF_CHECK_EQUAL(starts, 2);
+  finish();
+  advance(10s);
+  CAF_CHECK_EQUAL(starts, 2);
+  CAF_CHECK_EQUAL(health.back().first, true);
+  CAF_CHECK_EQUAL(health.back().second, "worker stopped");
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
