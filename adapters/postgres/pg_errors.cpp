@@ -6,12 +6,17 @@
 #include <pqxx/except>
 
 #include "errors.hpp"
+#include "fencing.hpp"
 
 namespace troupe {
 
 pg_failure classify_pg(const std::exception& e) {
   if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr)
     return {make_error(troupe_errc::commit_unknown, e.what()), true};
+  // This node was assigned the partition but has not claimed it yet: the
+  // write waits for the claim (retrying in the background).
+  if (dynamic_cast<const partition_unclaimed*>(&e) != nullptr)
+    return {make_error(troupe_errc::storage_unavailable, e.what()), false};
   if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr)
     return {make_error(troupe_errc::storage_unavailable, e.what()), true};
   if (auto sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
