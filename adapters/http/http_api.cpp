@@ -422,33 +422,26 @@ void http_api::routes() {
     }
   });
 
-  srv.Get("/admin/dead-letters", [this](const httplib::Request& req,
-                                        httplib::Response& res) {
-    int limit = 100;
-    if (req.has_param("limit"))
-      limit = std::clamp(std::atoi(req.get_param_value("limit").c_str()), 1,
-                         1000);
-    try {
-      send_json(res, 200, queries_->list_dead_letters(limit));
-    } catch (const std::exception& e) {
-      unavailable(res, e.what());
-    }
-  });
-
+  // An operator list: `?limit=` (1..1000, default 100), newest first.
+  auto admin_list = [this](const char* path,
+                           nlohmann::json (order_queries::*list)(int)) {
+    srv_->Get(path, [this, list](const httplib::Request& req,
+                                 httplib::Response& res) {
+      int limit = 100;
+      if (req.has_param("limit"))
+        limit = std::clamp(std::atoi(req.get_param_value("limit").c_str()), 1,
+                           1000);
+      try {
+        send_json(res, 200, ((*queries_).*list)(limit));
+      } catch (const std::exception& e) {
+        unavailable(res, e.what());
+      }
+    });
+  };
+  admin_list("/admin/dead-letters", &order_queries::list_dead_letters);
   // Outbox rows Kafka refused for good (too large, unknown topic), set aside
   // so that they never hold back the rows behind them.
-  srv.Get("/admin/outbox", [this](const httplib::Request& req,
-                                  httplib::Response& res) {
-    int limit = 100;
-    if (req.has_param("limit"))
-      limit = std::clamp(std::atoi(req.get_param_value("limit").c_str()), 1,
-                         1000);
-    try {
-      send_json(res, 200, queries_->list_set_aside(limit));
-    } catch (const std::exception& e) {
-      unavailable(res, e.what());
-    }
-  });
+  admin_list("/admin/outbox", &order_queries::list_set_aside);
 
   srv.Post(R"(/admin/dead-letters/(\d+)/redrive)",
            [this](const httplib::Request& req, httplib::Response& res) {
