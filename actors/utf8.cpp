@@ -77,14 +77,20 @@ std::string problem(std::string_view x) {
          + std::to_string(x.size()) + ")";
 }
 
+std::string escape(std::string_view x) {
+  if (valid(x))
+    return std::string{x};
+  return excerpt(x, std::string::npos);
+}
+
 std::string excerpt(std::string_view x, size_t max_bytes) {
-  static constexpr char hex[] = "0123456789ABCDEF";
+  static constexpr char hex[] = "0123456789abcdef";
   std::string out;
   size_t i = 0;
   while (i < x.size()) {
     auto n = sequence_at(x, i);
     auto next = n == 0 ? size_t{4} : n;
-    if (out.size() + next > max_bytes) {
+    if (max_bytes != std::string::npos && out.size() + next > max_bytes) {
       out += "...";
       break;
     }

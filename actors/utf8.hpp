@@ -27,9 +27,13 @@ size_t length(std::string_view x) noexcept;
 /// "not valid UTF-8 (byte N of M)" for invalid `x`, "" for valid `x`.
 std::string problem(std::string_view x);
 
-/// `x` made safe to quote in an error message: every byte of an ill-formed
-/// sequence becomes `\xNN`, and the result is cut (at a character boundary,
-/// marked "...") to at most about `max_bytes` bytes. Always valid UTF-8.
+/// The readable rendition of arbitrary bytes: `x` with every byte of an
+/// ill-formed sequence written as the four characters `\xNN` (lower-case
+/// hex); `x` itself when it is valid. Always valid UTF-8.
+std::string escape(std::string_view x);
+
+/// `escape(x)` cut (at a character boundary, marked "...") to at most about
+/// `max_bytes` bytes, to quote in an error message.
 std::string excerpt(std::string_view x, size_t max_bytes = 200);
 
 } // namespace troupe::utf8

@@ -335,18 +335,6 @@ void recover(relay_ptr self) {
   }
 }
 
-void cleanup(relay_ptr self) {
-  auto& st = self->state;
-  auto now = std::chrono::steady_clock::now();
-  if (now - st.last_cleanup < std::chrono::minutes(1))
-    return;
-  st.last_cleanup = now;
-  pqxx::work tx{*st.conn};
-  tx.exec("DELETE FROM outbox WHERE published_at < now() - interval '"
-          + std::to_string(st.cfg.retention.count()) + " hours'");
-  tx.commit();
-}
-
 void cycle(relay_ptr self) {
   auto& st = self->state;
   if (!ensure_connection(self)) {
@@ -374,7 +362,6 @@ void cycle(relay_ptr self) {
       self->send(self, poll_atom::value);
       return;
     }
-    cleanup(self);
     // Idle: sleep until a commit notifies us, or the fallback poll fires.
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                 st.cfg.idle_poll)

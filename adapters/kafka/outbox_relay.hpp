@@ -29,7 +29,6 @@ struct relay_config {
   int32_t batch = 500;
   std::chrono::milliseconds idle_poll{200};
   std::chrono::milliseconds delivery_timeout{10000};
-  std::chrono::hours retention{24}; ///< published rows are deleted after this
   /// Produce attempts of one row before it is set aside (a row Kafka keeps
   /// refusing while the rows around it go through).
   int32_t max_attempts = 5;

@@ -39,7 +39,6 @@ struct relay_state {
   /// Rows whose produce failed, by id: when they may be tried again.
   std::unordered_map<int64_t, std::chrono::steady_clock::time_point> retry_at;
   std::chrono::milliseconds backoff{100};
-  std::chrono::steady_clock::time_point last_cleanup;
   uint64_t published = 0;
   bool recovered = false; ///< the start-up recovery scan ran
 

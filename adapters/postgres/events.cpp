@@ -6,7 +6,7 @@
 #include <ctime>
 #include <random>
 
-#include "text_bytes.hpp"
+#include "utf8.hpp"
 
 namespace troupe::events {
 
@@ -76,15 +76,15 @@ std::string headers(const char* type, const std::string& correlation_id) {
 
 std::vector<std::pair<std::string, std::string>>
 dead_letter_headers(const dead_letter& d) {
-  return {{"dlq.original.topic", text::escape_invalid(d.topic)},
+  return {{"dlq.original.topic", utf8::escape(d.topic)},
           {"dlq.original.partition", std::to_string(d.partition)},
           {"dlq.original.offset", std::to_string(d.offset)},
-          {"dlq.error", text::escape_invalid(d.error)},
+          {"dlq.error", utf8::escape(d.error)},
           {"dlq.attempts", std::to_string(d.attempts)},
           {"dlq.first.failure", d.first_failure},
           {"dlq.last.failure", d.last_failure},
           {"dlq.consumer", d.consumer},
-          {"correlation_id", text::escape_invalid(d.correlation_id)}};
+          {"correlation_id", utf8::escape(d.correlation_id)}};
 }
 
 } // namespace troupe::events

@@ -17,7 +17,7 @@
 #include "events.hpp"
 #include "log.hpp"
 #include "pg_errors.hpp"
-#include "text_bytes.hpp"
+#include "utf8.hpp"
 
 namespace troupe {
 
@@ -394,19 +394,29 @@ std::vector<saga_snapshot> exec(pqxx::work& tx, const list_open_sagas& c) {
   return result;
 }
 
-/// The exact bytes of `x` as hex when its text rendition differs, else "".
+/// The exact bytes of `x` as hex (input of decode(..., 'hex')) when its
+/// text rendition differs, else "".
 std::string raw_if_needed(const std::string& x, const std::string& shown) {
-  return x == shown ? std::string{} : text::hex(x);
+  if (x == shown)
+    return {};
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(x.size() * 2);
+  for (unsigned char c : x) {
+    out += digits[c >> 4];
+    out += digits[c & 0xF];
+  }
+  return out;
 }
 
 write_outcome exec(pqxx::work& tx, const dead_letter& d) {
   // Every field may carry bytes from the outside: text columns get a
   // readable rendition, the key and payload also their exact bytes.
-  auto key = text::escape_invalid(d.key);
-  auto payload = text::escape_invalid(d.payload);
-  auto error = text::escape_invalid(d.error);
-  auto topic = text::escape_invalid(d.topic);
-  auto corr = text::escape_invalid(d.correlation_id);
+  auto key = utf8::escape(d.key);
+  auto payload = utf8::escape(d.payload);
+  auto error = utf8::escape(d.error);
+  auto topic = utf8::escape(d.topic);
+  auto corr = utf8::escape(d.correlation_id);
   auto key_raw = raw_if_needed(d.key, key);
   auto payload_raw = raw_if_needed(d.payload, payload);
   auto r = tx.exec_prepared("dead_letter", topic, d.partition, d.offset, key,
@@ -435,11 +445,11 @@ write_outcome exec(pqxx::work& tx, const retry_note& n) {
   if (!events::is_uuid(n.key))
     return write_outcome::stale;
   tx.exec_prepared("timeline_known", n.key, "retry",
-                   json{{"topic", text::escape_invalid(n.topic)},
+                   json{{"topic", utf8::escape(n.topic)},
                         {"consumer", n.consumer},
                         {"attempt", n.attempt},
                         {"delay_ms", n.delay_ms},
-                        {"error", text::escape_invalid(n.error)}}
+                        {"error", utf8::escape(n.error)}}
                      .dump());
   return write_outcome::applied;
 }

@@ -93,9 +93,19 @@ CAF_TEST(length counts code points) {
   CAF_CHECK_EQUAL(utf8::length("caf\xC3\xA9\xF0\x9F\x93\xA6"), 5u);
 }
 
+CAF_TEST(escape writes each invalid byte as hex and keeps the rest) {
+  CAF_CHECK_EQUAL(utf8::escape(bytes({0xFF, 0xFE, 0x20, 0x6A, 0xC3, 0x28})),
+                  "\\xff\\xfe j\\xc3(");
+  CAF_CHECK_EQUAL(utf8::escape("caf\xC3\xA9"), "caf\xC3\xA9");
+  auto big = std::string(300000, 'x') + "\xFF";
+  auto shown = utf8::escape(big);
+  CAF_CHECK_EQUAL(shown.size(), big.size() + 3);
+  CAF_CHECK(utf8::valid(shown));
+}
+
 CAF_TEST(excerpts escape invalid bytes and stay valid when cut) {
   CAF_CHECK_EQUAL(utf8::excerpt(bytes({0xFF, 0xFE, 0x20, 0x6A})),
-                  "\\xFF\\xFE j");
+                  "\\xff\\xfe j");
   CAF_CHECK_EQUAL(utf8::excerpt("caf\xC3\xA9"), "caf\xC3\xA9");
   // A cut never splits a character.
   auto cut = utf8::excerpt("ab\xE2\x82\xAC\xE2\x82\xAC", 6);
