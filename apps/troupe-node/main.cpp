@@ -231,6 +231,14 @@ void describe_metrics() {
   describe("troupe_events_produced_total", "counter",
            "Outbox rows published to Kafka, by topic");
   describe("troupe_outbox_backlog", "gauge", "Unpublished outbox rows");
+  describe("troupe_outbox_set_aside_total", "counter",
+           "Outbox rows set aside after their publish budget, by topic");
+  describe("troupe_dead_letters_direct_total", "counter",
+           "Dead letters sent straight to Kafka because the store refused "
+           "them, by consumer group and topic");
+  describe("troupe_dead_letters_dropped_total", "counter",
+           "Dead letters neither stored nor sent to Kafka (logged), by group "
+           "and topic");
   describe("troupe_outbox_oldest_age_seconds", "gauge",
            "Age of the oldest unpublished outbox row");
   describe("troupe_retention_deleted_rows_total", "counter",

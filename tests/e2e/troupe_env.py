@@ -228,16 +228,18 @@ def post_orders(urls, bodies, concurrency=16, key_prefix="e2e"):
     def post(i_body):
         i, body = i_body
         key = f"{key_prefix}-{i}"
+        last = None
         for attempt in range(300):
             url = urls[(i + attempt) % len(urls)]
             try:
                 status, res = http("POST", url + "/orders", body, {"Idempotency-Key": key}, timeout=10)
                 if status in (200, 201):
                     return res["id"]
-            except OSError:
-                pass
+                last = (status, res)
+            except OSError as e:
+                last = e
             time.sleep(0.05)
-        raise RuntimeError(f"order {i} could not be posted")
+        raise RuntimeError(f"order {i} could not be posted; last answer: {last}")
     with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
         return list(pool.map(post, enumerate(bodies)))
 
