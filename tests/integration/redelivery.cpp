@@ -14,6 +14,7 @@
 #include <caf/send.hpp>
 #include <caf/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
 
 #include "commands.hpp"
 #include "environment.hpp"
@@ -153,5 +154,52 @@ CAF_TEST(the consumer applies a redelivered event once and dead-letters junk) {
   CAF_CHECK(headers.find("dlq.original.offset") != std::string::npos);
   caf::anon_send_exit(consumer, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(payment, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
+}
+
+CAF_TEST(a SKU that another node seeds at the same moment is reserved) {
+  // Node X reserves a SKU nobody has seen: its transaction has inserted the
+  // stock row and not committed yet. This store reserves the same SKU
+  // meanwhile: its own seed waits for X, finds the row X made, and takes
+  // from it. Enough stock for both, so neither may fail.
+  auto url = fresh_database("it_redelivery_seed");
+  apply_migrations(url);
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  pg_settings pg;
+  pg.url = url;
+  pg.pool_size = 1;
+  auto store = spawn_pg_store(sys, pg);
+  auto order = create(sys, store, 1000);
+  pqxx::connection other{url};
+  pqxx::work x{other};
+  x.exec("INSERT INTO stock (sku, available) VALUES ('SKU-NEW', 99)");
+  write_outcome outcome = write_outcome::duplicate;
+  std::thread reserver{[&] {
+    caf::scoped_actor self{sys};
+    reserve_cmd cmd{"ev-seed", order.order_id, order.correlation_id,
+                    "SKU-NEW", 2, 100, ""};
+    self->request(store, std::chrono::seconds(30), cmd)
+      .receive([&](write_outcome y) { outcome = y; },
+               [&](caf::error& e) { CAF_FAIL(to_string(e)); });
+  }};
+  // The store's seed now waits for X's row lock.
+  auto waiting = wait_for(url,
+                          "SELECT count(*) FROM pg_stat_activity WHERE "
+                          "wait_event_type = 'Lock' AND query LIKE "
+                          "'%INSERT INTO stock%'",
+                          "1");
+  CAF_CHECK(waiting);
+  x.commit();
+  reserver.join();
+  CAF_CHECK_EQUAL(outcome, write_outcome::applied);
+  auto status = one(url, "SELECT status FROM reservations WHERE order_id = '"
+                           + order.order_id + "'");
+  CAF_CHECK_EQUAL(status, "RESERVED");
+  auto left = one(url, "SELECT available FROM stock WHERE sku = 'SKU-NEW'");
+  CAF_CHECK_EQUAL(left, "97");
+  auto result = one(url, "SELECT payload::json->'payload'->>'reserved' FROM "
+                         "outbox WHERE topic = 'inventory.result'");
+  CAF_CHECK_EQUAL(result, "true");
   caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
 }
