@@ -26,6 +26,7 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
 using revoke_atom = caf::atom_constant<caf::atom("revoke")>;
+using done_atom = caf::atom_constant<caf::atom("done")>;
 
 // -- status vocabulary --------------------------------------------------------
 

@@ -116,188 +116,214 @@ void apply_write(saga_snapshot& saga, const saga_write& w) {
 
 namespace {
 
-void run_next(orchestrator_ptr self);
+using promise = caf::typed_response_promise<write_outcome>;
 
-void finish_step(orchestrator_ptr self, saga_step& step, write_outcome x) {
-  if (step.has_rp)
-    step.rp.deliver(x);
-}
-
-/// Answers a step that could not be applied. Its sender retries; a deadline
-/// has no sender, so it fires again shortly.
-void fail_step(orchestrator_ptr self, saga_step& step, caf::error err) {
-  if (step.has_rp)
-    step.rp.deliver(std::move(err));
-  else if (step.kind == saga_step::deadline
-           && !has_code(err, troupe_errc::handed_off))
-    self->delayed_send(self, std::chrono::seconds(1), deadline_atom::value);
-}
-
-/// Gives every queued step back to its sender and stops: this node does not
-/// own the order any more; its events are redelivered to the new owner.
-void hand_off(orchestrator_ptr self, const char* why) {
-  auto& st = self->state;
-  for (auto& step : st.queue)
-    fail_step(self, step, make_error(troupe_errc::handed_off, why));
-  st.queue.clear();
-  self->quit();
-}
+/// A step on its way through the store, with where its answer goes: the
+/// event's sender, or (for the deadline) a timer that fires again.
+struct work {
+  saga_step step;
+  promise rp;
+  bool from_kafka = false;
+  int replans = 0; ///< reloads this step caused (stale, duplicate)
+};
 
 /// How many times one step may reload the saga and plan again before it is
 /// answered with a retryable error (the store keeps changing under it).
 constexpr int max_replans = 3;
 
-void load(orchestrator_ptr self) {
-  self->state.busy = true;
-  self->request(self->state.store, std::chrono::seconds(30),
-                load_saga{self->state.order_id})
-    .then(
+constexpr auto store_timeout = std::chrono::seconds(30);
+
+void succeed(const work& w, write_outcome x) {
+  if (w.from_kafka)
+    promise{w.rp}.deliver(x);
+}
+
+/// Answers a step that could not be applied. Its sender retries; a deadline
+/// has no sender, so it fires again shortly.
+void fail(orchestrator_ptr self, const work& w, caf::error err) {
+  if (w.from_kafka)
+    promise{w.rp}.deliver(std::move(err));
+  else if (w.step.kind == saga_step::deadline
+           && !has_code(err, troupe_errc::handed_off))
+    self->delayed_send(self, std::chrono::seconds(1), deadline_atom::value);
+}
+
+void start_deadline(orchestrator_ptr self) {
+  auto& saga = self->state.saga;
+  if (saga.status == status::fresh)
+    self->delayed_send(self,
+                       std::chrono::milliseconds(
+                         std::max<int64_t>(0, saga.deadline_in_ms)),
+                       deadline_atom::value);
+}
+
+void record_final(orchestrator_ptr self, const saga_write& plan) {
+  auto& st = self->state;
+  log::debug_order("orchestrator", st.order_id, st.saga.correlation_id,
+                   "order {} {}", plan.final_status, plan.reason);
+  metrics::inc("troupe_orders_finalized_total",
+               {{"status", plan.final_status},
+                {"reason", plan.reason.empty() ? "none" : plan.reason}});
+  if (st.saga.created_at_ms > 0) {
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+    metrics::observe("troupe_order_duration_seconds", {},
+                     (now - st.saga.created_at_ms) / 1000.0);
+  }
+}
+
+void run(orchestrator_ptr self, const work& w);
+
+/// Answers every step still in the mailbox with `err`, then stops. With
+/// `handed_off`, the events go back to their senders and on to the new
+/// owner; with a store error, each sender treats it as that error.
+void refuse_rest(orchestrator_ptr self, caf::error err) {
+  self->become(orchestrator_actor::behavior_type{
+    [=](payment_result&) -> caf::result<write_outcome> { return err; },
+    [=](inventory_result&) -> caf::result<write_outcome> { return err; },
+    [=](revoke_atom) {},
+    [=](deadline_atom) {},
+    [=](done_atom) { self->quit(); },
+  });
+  self->send(self, done_atom::value);
+}
+
+void hand_off(orchestrator_ptr self, const char* why) {
+  refuse_rest(self, make_error(troupe_errc::handed_off, why));
+}
+
+/// The order is final: apply what is already in the mailbox, then stop.
+void close(orchestrator_ptr self) {
+  self->send(self, done_atom::value);
+}
+
+/// Reads the committed saga, then runs `w` against it.
+void reload_then_run(orchestrator_ptr self, const work& w) {
+  auto& st = self->state;
+  self->request(st.store, store_timeout, load_saga{st.order_id})
+    .await(
       [=](saga_snapshot& snap) {
         auto& st = self->state;
-        st.busy = false;
         if (!snap.found) {
-          // Results for an order this node's database does not know: nothing
-          // to decide; answer so the events are not retried forever.
-          log::warn("orchestrator", "order {} not found; dropping {} step(s)",
-                    st.order_id, st.queue.size());
-          for (auto& step : st.queue)
-            fail_step(self, step,
-                      make_error(troupe_errc::not_found, st.order_id));
-          st.queue.clear();
-          self->quit();
+          log::warn("orchestrator", "order {} not found", st.order_id);
+          auto err = make_error(troupe_errc::not_found, st.order_id);
+          fail(self, w, err);
+          refuse_rest(self, std::move(err));
           return;
         }
         st.saga = std::move(snap);
-        bool was_loaded = st.loaded;
-        st.loaded = true;
         st.reload = false;
-        if (!was_loaded && st.saga.status == status::fresh)
-          self->delayed_send(self,
-                             std::chrono::milliseconds(
-                               std::max<int64_t>(0, st.saga.deadline_in_ms)),
-                             deadline_atom::value);
-        run_next(self);
+        run(self, w);
       },
       [=](caf::error& err) {
-        auto& st = self->state;
-        st.busy = false;
-        log::warn("orchestrator", "loading order {} failed: {}", st.order_id,
-                  describe(err));
-        auto steps = std::move(st.queue);
-        st.queue.clear();
-        for (auto& step : steps)
-          fail_step(self, step, err);
-        if (!st.loaded)
-          self->quit(); // the next event spawns a fresh orchestrator
+        log::warn("orchestrator", "loading order {} failed: {}",
+                  self->state.order_id, describe(err));
+        fail(self, w, std::move(err));
       });
 }
 
-void run_next(orchestrator_ptr self) {
+/// Plans `w` against the committed saga and writes the plan; nothing else
+/// is taken from the mailbox until the store has answered.
+void run(orchestrator_ptr self, const work& w) {
   auto& st = self->state;
-  if (st.busy)
-    return;
-  if (st.handing_off) {
-    hand_off(self, "handed off: the order's partition moved");
-    return;
-  }
-  if (!st.loaded || st.reload) {
+  if (st.reload) {
     // Plans are made from committed state only: after any doubt about what
     // the store holds (a failed, timed-out or refused write), read it again.
-    load(self);
+    reload_then_run(self, w);
     return;
   }
-  while (!st.queue.empty()) {
-    auto plan = plan_step(st.saga, st.queue.front());
-    if (plan) {
-      st.busy = true;
-      self->request(st.store, std::chrono::seconds(30), *plan)
-        .then(
-          [=](write_outcome x) {
-            auto& st = self->state;
-            st.busy = false;
-            auto step = std::move(st.queue.front());
-            st.queue.pop_front();
-            if (x == write_outcome::fenced) {
-              // Another node owns this order now: give the work back.
-              log::info("orchestrator", "order {}: partition moved, stopping",
-                        st.order_id);
-              st.queue.push_front(std::move(step));
-              hand_off(self, "fenced: the order's partition moved");
-              return;
-            }
-            if (x == write_outcome::stale || x == write_outcome::duplicate) {
-              // The store holds something this actor does not know: the
-              // saga moved on meanwhile (stale), or this very step committed
-              // earlier and its reply was lost (duplicate). Reload, then
-              // plan the step again against what is committed.
-              if (step.replans++ < max_replans) {
-                st.queue.push_front(std::move(step));
-                st.reload = true;
-                run_next(self);
-                return;
-              }
-              fail_step(self, step,
-                        make_error(troupe_errc::transient,
-                                   "the saga keeps changing; try again"));
-              run_next(self);
-              return;
-            }
-            if (x == write_outcome::applied)
-              apply_write(st.saga, *plan);
-            if (!plan->final_status.empty() && x == write_outcome::applied) {
-              log::debug_order("orchestrator", st.order_id,
-                               st.saga.correlation_id, "order {} {}",
-                               plan->final_status, plan->reason);
-              metrics::inc("troupe_orders_finalized_total",
-                           {{"status", plan->final_status},
-                            {"reason", plan->reason.empty() ? "none"
-                                                            : plan->reason}});
-              if (st.saga.created_at_ms > 0) {
-                auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-                metrics::observe("troupe_order_duration_seconds", {},
-                                 (now - st.saga.created_at_ms) / 1000.0);
-              }
-            }
-            finish_step(self, step, x);
-            run_next(self);
-          },
-          [=](caf::error& err) {
-            auto& st = self->state;
-            st.busy = false;
-            auto step = std::move(st.queue.front());
-            st.queue.pop_front();
-            // The write may have committed anyway (a lost reply, an unknown
-            // commit): what this actor remembers is no longer trusted.
-            st.reload = true;
-            fail_step(self, step, std::move(err));
-            run_next(self);
-          });
-      return;
-    }
-    finish_step(self, st.queue.front(), write_outcome::duplicate);
-    st.queue.pop_front();
+  auto plan = plan_step(st.saga, w.step);
+  if (!plan) {
+    succeed(w, write_outcome::duplicate);
+    return;
   }
-  if (st.saga.status != status::fresh)
-    self->quit();
+  bool was_open = st.saga.status == status::fresh;
+  self->request(st.store, store_timeout, *plan)
+    .await(
+      [=](write_outcome x) {
+        auto& st = self->state;
+        if (x == write_outcome::fenced) {
+          // Another node owns this order now: give the work back.
+          log::info("orchestrator", "order {}: partition moved, stopping",
+                    st.order_id);
+          fail(self, w,
+               make_error(troupe_errc::handed_off,
+                          "fenced: the order's partition moved"));
+          hand_off(self, "fenced: the order's partition moved");
+          return;
+        }
+        if (x == write_outcome::stale || x == write_outcome::duplicate) {
+          // The store holds something this actor does not know: the saga
+          // moved on meanwhile (stale), or this very step committed earlier
+          // and its reply was lost (duplicate). Reload, then plan the step
+          // again against what is committed.
+          if (w.replans < max_replans) {
+            auto again = w;
+            ++again.replans;
+            st.reload = true;
+            run(self, again);
+            return;
+          }
+          fail(self, w,
+               make_error(troupe_errc::transient,
+                          "the saga keeps changing; try again"));
+          return;
+        }
+        if (x == write_outcome::applied) {
+          apply_write(st.saga, *plan);
+          if (!plan->final_status.empty())
+            record_final(self, *plan);
+        }
+        succeed(w, x);
+        if (was_open && st.saga.status != status::fresh)
+          close(self);
+      },
+      [=](caf::error& err) {
+        // The write may have committed anyway (a lost reply, an unknown
+        // commit): what this actor remembers is no longer trusted.
+        self->state.reload = true;
+        fail(self, w, std::move(err));
+      });
 }
 
 template <class T>
-caf::result<write_outcome> enqueue(orchestrator_ptr self, saga_step::kind_t k,
-                                   T&& event) {
-  saga_step step;
-  step.kind = k;
-  if constexpr (std::is_same_v<std::decay_t<T>, payment_result>)
-    step.pay = std::forward<T>(event);
+caf::result<write_outcome> accept(orchestrator_ptr self, saga_step::kind_t k,
+                                  T& event) {
+  work w;
+  w.step.kind = k;
+  if constexpr (std::is_same_v<T, payment_result>)
+    w.step.pay = std::move(event);
   else
-    step.inv = std::forward<T>(event);
-  step.rp = self->make_response_promise<write_outcome>();
-  step.has_rp = true;
-  auto rp = step.rp;
-  self->state.queue.push_back(std::move(step));
-  run_next(self);
-  return rp;
+    w.step.inv = std::move(event);
+  w.rp = self->make_response_promise<write_outcome>();
+  w.from_kafka = true;
+  run(self, w);
+  return w.rp;
+}
+
+orchestrator_actor::behavior_type open(orchestrator_ptr self) {
+  return {
+    [=](payment_result& x) -> caf::result<write_outcome> {
+      return accept(self, saga_step::payment, x);
+    },
+    [=](inventory_result& x) -> caf::result<write_outcome> {
+      return accept(self, saga_step::inventory, x);
+    },
+    [=](revoke_atom) {
+      // The partition moved; no write is in flight (writes are awaited).
+      hand_off(self, "handed off: the order's partition moved");
+    },
+    [=](deadline_atom) {
+      work w;
+      w.step.kind = saga_step::deadline;
+      run(self, w);
+    },
+    [=](done_atom) {
+      if (self->state.saga.status != status::fresh)
+        self->quit();
+    },
+  };
 }
 
 } // namespace
@@ -310,34 +336,37 @@ orchestrator(orchestrator_ptr self, std::string order_id, store_actor store,
   st.store = std::move(store);
   if (preloaded) {
     st.saga = std::move(*preloaded);
-    st.loaded = true;
-    if (st.saga.status == status::fresh)
-      self->delayed_send(self,
-                         std::chrono::milliseconds(
-                           std::max<int64_t>(0, st.saga.deadline_in_ms)),
-                         deadline_atom::value);
-  } else {
-    load(self); // the deadline runs from now on, with or without events
+    start_deadline(self);
+    if (st.saga.status != status::fresh)
+      self->send(self, done_atom::value);
+    return open(self);
   }
-  return {
-    [=](payment_result& x) -> caf::result<write_outcome> {
-      return enqueue(self, saga_step::payment, std::move(x));
-    },
-    [=](inventory_result& x) -> caf::result<write_outcome> {
-      return enqueue(self, saga_step::inventory, std::move(x));
-    },
-    [=](revoke_atom) {
-      // The partition moved: finish the write in flight, then stop.
-      self->state.handing_off = true;
-      run_next(self);
-    },
-    [=](deadline_atom) {
-      saga_step step;
-      step.kind = saga_step::deadline;
-      self->state.queue.push_back(std::move(step));
-      run_next(self);
-    },
-  };
+  // Loading: the first behaviour waits for the snapshot; the deadline runs
+  // from now on, with or without events.
+  self->request(st.store, store_timeout, load_saga{st.order_id})
+    .await(
+      [=](saga_snapshot& snap) {
+        auto& st = self->state;
+        if (!snap.found) {
+          // Results for an order this node's database does not know:
+          // nothing to decide; answer so the events are not retried forever.
+          log::warn("orchestrator", "order {} not found", st.order_id);
+          refuse_rest(self, make_error(troupe_errc::not_found, st.order_id));
+          return;
+        }
+        st.saga = std::move(snap);
+        start_deadline(self);
+        if (st.saga.status != status::fresh)
+          self->send(self, done_atom::value);
+      },
+      [=](caf::error& err) {
+        // What came meanwhile gets the store's answer; the next event spawns
+        // a fresh orchestrator.
+        log::warn("orchestrator", "loading order {} failed: {}",
+                  self->state.order_id, describe(err));
+        refuse_rest(self, std::move(err));
+      });
+  return open(self);
 }
 
 } // namespace troupe

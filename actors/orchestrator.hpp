@@ -11,11 +11,21 @@
 //   inventory_result ┼─▶ [orchestrator X] ──saga_write──▶ store
 //   deadline (timer) ┘
 //
-// Steps are applied one at a time in arrival order; the actor quits once the
-// order is final and nothing is queued.
+// One step at a time, in arrival order: every store request is awaited
+// (`request(...).await(...)`), so the actor takes nothing else from its
+// mailbox until the reply is in. Its life is three behaviours:
+//
+//   loading ──snapshot──▶ open ──final write──▶ closing ──▶ (quit)
+//                          │
+//                          └──revoke / fenced──▶ handing off ──▶ (quit)
+//
+// "closing" still applies what was in the mailbox when the order became final
+// (a late reservation is released, a late payment refunded); "handing off"
+// gives everything back to its sender with `handed_off`. Both quit when the
+// `done` note they sent themselves comes up, that is, once the mailbox as it
+// was is drained.
 #pragma once
 
-#include <deque>
 #include <optional>
 #include <string>
 
@@ -33,16 +43,14 @@ using orchestrator_actor
   = caf::typed_actor<caf::replies_to<payment_result>::with<write_outcome>,
                      caf::replies_to<inventory_result>::with<write_outcome>,
                      caf::reacts_to<deadline_atom>,
-                     caf::reacts_to<revoke_atom>>;
+                     caf::reacts_to<revoke_atom>,
+                     caf::reacts_to<done_atom>>; ///< to itself: mailbox drained
 
-/// One unit of work waiting for its turn.
+/// One unit of work: a result from Kafka or the deadline.
 struct saga_step {
   enum kind_t { payment, inventory, deadline } kind = deadline;
   payment_result pay;
   inventory_result inv;
-  caf::typed_response_promise<write_outcome> rp; ///< pending when from Kafka
-  bool has_rp = false;
-  int replans = 0; ///< reloads caused by this step (stale, duplicate)
 };
 
 struct orchestrator_state {
@@ -50,11 +58,7 @@ struct orchestrator_state {
   std::string order_id;
   store_actor store;
   saga_snapshot saga;
-  bool loaded = false;
   bool reload = false; ///< memory may differ from the store: load first
-  bool busy = false; ///< a write or a load is in flight
-  bool handing_off = false; ///< stop once the write in flight is done
-  std::deque<saga_step> queue;
 };
 
 using orchestrator_ptr

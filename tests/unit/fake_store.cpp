@@ -162,7 +162,11 @@ fake_store(store_actor::stateful_pointer<fake_store_state> self,
       }
       return write_outcome::applied;
     },
-    [=](load_saga& q) -> saga_snapshot {
+    [=](load_saga& q) -> caf::result<saga_snapshot> {
+      if (db->fail_loads_next > 0) {
+        --db->fail_loads_next;
+        return make_error(troupe_errc::storage_unavailable, "simulated outage");
+      }
       auto i = db->orders.find(q.order_id);
       if (i == db->orders.end()) {
         saga_snapshot none;

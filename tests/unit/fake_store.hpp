@@ -37,6 +37,8 @@ struct fake_db {
   /// This many saga writes are refused as `fenced` (another node claimed
   /// the order's partition).
   int fenced_next = 0;
+  /// This many saga loads fail with storage_unavailable.
+  int fail_loads_next = 0;
 
   /// Adds an open order whose deadline is `deadline_in_ms` away.
   saga_snapshot& add_order(const std::string& id, int64_t deadline_in_ms,

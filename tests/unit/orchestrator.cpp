@@ -295,4 +295,67 @@ CAF_TEST(a fenced write hands the step off without an outage) {
   CAF_CHECK(!alive(orch));
 }
 
+CAF_TEST(results that arrive during a write wait for it and keep their order) {
+  start("o-30");
+  auto pay = self->request(orch, caf::infinite, payment("o-30", true));
+  auto inv = self->request(orch, caf::infinite, inventory("o-30", true));
+  drain();
+  std::vector<write_outcome> answers;
+  for (auto* rh : {&pay, &inv})
+    rh->receive([&](write_outcome x) { answers.push_back(x); },
+                [&](caf::error& e) { CAF_FAIL(to_string(e)); });
+  CAF_CHECK_EQUAL(answers.size(), 2u);
+  CAF_CHECK_EQUAL(db->saga_writes.size(), 2u);
+  CAF_CHECK_EQUAL(db->saga_writes.at(0).payment_status, pay::approved);
+  CAF_CHECK_EQUAL(db->saga_writes.at(1).inventory_status, inv::reserved);
+  CAF_CHECK_EQUAL(order("o-30").status, status::confirmed);
+}
+
+CAF_TEST(a result already waiting when the order ends is still compensated) {
+  start("o-31");
+  // The declined payment ends the order; the reservation is in the mailbox
+  // behind it and must be released, not bounced.
+  auto pay = self->request(orch, caf::infinite, payment("o-31", false));
+  auto inv = self->request(orch, caf::infinite, inventory("o-31", true));
+  drain();
+  inv.receive([](write_outcome x) { CAF_CHECK_EQUAL(x, write_outcome::applied); },
+              [](caf::error& e) { CAF_FAIL(to_string(e)); });
+  CAF_CHECK_EQUAL(order("o-31").status, status::cancelled);
+  CAF_CHECK_EQUAL(order("o-31").reason, reason::payment_declined);
+  CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-31"), 1u);
+  CAF_CHECK(!alive(orch));
+}
+
+CAF_TEST(a revoke during a write stops after it and hands off what waits) {
+  start("o-32");
+  auto pay = self->request(orch, caf::infinite, payment("o-32", true));
+  self->send(orch, revoke_atom::value);
+  auto inv = self->request(orch, caf::infinite, inventory("o-32", true));
+  drain();
+  pay.receive([](write_outcome x) { CAF_CHECK_EQUAL(x, write_outcome::applied); },
+              [](caf::error& e) { CAF_FAIL(to_string(e)); });
+  bool handed_off = false;
+  inv.receive([](write_outcome) { CAF_FAIL("applied after the revoke"); },
+              [&](caf::error& e) {
+                handed_off = tier_of(e) == error_tier::handed_off;
+              });
+  CAF_CHECK(handed_off);
+  CAF_CHECK_EQUAL(order("o-32").payment_status, pay::approved);
+  CAF_CHECK_EQUAL(order("o-32").inventory_status, "");
+  CAF_CHECK(!alive(orch));
+}
+
+CAF_TEST(a failed load answers what waited with the store error) {
+  db->add_order("o-33", 30000);
+  db->fail_loads_next = 1;
+  orch = sys.spawn(orchestrator, "o-33", store, std::nullopt);
+  auto pay = self->request(orch, caf::infinite, payment("o-33", true));
+  drain();
+  bool outage = false;
+  pay.receive([](write_outcome) { CAF_FAIL("applied without a snapshot"); },
+              [&](caf::error& e) { outage = is_outage(e); });
+  CAF_CHECK(outage); // the sender waits the outage out, no budget spent
+  CAF_CHECK(!alive(orch));
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
