@@ -44,6 +44,19 @@ void set_outage(delivery_ptr self, bool outage) {
     caf::anon_send(st.cfg.listener, outage_atom::value, outage);
 }
 
+/// An outage is known only through the jobs waiting it out. When none is
+/// left (they ended or were revoked), nothing would probe the store again
+/// and the consumer would stay paused for good: let it fetch, and new work
+/// finds out whether the store is back.
+void end_outage_if_idle(delivery_ptr self) {
+  auto& st = self->state;
+  if (st.outage && st.jobs.empty()) {
+    log::info("delivery", "{}: no work waits for the store any more",
+              st.cfg.consumer);
+    set_outage(self, false);
+  }
+}
+
 /// Ends a job. `store_answered`: its end proves the store works again.
 void finish(delivery_ptr self, uint64_t id, delivery_outcome outcome,
             bool store_answered = true) {
@@ -55,6 +68,7 @@ void finish(delivery_ptr self, uint64_t id, delivery_outcome outcome,
     set_outage(self, false);
   i->second.promise.deliver(outcome);
   st.jobs.erase(i);
+  end_outage_if_idle(self);
 }
 
 void write_dead_letter(delivery_ptr self, uint64_t id);
@@ -311,6 +325,7 @@ delivery_actor::behavior_type delivery(delivery_ptr self, delivery_config cfg) {
           ++i;
         }
       }
+      end_outage_if_idle(self);
     },
   };
 }

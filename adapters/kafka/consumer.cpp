@@ -133,7 +133,9 @@ void rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   }
   log::info("consumer", "{}: revoked {} partition(s)", st.cfg.name,
             parts->cnt);
-  if (st.closing) {
+  // Closing, or the store is down (the work in flight cannot commit, and
+  // waiting would only hold the group's rebalance): hand off at once.
+  if (st.closing || st.outage) {
     finish_revoke(st, parts);
     return;
   }

@@ -439,4 +439,24 @@ CAF_TEST(a revoked partition takes its waiting jobs out of memory) {
   CAF_CHECK_EQUAL(rec->handler_calls, 3);
 }
 
+CAF_TEST(an outage ends when the jobs that waited for it were revoked) {
+  // The only job waiting for the store belongs to a partition that moves:
+  // with it gone nothing would ever probe the store again, and the consumer
+  // would stay paused on its next assignment.
+  start(policy());
+  fail_times(100, make_error(troupe_errc::storage_unavailable, "down"));
+  submit(job("", 1));
+  CAF_REQUIRE_EQUAL(rec->outages.size(), 1u);
+  CAF_CHECK_EQUAL(rec->outages[0], true);
+  self->send(d, revoke_atom::value, std::string{"order.created"}, int32_t{2});
+  collect();
+  CAF_CHECK_EQUAL(rec->outcomes[1], delivery_outcome::handed_off);
+  CAF_REQUIRE_EQUAL(rec->outages.size(), 2u);
+  CAF_CHECK_EQUAL(rec->outages[1], false);
+  // New work finds out again whether the store is back.
+  submit(job("", 2));
+  CAF_REQUIRE_EQUAL(rec->outages.size(), 3u);
+  CAF_CHECK_EQUAL(rec->outages[2], true);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
