@@ -17,6 +17,8 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
 COPY --from=build /src/build/apps/troupe-node/troupe-node /usr/local/bin/
 COPY --from=build /src/build/apps/troupe-load/troupe-load /usr/local/bin/
 COPY config/ /etc/troupe/
+RUN useradd --system --no-create-home --uid 10001 troupe
+USER troupe
 EXPOSE 8080
 HEALTHCHECK --interval=5s --timeout=2s CMD curl -fs http://127.0.0.1:8080/health || exit 1
 ENTRYPOINT ["troupe-node"]
