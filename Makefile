@@ -23,7 +23,7 @@ cluster: build
 	@scripts/cluster.sh $(N)
 
 test: build
-	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900 -LE quarantine
+	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900
 
 # The deterministic suites only: no database, broker or node processes.
 test-unit: build
