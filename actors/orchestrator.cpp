@@ -175,6 +175,38 @@ void record_final(orchestrator_ptr self, const saga_write& plan) {
 
 void run(orchestrator_ptr self, const work& w);
 
+/// While the store works on a request: every other message stays in the
+/// mailbox, in arrival order, until the reply is in. Unlike `await`, this
+/// lets system messages through, so an exit (the node shutting down) ends
+/// the actor at once instead of after the request's timeout.
+orchestrator_actor::behavior_type waiting() {
+  return {
+    [](payment_result&) -> caf::result<write_outcome> { return caf::skip; },
+    [](inventory_result&) -> caf::result<write_outcome> { return caf::skip; },
+    [](revoke_atom) -> caf::result<void> { return caf::skip; },
+    [](deadline_atom) -> caf::result<void> { return caf::skip; },
+    [](done_atom) -> caf::result<void> { return caf::skip; },
+  };
+}
+
+/// Sends `x` to the store and takes nothing else until it answers, with
+/// `on_reply` or `on_error`.
+template <class Reply, class Request, class OnReply, class OnError>
+void ask_store(orchestrator_ptr self, Request x, OnReply on_reply,
+               OnError on_error) {
+  self->become(caf::keep_behavior, waiting());
+  self->request(self->state.store, store_timeout, std::move(x))
+    .then(
+      [=](Reply& y) {
+        self->unbecome();
+        on_reply(y);
+      },
+      [=](caf::error& err) {
+        self->unbecome();
+        on_error(err);
+      });
+}
+
 /// Answers every step still in the mailbox with `err`, then stops. With
 /// `handed_off`, the events go back to their senders and on to the new
 /// owner; with a store error, each sender treats it as that error.
@@ -200,9 +232,8 @@ void close(orchestrator_ptr self) {
 
 /// Reads the committed saga, then runs `w` against it.
 void reload_then_run(orchestrator_ptr self, const work& w) {
-  auto& st = self->state;
-  self->request(st.store, store_timeout, load_saga{st.order_id})
-    .await(
+  ask_store<saga_snapshot>(
+      self, load_saga{self->state.order_id},
       [=](saga_snapshot& snap) {
         auto& st = self->state;
         if (!snap.found) {
@@ -239,8 +270,8 @@ void run(orchestrator_ptr self, const work& w) {
     return;
   }
   bool was_open = st.saga.status == status::fresh;
-  self->request(st.store, store_timeout, *plan)
-    .await(
+  ask_store<write_outcome>(
+      self, *plan,
       [=](write_outcome x) {
         auto& st = self->state;
         if (x == write_outcome::fenced) {
@@ -311,7 +342,8 @@ orchestrator_actor::behavior_type open(orchestrator_ptr self) {
       return accept(self, saga_step::inventory, x);
     },
     [=](revoke_atom) {
-      // The partition moved; no write is in flight (writes are awaited).
+      // The partition moved; no write is in flight (the actor takes no
+      // message while one is).
       hand_off(self, "handed off: the order's partition moved");
     },
     [=](deadline_atom) {
@@ -344,7 +376,7 @@ orchestrator(orchestrator_ptr self, std::string order_id, store_actor store,
   // Loading: the first behaviour waits for the snapshot; the deadline runs
   // from now on, with or without events.
   self->request(st.store, store_timeout, load_saga{st.order_id})
-    .await(
+    .then(
       [=](saga_snapshot& snap) {
         auto& st = self->state;
         if (!snap.found) {
@@ -355,6 +387,7 @@ orchestrator(orchestrator_ptr self, std::string order_id, store_actor store,
           return;
         }
         st.saga = std::move(snap);
+        self->become(open(self));
         start_deadline(self);
         if (st.saga.status != status::fresh)
           self->send(self, done_atom::value);
@@ -366,7 +399,7 @@ orchestrator(orchestrator_ptr self, std::string order_id, store_actor store,
                   self->state.order_id, describe(err));
         refuse_rest(self, std::move(err));
       });
-  return open(self);
+  return waiting();
 }
 
 } // namespace troupe

@@ -11,9 +11,9 @@
 //   inventory_result ┼─▶ [orchestrator X] ──saga_write──▶ store
 //   deadline (timer) ┘
 //
-// One step at a time, in arrival order: every store request is awaited
-// (`request(...).await(...)`), so the actor takes nothing else from its
-// mailbox until the reply is in. Its life is three behaviours:
+// One step at a time, in arrival order: while a store request is out, the
+// actor switches to a behaviour that leaves every message in the mailbox
+// (`skip`) until the reply is in. Its life is a few behaviours:
 //
 //   loading ──snapshot──▶ open ──final write──▶ closing ──▶ (quit)
 //                          │

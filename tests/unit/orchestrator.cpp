@@ -358,4 +358,17 @@ CAF_TEST(a failed load answers what waited with the store error) {
   CAF_CHECK(!alive(orch));
 }
 
+CAF_TEST(an exit while a write is out ends the orchestrator at once) {
+  // At shutdown the router's exit reaches an orchestrator whose write will
+  // never be answered: it must stop now, not after the request's timeout.
+  start("o-34");
+  db->lose_reply_next = 1;
+  self->send(orch, payment("o-34", true));
+  drain();
+  CAF_CHECK(alive(orch));
+  caf::anon_send_exit(orch, caf::exit_reason::user_shutdown);
+  drain();
+  CAF_CHECK(!alive(orch));
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
