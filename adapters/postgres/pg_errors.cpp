@@ -19,6 +19,12 @@ pg_failure classify_pg(const std::exception& e) {
     return {make_error(troupe_errc::storage_unavailable, e.what()), false};
   if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr)
     return {make_error(troupe_errc::storage_unavailable, e.what()), true};
+  // libpqxx 6 reports class 40 (deadlock, serialization failure, statement
+  // completion unknown) as transaction_rollback, which is not an sql_error.
+  if (dynamic_cast<const pqxx::statement_completion_unknown*>(&e) != nullptr)
+    return {make_error(troupe_errc::commit_unknown, e.what()), true};
+  if (dynamic_cast<const pqxx::transaction_rollback*>(&e) != nullptr)
+    return {make_error(troupe_errc::transient, e.what()), false};
   if (auto sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
     const std::string state = sql->sqlstate();
     auto cls = state.substr(0, 2);

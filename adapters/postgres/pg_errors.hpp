@@ -4,7 +4,8 @@
 //
 //   connection lost, server shutting down, read-only (a demoted primary
 //   during failover), out of resources   -> storage_unavailable (outage)
-//   commit sent, no answer                -> commit_unknown (outage; safe to
+//   commit sent, no answer; a statement
+//   whose completion is unknown (40003)   -> commit_unknown (outage; safe to
 //                                            redo: every write is idempotent)
 //   deadlock, serialization failure,
 //   statement cancelled, lock not granted -> transient (retry)
