@@ -1,4 +1,4 @@
 # Deterministic suites (test coordinator, simulated time, in-memory store).
-foreach(suite orchestrator saga_router services rules offset_tracker backoff supervisor delivery utf8 codec order_request)
+foreach(suite orchestrator saga_router services rules offset_tracker backoff supervisor delivery utf8 codec order_request secrets)
   troupe_suite(${suite} unit)
 endforeach()
