@@ -16,3 +16,4 @@ troupe_e2e(claim_outage claim_outage_e2e.py)
 # yet found). `make test` skips the label; `ctest -L quarantine` runs it.
 set_tests_properties(e2e.claim_outage PROPERTIES LABELS "e2e;quarantine")
 troupe_e2e(kafka_start kafka_start_e2e.py)
+troupe_e2e(security security_e2e.py)
