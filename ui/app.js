@@ -643,6 +643,7 @@ function deadLettersPage(root, ctx) {
   const live = h('span', { class: 'live' }, 'loading…');
   const problem = h('div', { class: 'banner banner-error', hidden: true });
 
+  const listCard = h('section', { class: 'card' }, problem, h('div', { class: 'table-wrap' }, table, empty));
   // Asked for when the node answers 401: the operator endpoints need a token.
   const tokenInput = h('input', { id: 'admin-token', type: 'password', autocomplete: 'off', spellcheck: 'false',
     'data-testid': 'admin-token', required: true });
@@ -673,6 +674,7 @@ function deadLettersPage(root, ctx) {
       sessionStorage.removeItem(TOKEN_KEY);
       tokenNote.textContent = had ? 'The node refused this token.' : '';
       authForm.hidden = false;
+      listCard.hidden = true;
       problem.hidden = true;
       table.hidden = true;
       empty.hidden = true;
@@ -681,6 +683,7 @@ function deadLettersPage(root, ctx) {
     }
     if (e.status === 403) {
       authForm.hidden = true;
+      listCard.hidden = false;
       problem.hidden = false;
       problem.textContent = 'Operator endpoints are disabled on this node: it has no token configured '
         + '(TROUPE_HTTP_ADMIN_TOKEN).';
@@ -743,6 +746,7 @@ function deadLettersPage(root, ctx) {
       const { data } = await api('GET', '/admin/dead-letters?limit=200', { signal: ctx.signal });
       problem.hidden = true;
       authForm.hidden = true;
+      listCard.hidden = false;
       live.textContent = `live · updated ${new Date().toLocaleTimeString(undefined, { hour12: false })}`;
       const text = JSON.stringify(data);
       if (text !== lastText) {
@@ -766,7 +770,7 @@ function deadLettersPage(root, ctx) {
       'Messages that could not be processed, newest first. Redrive publishes one again to its original topic; ',
       'if it was processed meanwhile, nothing changes.'),
     authForm,
-    h('section', { class: 'card' }, problem, h('div', { class: 'table-wrap' }, table, empty))));
+    listCard));
   ctx.poll(refresh, DEAD_LETTERS_POLL_MS);
 }
 
