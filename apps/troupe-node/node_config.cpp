@@ -357,6 +357,14 @@ void node_config::print_help(std::ostream& out) const {
           << "\n";
     }
   }
+  out << "\nSecrets come from the environment only (never a file or a flag):\n"
+         "  TROUPE_POSTGRES_PASSWORD    PostgreSQL password (or libpq's "
+         "PGPASSWORD, PGPASSFILE)\n"
+         "  TROUPE_KAFKA_SASL_PASSWORD  Kafka SASL password\n"
+         "  TROUPE_HTTP_ADMIN_TOKEN     bearer token of /admin/* (none: 403, "
+         "unless http.admin-open)\n"
+         "  TROUPE_HTTP_METRICS_TOKEN   bearer token of /metrics (none: "
+         "public)\n";
   out << "\nCAF's own options (scheduler, logger, ...): --long-help\n";
 }
 

@@ -297,7 +297,11 @@ def starvation(check, node, log_dir):
     for p in posters:
         for k, v in p.statuses.items():
             statuses[k] = statuses.get(k, 0) + v
-    _, _, text = request(node.url, "GET", "/metrics", headers=metrics_hdr)
+    try:
+        _, _, text = request(node.url, "GET", "/metrics", headers=metrics_hdr)
+    except OSError as e:
+        text = ""
+        failures.append(f"GET /metrics under load: {e!r}")
     with open(os.path.join(log_dir, "metrics-after-load.txt"), "w") as f:
         f.write(text)
     stop.set()
