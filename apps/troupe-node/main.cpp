@@ -257,11 +257,13 @@ void describe_metrics() {
 /// PostgreSQL password reaches libpq through its own environment variable,
 /// never through a connection string that could be printed.
 void protect_secrets(const node_config& cfg) {
-  for (auto name : {"PGPASSWORD", "TROUPE_KAFKA_SASL_PASSWORD"})
+  // From the environment itself: a configuration error may come before
+  // `cfg` has read them.
+  for (auto name : {"PGPASSWORD", "TROUPE_POSTGRES_PASSWORD",
+                    "TROUPE_KAFKA_SASL_PASSWORD", "TROUPE_HTTP_ADMIN_TOKEN",
+                    "TROUPE_HTTP_METRICS_TOKEN"})
     if (auto v = std::getenv(name))
       secrets::remember(v);
-  secrets::remember(cfg.admin_token);
-  secrets::remember(cfg.metrics_token);
   secrets::remember(cfg.sasl_password);
   if (!cfg.pg_password.empty()) {
     secrets::remember(cfg.pg_password);
