@@ -1,6 +1,8 @@
 // Text and JSON-lines output for Troupe's logger.
 #include "log.hpp"
 
+#include "secrets.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -92,7 +94,10 @@ bool init(const std::string& node, const std::string& level,
 
 void write(spdlog::level::level_enum lvl, const char* component,
            const std::string& order_id, const std::string& correlation_id,
-           const std::string& msg) {
+           const std::string& raw) {
+  // No line shows a password or token, whatever the caller passed in
+  // (libpqxx messages may echo a connection string).
+  auto msg = secrets::redact(raw);
   std::string line;
   if (json_format) {
     line.reserve(128 + msg.size());

@@ -4,6 +4,7 @@
 //   #/orders/<id>    one order: details, timeline, dead letters; refreshes
 //                    itself until the order is final and its saga is quiet
 //   #/dead-letters   messages that could not be processed, with Redrive
+//                    (operator endpoints: asks for the node's token on 401)
 //
 // Every string that comes from the server reaches the DOM through text nodes
 // (h() below), never through innerHTML.
@@ -14,6 +15,10 @@ const ORDER_POLL_MS = 1000;
 const DEAD_LETTERS_POLL_MS = 3000;
 const READY_POLL_MS = 3000;
 const FINAL = new Set(['CONFIRMED', 'CANCELLED']);
+// The operator token lives in this tab only (sessionStorage), never in
+// localStorage or a cookie; it is sent as a Bearer header to /admin/ only.
+const TOKEN_KEY = 'troupe.adminToken';
+const adminToken = () => sessionStorage.getItem(TOKEN_KEY) || '';
 
 // ---------------------------------------------------------------- DOM helpers
 
@@ -111,6 +116,7 @@ class ApiError extends Error {
 /** fetch + JSON; non-2xx answers throw an ApiError carrying {error, details}. */
 async function api(method, path, { body, headers, signal } = {}) {
   const opts = { method, headers: Object.assign({ Accept: 'application/json' }, headers), signal };
+  if (path.startsWith('/admin/') && adminToken()) opts.headers.Authorization = `Bearer ${adminToken()}`;
   if (body !== undefined) {
     opts.headers['Content-Type'] = 'application/json';
     opts.body = JSON.stringify(body);
@@ -637,6 +643,56 @@ function deadLettersPage(root, ctx) {
   const live = h('span', { class: 'live' }, 'loading…');
   const problem = h('div', { class: 'banner banner-error', hidden: true });
 
+  const listCard = h('section', { class: 'card' }, problem, h('div', { class: 'table-wrap' }, table, empty));
+  // Asked for when the node answers 401: the operator endpoints need a token.
+  const tokenInput = h('input', { id: 'admin-token', type: 'password', autocomplete: 'off', spellcheck: 'false',
+    'data-testid': 'admin-token', required: true });
+  const tokenNote = h('div', { class: 'small error-text', 'data-testid': 'admin-token-note' });
+  const authForm = h('form', { class: 'card auth-card', id: 'admin-auth', 'data-testid': 'admin-auth', hidden: true,
+    novalidate: true, autocomplete: 'off' },
+    h('h2', {}, 'Operator token'),
+    h('p', { class: 'muted' }, 'This node protects its operator endpoints. Enter its token ',
+      '(TROUPE_HTTP_ADMIN_TOKEN); it is kept in this tab only.'),
+    field('admin-token', 'Token', tokenInput),
+    tokenNote,
+    h('div', { class: 'form-actions' },
+      h('button', { type: 'submit', class: 'btn btn-primary', 'data-testid': 'admin-token-save' }, 'Use token')));
+  authForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const v = tokenInput.value.trim();
+    if (!v) return;
+    sessionStorage.setItem(TOKEN_KEY, v);
+    tokenInput.value = '';
+    authForm.hidden = true;
+    lastText = '';
+    refresh();
+  });
+  /** True when the error was an authorization problem (and was shown). */
+  const authProblem = (e) => {
+    if (e.status === 401) {
+      const had = adminToken() !== '';
+      sessionStorage.removeItem(TOKEN_KEY);
+      tokenNote.textContent = had ? 'The node refused this token.' : '';
+      authForm.hidden = false;
+      listCard.hidden = true;
+      problem.hidden = true;
+      table.hidden = true;
+      empty.hidden = true;
+      live.textContent = 'token needed';
+      return true;
+    }
+    if (e.status === 403) {
+      authForm.hidden = true;
+      listCard.hidden = false;
+      problem.hidden = false;
+      problem.textContent = 'Operator endpoints are disabled on this node: it has no token configured '
+        + '(TROUPE_HTTP_ADMIN_TOKEN).';
+      live.textContent = 'disabled';
+      return true;
+    }
+    return false;
+  };
+
   const redrive = async (d, button) => {
     button.disabled = true;
     button.textContent = 'Redriving…';
@@ -647,6 +703,7 @@ function deadLettersPage(root, ctx) {
       toast(`Dead letter #${d.id} published again to ${d.topic}`, 'ok');
     } catch (e) {
       if (e.name === 'AbortError') return;
+      if (authProblem(e)) return;
       outcomes.set(d.id, { ok: false, text: `${e.status || ''} ${e.details || e.message}`.trim() });
       toast(`Redrive of #${d.id} failed: ${e.details || e.message}`, 'error');
     }
@@ -688,6 +745,8 @@ function deadLettersPage(root, ctx) {
     try {
       const { data } = await api('GET', '/admin/dead-letters?limit=200', { signal: ctx.signal });
       problem.hidden = true;
+      authForm.hidden = true;
+      listCard.hidden = false;
       live.textContent = `live · updated ${new Date().toLocaleTimeString(undefined, { hour12: false })}`;
       const text = JSON.stringify(data);
       if (text !== lastText) {
@@ -699,6 +758,7 @@ function deadLettersPage(root, ctx) {
       }
     } catch (e) {
       if (e.name === 'AbortError') throw e;
+      if (authProblem(e)) return;
       problem.hidden = false;
       problem.textContent = `Cannot load dead letters: ${e.details || e.message}`;
     }
@@ -709,7 +769,8 @@ function deadLettersPage(root, ctx) {
     h('p', { class: 'muted' },
       'Messages that could not be processed, newest first. Redrive publishes one again to its original topic; ',
       'if it was processed meanwhile, nothing changes.'),
-    h('section', { class: 'card' }, problem, h('div', { class: 'table-wrap' }, table, empty))));
+    authForm,
+    listCard));
   ctx.poll(refresh, DEAD_LETTERS_POLL_MS);
 }
 

@@ -4,14 +4,11 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <fstream>
 #include <sstream>
 #include <unordered_map>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-
-#include <caf/scoped_actor.hpp>
-#include <httplib.h>
+#include <caf/event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
@@ -21,6 +18,7 @@
 #include "metrics.hpp"
 #include "order_request.hpp"
 #include "queries.hpp"
+#include "secrets.hpp"
 #include "ui_assets.hpp"
 
 namespace troupe {
@@ -29,17 +27,20 @@ namespace {
 
 using json = nlohmann::json;
 
-void send_json(httplib::Response& res, int status, const json& body) {
+void send_json(http_response& res, int status, const json& body) {
   res.status = status;
   res.set_content(body.dump(), "application/json");
 }
 
-void send_error(httplib::Response& res, int status, const std::string& error,
+/// Every error answer; `details` may come from a database or Kafka error,
+/// so it is redacted (no connection string or password reaches a client).
+void send_error(http_response& res, int status, const std::string& error,
                 const std::string& details) {
-  send_json(res, status, json{{"error", error}, {"details", details}});
+  send_json(res, status,
+            json{{"error", error}, {"details", secrets::redact(details)}});
 }
 
-void unavailable(httplib::Response& res, const std::string& details) {
+void unavailable(http_response& res, const std::string& details) {
   res.set_header("Retry-After", "1");
   send_error(res, 503, "unavailable", details);
 }
@@ -83,34 +84,56 @@ const served_asset* find_asset(const std::string& path) {
   return i == by_path.end() ? nullptr : &i->second;
 }
 
-/// Serves an embedded UI file; the page may only load its own scripts and
-/// styles and talk to this node.
-void serve_asset(const httplib::Request& req, httplib::Response& res,
-                 const served_asset& a) {
+const std::string& ui_csp() {
   static const std::string csp
     = "default-src 'self'; script-src 'self'; style-src 'self'; "
       "img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
       "form-action 'self'; frame-ancestors 'none'";
+  return csp;
+}
+
+/// Serves an embedded UI file; the page may only load its own scripts and
+/// styles and talk to this node.
+void serve_asset(const http_request& req, http_response& res,
+                 const served_asset& a) {
   res.set_header("ETag", a.etag);
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Content-Type-Options", "nosniff");
   if (a.type.rfind("text/html", 0) == 0)
-    res.set_header("Content-Security-Policy", csp);
-  if (req.get_header_value("If-None-Match") == a.etag) {
+    res.set_header("Content-Security-Policy", ui_csp());
+  if (req.header("if-none-match") == a.etag) {
     res.status = 304;
     return;
   }
   res.status = 200;
-  res.set_content(a.file->body.data(), a.file->body.size(), std::string{a.type});
+  res.static_body = a.file->body;
+  res.set_header("Content-Type", std::string{a.type});
 }
 
-/// When the current request started; set in the pre-routing handler, read
-/// by the logger, both on the worker thread that serves the request.
-thread_local std::chrono::steady_clock::time_point request_start;
+/// A file of `http.static-dir` (UI development); false when there is none.
+/// Paths with `..` are refused before the disk is touched.
+bool serve_file(const std::string& dir, const http_request& req,
+                http_response& res) {
+  auto path = req.path == "/" ? std::string{"/index.html"} : req.path;
+  if (path.find("..") != std::string::npos)
+    return false;
+  std::ifstream in{dir + path, std::ios::binary};
+  if (!in)
+    return false;
+  std::ostringstream body;
+  body << in.rdbuf();
+  res.status = 200;
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Content-Type-Options", "nosniff");
+  auto type = ui_content_type(path);
+  if (type.rfind("text/html", 0) == 0)
+    res.set_header("Content-Security-Policy", ui_csp());
+  res.set_content(body.str(), std::string{type});
+  return true;
+}
 
 /// A route label with bounded cardinality.
-std::string route_of(const httplib::Request& req) {
-  auto& p = req.path;
+std::string route_of(const std::string& p) {
   if (p == "/orders" || p == "/health" || p == "/ready" || p == "/metrics"
       || p == "/admin/dead-letters" || p == "/admin/outbox")
     return p;
@@ -118,32 +141,18 @@ std::string route_of(const httplib::Request& req) {
     return "/orders/{id}";
   if (p.rfind("/admin/dead-letters/", 0) == 0)
     return "/admin/dead-letters/{id}/redrive";
+  if (is_operator_path(p))
+    return "/admin/other";
   if (find_asset(p) != nullptr)
     return "ui";
   return "other";
 }
 
-/// cpp-httplib listens with a backlog of 5, which drops connections under a
-/// burst of new clients. Find the listening socket on `port` and widen it.
-void widen_backlog(int port) {
-  for (int fd = 3; fd < 4096; ++fd) {
-    int listening = 0;
-    socklen_t len = sizeof(listening);
-    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0
-        || !listening)
-      continue;
-    sockaddr_storage addr{};
-    socklen_t alen = sizeof(addr);
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0)
-      continue;
-    int bound = 0;
-    if (addr.ss_family == AF_INET)
-      bound = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-    else if (addr.ss_family == AF_INET6)
-      bound = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
-    if (bound == port)
-      ::listen(fd, 1024);
-  }
+/// `?limit=` of the operator lists: 1..1000, default 100.
+int limit_of(const http_request& req) {
+  if (!req.has_param("limit"))
+    return 100;
+  return std::clamp(std::atoi(req.param("limit").c_str()), 1, 1000);
 }
 
 } // namespace
@@ -171,6 +180,65 @@ std::string_view ui_content_type(std::string_view path) {
   return "application/octet-stream";
 }
 
+// -- route table -------------------------------------------------------------
+
+void http_routes::add(const std::string& method, const std::string& pattern,
+                      route r) {
+  r.method = method;
+  if (pattern.find('(') != std::string::npos
+      || pattern.find('[') != std::string::npos) {
+    r.is_regex = true;
+    r.regex = std::regex{pattern};
+  } else {
+    r.path = pattern;
+  }
+  routes_.push_back(std::move(r));
+}
+
+void http_routes::get(const std::string& pattern, handler h, on where) {
+  route r;
+  r.where = where;
+  r.sync = std::move(h);
+  add("GET", pattern, std::move(r));
+}
+
+void http_routes::post(const std::string& pattern, handler h, on where) {
+  route r;
+  r.where = where;
+  r.sync = std::move(h);
+  add("POST", pattern, std::move(r));
+}
+
+void http_routes::post_async(const std::string& pattern, async_handler h) {
+  route r;
+  r.async = std::move(h);
+  add("POST", pattern, std::move(r));
+}
+
+const http_routes::route*
+http_routes::match(const std::string& method, const std::string& path,
+                   std::vector<std::string>& matches) const {
+  for (auto& r : routes_) {
+    if (r.method != method)
+      continue;
+    if (!r.is_regex) {
+      if (r.path == path)
+        return &r;
+      continue;
+    }
+    std::smatch m;
+    if (std::regex_match(path, m, r.regex)) {
+      matches.clear();
+      for (size_t i = 1; i < m.size(); ++i)
+        matches.push_back(m[i].str());
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
+// -- the API -------------------------------------------------------------------
+
 http_api::http_api(caf::actor_system& sys, http_settings cfg, caf::actor store,
                    std::shared_ptr<order_queries> queries, readiness ready,
                    route_hook extra)
@@ -179,153 +247,167 @@ http_api::http_api(caf::actor_system& sys, http_settings cfg, caf::actor store,
     store_(std::move(store)),
     queries_(std::move(queries)),
     ready_(std::move(ready)),
-    extra_(std::move(extra)),
-    srv_(std::make_unique<httplib::Server>()) {
+    extra_(std::move(extra)) {
 }
 
 http_api::~http_api() {
   stop();
 }
 
-void http_api::routes() {
-  auto& srv = *srv_;
-  auto threads = static_cast<size_t>(std::max(4, cfg_.threads));
-  srv.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  srv.set_tcp_nodelay(true);
-  srv.set_keep_alive_max_count(100000);
-  // Idle keep-alive connections hold a worker until this timeout, and
-  // stopping the server waits for them: keep it short so a drain is quick.
-  srv.set_keep_alive_timeout(3);
-  srv.set_payload_max_length(static_cast<size_t>(cfg_.max_body_bytes));
-  srv.set_logger([](const httplib::Request& req, const httplib::Response& res) {
-    auto route = route_of(req);
+void http_api::handle(http_request&& req, responder done) {
+  // Runs on the event thread: decide, answer at once or hand on.
+  auto route = route_of(req.path);
+  responder finish = [this, done = std::move(done), route,
+                      method = req.method,
+                      start = req.start](http_response res) {
+    if (!cfg_.cors_origin.empty()) {
+      res.set_header("Access-Control-Allow-Origin", cfg_.cors_origin);
+      res.set_header("Access-Control-Expose-Headers",
+                     "Location, X-Correlation-ID");
+      res.set_header("Vary", "Origin");
+    }
+    if (draining_)
+      res.set_header("Connection", "close");
     metrics::inc("troupe_http_requests_total",
-                 {{"method", req.method},
+                 {{"method", method},
                   {"route", route},
                   {"code", std::to_string(res.status)}});
     metrics::observe("troupe_http_request_duration_seconds",
-                     {{"method", req.method}, {"route", route}},
+                     {{"method", method}, {"route", route}},
                      std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - request_start)
+                       std::chrono::steady_clock::now() - start)
                        .count());
-  });
-  srv.set_pre_routing_handler(
-    [this](const httplib::Request& req, httplib::Response& res) {
-      request_start = std::chrono::steady_clock::now();
-      res.set_header("Access-Control-Allow-Origin", cfg_.cors_origin);
-      res.set_header("Vary", "Origin");
-      if (req.method == "OPTIONS") {
-        res.set_header("Access-Control-Allow-Methods",
-                       "GET, POST, OPTIONS");
-        res.set_header("Access-Control-Allow-Headers",
-                       "Content-Type, Idempotency-Key, X-Correlation-ID");
-        res.set_header("Access-Control-Expose-Headers",
-                       "Location, X-Correlation-ID");
-        res.set_header("Access-Control-Max-Age", "600");
-        res.status = 204;
-        return httplib::Server::HandlerResponse::Handled;
-      }
-      res.set_header("Access-Control-Expose-Headers",
-                     "Location, X-Correlation-ID");
-      if (draining_ && req.path != "/health") {
-        res.set_header("Connection", "close");
-        unavailable(res, "the node is shutting down");
-        return httplib::Server::HandlerResponse::Handled;
-      }
-      return httplib::Server::HandlerResponse::Unhandled;
-    });
-  srv.set_error_handler([](const httplib::Request& req,
-                           httplib::Response& res) {
-    if (!res.body.empty())
-      return;
-    switch (res.status) {
-      case 404:
-        send_error(res, 404, "not_found", "no route for " + req.method + " "
-                                            + req.path);
-        break;
-      case 413:
-        send_error(res, 413, "payload_too_large",
-                   "the request body is larger than allowed");
-        break;
-      case 400:
-        send_error(res, 400, "bad_request", "the request is malformed");
-        break;
-      default:
-        send_error(res, res.status, "error",
-                   "HTTP status " + std::to_string(res.status));
+    done(std::move(res));
+  };
+  http_response res;
+  if (req.refused == 413) {
+    send_error(res, 413, "payload_too_large",
+               "the request body is larger than "
+                 + std::to_string(cfg_.max_body_bytes) + " bytes");
+    return finish(std::move(res));
+  }
+  if (req.refused == 431) {
+    send_error(res, 431, "headers_too_large",
+               "the request headers are larger than "
+                 + std::to_string(cfg_.max_header_bytes) + " bytes");
+    return finish(std::move(res));
+  }
+  if (req.method == "OPTIONS") {
+    res.status = 204;
+    res.set_header("Allow", "GET, POST, OPTIONS");
+    if (!cfg_.cors_origin.empty()) {
+      res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+      res.set_header("Access-Control-Allow-Headers",
+                     "Content-Type, Idempotency-Key, X-Correlation-ID, "
+                     "Authorization");
+      res.set_header("Access-Control-Max-Age", "600");
     }
-  });
-  srv.set_exception_handler([](const httplib::Request&, httplib::Response& res,
-                               std::exception_ptr ep) {
-    std::string what = "unknown error";
+    return finish(std::move(res));
+  }
+  if (draining_ && req.path != "/health") {
+    unavailable(res, "the node is shutting down");
+    return finish(std::move(res));
+  }
+  // Who may call what, for every route at once.
+  const access_policy* policy = nullptr;
+  if (is_operator_path(req.path))
+    policy = &cfg_.admin;
+  else if (req.path == "/metrics")
+    policy = &cfg_.metrics;
+  if (policy != nullptr) {
+    switch (check_access(*policy, req.header("authorization"))) {
+      case access_decision::allowed:
+        break;
+      case access_decision::unauthorized:
+        metrics::inc("troupe_http_unauthorized_total", {{"route", route}});
+        res.set_header("WWW-Authenticate", "Bearer realm=\"troupe\"");
+        send_error(res, 401, "unauthorized",
+                   "this endpoint needs Authorization: Bearer <token>");
+        return finish(std::move(res));
+      case access_decision::forbidden:
+        send_error(res, 403, "forbidden",
+                   "operator endpoints are disabled on this node: configure "
+                   "a token (TROUPE_HTTP_ADMIN_TOKEN)");
+        return finish(std::move(res));
+    }
+  }
+  auto r = routes_.match(req.method, req.path, req.matches);
+  if (r == nullptr) {
+    if (req.method == "GET" && !cfg_.static_dir.empty()
+        && req.path.find("..") == std::string::npos) {
+      // UI development: files from disk, read on a worker.
+      auto shared = std::make_shared<http_request>(std::move(req));
+      server_->post([this, shared, finish] {
+        http_response out;
+        if (!serve_file(cfg_.static_dir, *shared, out))
+          send_error(out, 404, "not_found",
+                     "no route for GET " + shared->path);
+        finish(std::move(out));
+      });
+      return;
+    }
+    if (req.method == "GET") {
+      if (auto a = find_asset(req.path)) {
+        serve_asset(req, res, *a);
+        return finish(std::move(res));
+      }
+    }
+    send_error(res, 404, "not_found",
+               "no route for " + req.method + " " + req.path);
+    return finish(std::move(res));
+  }
+  if (r->where == http_routes::on::event_thread && r->sync) {
+    r->sync(req, res);
+    return finish(std::move(res));
+  }
+  auto shared = std::make_shared<http_request>(std::move(req));
+  server_->post([r, shared, finish] {
+    if (r->async) {
+      r->async(*shared, finish);
+      return;
+    }
+    http_response out;
     try {
-      if (ep)
-        std::rethrow_exception(ep);
+      r->sync(*shared, out);
     } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
+      log::error("http", "handler failed: {}", e.what());
+      out = http_response{};
+      send_error(out, 500, "internal_error", e.what());
     }
-    log::error("http", "handler failed: {}", what);
-    send_error(res, 500, "internal_error", what);
+    finish(std::move(out));
   });
+}
 
-  srv.Get("/health", [](const httplib::Request&, httplib::Response& res) {
-    send_json(res, 200, json{{"status", "up"}});
-  });
-
-  srv.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    try {
-      auto [backlog, age] = queries_->outbox_backlog();
-      metrics::set("troupe_outbox_backlog", {}, static_cast<double>(backlog));
-      metrics::set("troupe_outbox_oldest_age_seconds", {}, age);
-    } catch (const std::exception&) {
-      // Storage down: the other figures are still worth reading.
-    }
-    res.set_content(metrics::render(), "text/plain; version=0.0.4");
-  });
-
-  srv.Get("/ready", [this](const httplib::Request&, httplib::Response& res) {
-    std::string why;
-    if (ready_(why))
-      send_json(res, 200, json{{"status", "ready"}});
-    else
-      send_json(res, 503, json{{"status", "not_ready"},
-                               {"error", "not_ready"},
-                               {"details", why}});
-  });
-
-  srv.Post("/orders", [this](const httplib::Request& req,
-                             httplib::Response& res) {
-    auto ctype = lower(req.get_header_value("Content-Type"));
-    if (ctype.rfind("application/json", 0) != 0) {
-      send_error(res, 415, "unsupported_media_type",
-                 "Content-Type must be application/json");
-      return;
-    }
-    if (req.body.size() > static_cast<size_t>(cfg_.max_body_bytes)) {
-      send_error(res, 413, "payload_too_large",
-                 "the request body is larger than "
-                   + std::to_string(cfg_.max_body_bytes) + " bytes");
-      return;
-    }
-    auto parsed = parse_order_request(
-      req.body, order_headers{req.get_header_value("Idempotency-Key"),
-                              req.get_header_value("X-Correlation-ID")});
-    if (auto bad = std::get_if<order_request_error>(&parsed)) {
-      send_json(res, 400, json{{"error", bad->error},
-                               {"field", bad->field},
-                               {"details", bad->details}});
-      return;
-    }
-    auto cmd = std::get<create_order>(std::move(parsed));
-    if (cmd.correlation_id.empty())
-      cmd.correlation_id = events::new_uuid();
-    cmd.order_id = events::new_uuid();
-    cmd.deadline_ms = cfg_.deadline.count();
-    caf::scoped_actor self{sys_};
-    self->request(store_, cfg_.request_timeout, std::move(cmd))
-      .receive(
-        [&](created_order& x) {
+void http_api::create_order(const http_request& req, responder done) {
+  http_response res;
+  auto ctype = lower(req.header("content-type"));
+  if (ctype.rfind("application/json", 0) != 0) {
+    send_error(res, 415, "unsupported_media_type",
+               "Content-Type must be application/json");
+    return done(std::move(res));
+  }
+  auto parsed = parse_order_request(
+    req.body, order_headers{req.header("idempotency-key"),
+                            req.header("x-correlation-id")});
+  if (auto bad = std::get_if<order_request_error>(&parsed)) {
+    send_json(res, 400, json{{"error", bad->error},
+                             {"field", bad->field},
+                             {"details", bad->details}});
+    return done(std::move(res));
+  }
+  auto cmd = std::get<troupe::create_order>(std::move(parsed));
+  if (cmd.correlation_id.empty())
+    cmd.correlation_id = events::new_uuid();
+  cmd.order_id = events::new_uuid();
+  cmd.deadline_ms = cfg_.deadline.count();
+  // The store's answer comes to a short-lived actor; no thread waits.
+  auto timeout = cfg_.request_timeout;
+  sys_.spawn([store = store_, timeout, cmd = std::move(cmd),
+              done](caf::event_based_actor* self) mutable {
+    self->request(store, timeout, std::move(cmd))
+      .then(
+        [done](created_order& x) {
+          http_response res;
           res.set_header("Location", "/orders/" + x.order_id);
           res.set_header("X-Correlation-ID", x.correlation_id);
           send_json(res, x.created ? 201 : 200,
@@ -337,20 +419,64 @@ void http_api::routes() {
             log::debug_order("http", x.order_id, x.correlation_id,
                              "order accepted");
           }
+          done(std::move(res));
         },
-        [&](caf::error& err) {
+        [done](caf::error& err) {
+          http_response res;
           if (retryable(err)) {
             unavailable(res, describe(err));
           } else {
             log::error("http", "creating an order failed: {}", describe(err));
             send_error(res, 500, "internal_error", describe(err));
           }
+          done(std::move(res));
         });
   });
+}
 
-  srv.Get(R"(/orders/([^/]+))", [this](const httplib::Request& req,
-                                       httplib::Response& res) {
-    auto id = lower(req.matches[1].str());
+void http_api::routes() {
+  auto& srv = routes_;
+  using on = http_routes::on;
+
+  srv.get(
+    "/health",
+    [](const http_request&, http_response& res) {
+      send_json(res, 200, json{{"status", "up"}});
+    },
+    on::event_thread);
+
+  srv.get("/metrics", [this](const http_request&, http_response& res) {
+    try {
+      auto [backlog, age] = queries_->outbox_backlog();
+      metrics::set("troupe_outbox_backlog", {}, static_cast<double>(backlog));
+      metrics::set("troupe_outbox_oldest_age_seconds", {}, age);
+    } catch (const std::exception&) {
+      // Storage down: the other figures are still worth reading.
+    }
+    res.set_content(metrics::render(), "text/plain; version=0.0.4");
+  });
+
+  // The probe's answer is cached: no wait on the event thread.
+  srv.get(
+    "/ready",
+    [this](const http_request&, http_response& res) {
+      std::string why;
+      if (ready_(why))
+        send_json(res, 200, json{{"status", "ready"}});
+      else
+        send_json(res, 503, json{{"status", "not_ready"},
+                                 {"error", "not_ready"},
+                                 {"details", secrets::redact(why)}});
+    },
+    on::event_thread);
+
+  srv.post_async("/orders", [this](const http_request& req, responder done) {
+    create_order(req, std::move(done));
+  });
+
+  srv.get(R"(/orders/([^/]+))", [this](const http_request& req,
+                                       http_response& res) {
+    auto id = lower(req.matches[0]);
     if (!events::is_uuid(id)) {
       send_error(res, 404, "not_found", "no order with id " + id);
       return;
@@ -366,12 +492,11 @@ void http_api::routes() {
     }
   });
 
-  srv.Get("/orders", [this](const httplib::Request& req,
-                            httplib::Response& res) {
+  srv.get("/orders", [this](const http_request& req, http_response& res) {
     if (req.has_param("ids")) {
       // Batch lookup: GET /orders?ids=a,b,c (at most 200 ids).
       std::vector<std::string> ids;
-      std::stringstream in{req.get_param_value("ids")};
+      std::stringstream in{req.param("ids")};
       std::string id;
       while (std::getline(in, id, ','))
         if (!id.empty())
@@ -394,7 +519,7 @@ void http_api::routes() {
     }
     std::string status;
     if (req.has_param("status")) {
-      status = req.get_param_value("status");
+      status = req.param("status");
       std::transform(status.begin(), status.end(), status.begin(),
                      [](unsigned char c) { return std::toupper(c); });
       if (status != "NEW" && status != "CONFIRMED" && status != "CANCELLED") {
@@ -405,7 +530,7 @@ void http_api::routes() {
     }
     int limit = 100;
     if (req.has_param("limit")) {
-      auto raw = req.get_param_value("limit");
+      auto& raw = req.param("limit");
       char* end = nullptr;
       auto v = std::strtol(raw.c_str(), &end, 10);
       if (raw.empty() || *end != '\0' || v < 1) {
@@ -422,17 +547,14 @@ void http_api::routes() {
     }
   });
 
-  // An operator list: `?limit=` (1..1000, default 100), newest first.
+  // Operator endpoints: behind the access check in handle(), like any
+  // route under /admin added later.
   auto admin_list = [this](const char* path,
                            nlohmann::json (order_queries::*list)(int)) {
-    srv_->Get(path, [this, list](const httplib::Request& req,
-                                 httplib::Response& res) {
-      int limit = 100;
-      if (req.has_param("limit"))
-        limit = std::clamp(std::atoi(req.get_param_value("limit").c_str()), 1,
-                           1000);
+    routes_.get(path, [this, list](const http_request& req,
+                                   http_response& res) {
       try {
-        send_json(res, 200, ((*queries_).*list)(limit));
+        send_json(res, 200, ((*queries_).*list)(limit_of(req)));
       } catch (const std::exception& e) {
         unavailable(res, e.what());
       }
@@ -443,9 +565,9 @@ void http_api::routes() {
   // so that they never hold back the rows behind them.
   admin_list("/admin/outbox", &order_queries::list_set_aside);
 
-  srv.Post(R"(/admin/dead-letters/(\d+)/redrive)",
-           [this](const httplib::Request& req, httplib::Response& res) {
-             auto id = std::stoll(req.matches[1].str());
+  srv.post(R"(/admin/dead-letters/(\d{1,18})/redrive)",
+           [this](const http_request& req, http_response& res) {
+             auto id = std::stoll(req.matches[0]);
              try {
                if (queries_->redrive_dead_letter(id)) {
                  log::info("http", "dead letter {} redriven", id);
@@ -461,39 +583,26 @@ void http_api::routes() {
 
   if (extra_)
     extra_(srv);
-
-  // The web UI: from disk when `http.static-dir` is set (UI development:
-  // edit and reload), otherwise the files embedded at build time. API routes
-  // are registered first and win; other paths keep the JSON 404.
-  if (!cfg_.static_dir.empty()) {
-    if (!srv.set_mount_point("/", cfg_.static_dir))
-      log::warn("http", "static dir {} is not a directory", cfg_.static_dir);
-  } else {
-    srv.Get(R"(/[A-Za-z0-9_./-]*)",
-            [](const httplib::Request& req, httplib::Response& res) {
-              if (auto a = find_asset(req.path))
-                serve_asset(req, res, *a);
-              else
-                res.status = 404; // the error handler writes the JSON body
-            });
-  }
+  // Anything else under GET: the web UI (embedded, or `http.static-dir`),
+  // otherwise the JSON 404 (see handle()).
 }
 
 std::string http_api::start() {
   routes();
-  if (cfg_.port == 0) {
-    bound_port_ = srv_->bind_to_any_port(cfg_.host);
-    if (bound_port_ <= 0)
-      return "cannot bind " + cfg_.host;
-  } else {
-    if (!srv_->bind_to_port(cfg_.host, cfg_.port))
-      return "cannot bind " + cfg_.host + ":" + std::to_string(cfg_.port)
-             + " (in use?)";
-    bound_port_ = cfg_.port;
-  }
-  widen_backlog(bound_port_);
-  thread_ = std::thread{[this] { srv_->listen_after_bind(); }};
-  return {};
+  http_server_settings s;
+  s.host = cfg_.host;
+  s.port = cfg_.port;
+  s.threads = std::max(1, cfg_.threads);
+  s.max_connections = cfg_.max_connections;
+  s.read_timeout = cfg_.read_timeout;
+  s.idle_timeout = cfg_.idle_timeout;
+  s.max_header_bytes = cfg_.max_header_bytes;
+  s.max_body_bytes = cfg_.max_body_bytes;
+  server_ = std::make_unique<http_server>(
+    s, [this](http_request&& req, responder done) {
+      handle(std::move(req), std::move(done));
+    });
+  return server_->start();
 }
 
 void http_api::drain() {
@@ -501,10 +610,12 @@ void http_api::drain() {
 }
 
 void http_api::stop() {
-  if (srv_)
-    srv_->stop();
-  if (thread_.joinable())
-    thread_.join();
+  if (server_) {
+    // In-flight handlers finish first (a write waits at most the request
+    // timeout).
+    server_->stop(cfg_.request_timeout + std::chrono::seconds(1));
+    server_.reset();
+  }
 }
 
 } // namespace troupe

@@ -1,25 +1,30 @@
-// The HTTP adapter: cpp-httplib on its own thread pool, embedded in the node.
+// The HTTP API, embedded in the node: routes over the http_server transport
+// (libmicrohttpd, one event thread for all connections, a small worker pool).
 //
-//   client ──POST /orders──▶ [http thread] ──scoped_actor request──▶ pg_store
-//   client ──GET /orders...─▶ [http thread] ──read──▶ order_queries (PostgreSQL)
+//   client ──POST /orders──▶ [event thread] ─▶ [worker: parse] ─▶ request ─▶ pg_store
+//                                  ▲                                           │
+//                                  └──────────── answer (connection resumed) ◀─┘
+//   client ──GET /orders...─▶ [event thread] ─▶ [worker] ──read──▶ order_queries
 //
 // Every error is a JSON body {"error": ..., "details": ...} with a 4xx or 5xx
 // status; nothing a client sends can crash the node or write half an order.
+// Operator endpoints (`/admin/...`) and, with its own token, `/metrics` are
+// checked in one place before routing (access.hpp).
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <regex>
 #include <string>
-#include <thread>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
-namespace httplib {
-class Server;
-}
+#include "access.hpp"
+#include "http_server.hpp"
 
 namespace troupe {
 
@@ -28,12 +33,53 @@ class order_queries;
 struct http_settings {
   std::string host = "0.0.0.0";
   int32_t port = 8080;
-  std::string cors_origin = "*";
-  int32_t threads = 128;
+  std::string cors_origin; ///< empty: no cross-origin callers
+  int32_t threads = 16;    ///< workers for handlers that wait
+  int32_t max_connections = 1024;
+  std::chrono::milliseconds read_timeout{10000};
+  std::chrono::milliseconds idle_timeout{30000};
+  int64_t max_header_bytes = 8192;
   int64_t max_body_bytes = 65536;
   std::chrono::milliseconds deadline{30000}; ///< saga deadline of new orders
   std::chrono::milliseconds request_timeout{10000};
   std::string static_dir; ///< served at / when set (web UI)
+  access_policy admin;    ///< `/admin/...`
+  access_policy metrics{"", true}; ///< `/metrics`
+};
+
+/// The routes of the API; the node may add its own through `route_hook`.
+class http_routes {
+public:
+  using handler = std::function<void(const http_request&, http_response&)>;
+  /// Answers later, from any thread, through the responder.
+  using async_handler = std::function<void(const http_request&, responder)>;
+
+  /// Where a handler runs: the event thread (only for handlers that never
+  /// wait: health, readiness, embedded files) or a worker.
+  enum class on { event_thread, worker };
+
+  /// `pattern` is a path, or a regular expression when it has a group.
+  void get(const std::string& pattern, handler h, on where = on::worker);
+  void post(const std::string& pattern, handler h, on where = on::worker);
+  void post_async(const std::string& pattern, async_handler h);
+
+  struct route {
+    std::string method;
+    std::string path;   ///< exact path, or empty with `regex`
+    std::regex regex;
+    bool is_regex = false;
+    on where = on::worker;
+    handler sync;
+    async_handler async;
+  };
+
+  /// The route for a request; fills `matches` with the pattern's groups.
+  const route* match(const std::string& method, const std::string& path,
+                     std::vector<std::string>& matches) const;
+
+private:
+  void add(const std::string& method, const std::string& pattern, route r);
+  std::vector<route> routes_;
 };
 
 class http_api {
@@ -41,8 +87,8 @@ public:
   /// `ready` reports whether the node can serve (and why not).
   using readiness = std::function<bool(std::string& why)>;
 
-  /// Extra routes (metrics, admin) registered by the node.
-  using route_hook = std::function<void(httplib::Server&)>;
+  /// Extra routes registered by the node.
+  using route_hook = std::function<void(http_routes&)>;
 
   http_api(caf::actor_system& sys, http_settings cfg, caf::actor store,
            std::shared_ptr<order_queries> queries, readiness ready,
@@ -55,16 +101,18 @@ public:
   /// New requests get 503 from now on (graceful shutdown).
   void drain();
 
-  /// Stops the server and joins its threads.
+  /// Stops the server: waits for the answers in flight, then closes.
   void stop();
 
   /// The port actually bound.
   int port() const {
-    return bound_port_;
+    return server_ ? server_->port() : 0;
   }
 
 private:
   void routes();
+  void handle(http_request&& req, responder done);
+  void create_order(const http_request& req, responder done);
 
   caf::actor_system& sys_;
   http_settings cfg_;
@@ -72,10 +120,9 @@ private:
   std::shared_ptr<order_queries> queries_;
   readiness ready_;
   route_hook extra_;
-  std::unique_ptr<httplib::Server> srv_;
-  std::thread thread_;
+  http_routes routes_;
+  std::unique_ptr<http_server> server_;
   std::atomic<bool> draining_{false};
-  int bound_port_ = 0;
 };
 
 } // namespace troupe

@@ -19,6 +19,8 @@
 #include <set>
 #include <thread>
 
+#include <sys/resource.h>
+
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
@@ -40,6 +42,7 @@
 #include "queries.hpp"
 #include "retention.hpp"
 #include "saga_router.hpp"
+#include "secrets.hpp"
 #include "services.hpp"
 #include "supervisor.hpp"
 
@@ -249,6 +252,49 @@ void describe_metrics() {
            "HTTP requests by method, route and status code");
   describe("troupe_http_request_duration_seconds", "histogram",
            "HTTP request latency by method and route");
+  describe("troupe_http_unauthorized_total", "counter",
+           "HTTP requests refused with 401 (missing or wrong bearer token), "
+           "by route");
+  describe("troupe_http_connections", "gauge", "Open HTTP connections");
+  describe("troupe_http_connections_closed_total", "counter",
+           "HTTP connections closed by the node for a missed deadline "
+           "(read_timeout: request not complete in time; idle_timeout)");
+}
+
+/// Secrets the process knows are masked in every line it prints, and the
+/// PostgreSQL password reaches libpq through its own environment variable,
+/// never through a connection string that could be printed.
+void protect_secrets(const node_config& cfg) {
+  // From the environment itself: a configuration error may come before
+  // `cfg` has read them.
+  for (auto name : {"PGPASSWORD", "TROUPE_POSTGRES_PASSWORD",
+                    "TROUPE_KAFKA_SASL_PASSWORD", "TROUPE_HTTP_ADMIN_TOKEN",
+                    "TROUPE_HTTP_METRICS_TOKEN"})
+    if (auto v = std::getenv(name))
+      secrets::remember(v);
+  secrets::remember(cfg.sasl_password);
+  if (!cfg.pg_password.empty()) {
+    secrets::remember(cfg.pg_password);
+    setenv("PGPASSWORD", cfg.pg_password.c_str(), 1);
+  }
+}
+
+/// Many keep-alive clients need many descriptors: take the hard limit.
+void raise_fd_limit(int32_t max_connections) {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
+    return;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+    getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  auto need = static_cast<rlim_t>(max_connections) + 256;
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < need)
+    log::warn("node", "open files limited to {}; http.max-connections={} "
+                      "needs about {}",
+              static_cast<uint64_t>(lim.rlim_cur), max_connections,
+              static_cast<uint64_t>(need));
 }
 
 int wait_for_signal() {
@@ -274,9 +320,11 @@ int main(int argc, char** argv) {
 
   node_config cfg;
   if (auto err = cfg.load(argc, argv); !err.empty()) {
-    std::cerr << "troupe-node: " << err << std::endl;
+    protect_secrets(cfg);
+    std::cerr << "troupe-node: " << secrets::redact(err) << std::endl;
     return 2;
   }
+  protect_secrets(cfg);
   if (cfg.cli_helptext_printed)
     return 0;
   if (!log::init(cfg.node_id, cfg.log_level, cfg.log_format)) {
@@ -285,7 +333,15 @@ int main(int argc, char** argv) {
   }
   log::info("node", "starting {} with roles [{}]", cfg.node_id,
             fmt::join(cfg.roles, ","));
+  log::info("node", "PostgreSQL at {} (password: {})", cfg.pg_url,
+            !cfg.pg_password.empty() ? "TROUPE_POSTGRES_PASSWORD"
+            : std::getenv("PGPASSWORD") ? "PGPASSWORD"
+                                        : "none given; libpq may use PGPASSFILE");
+  if (secrets::redact(cfg.pg_url) != cfg.pg_url)
+    log::warn("node", "postgres.url carries a password: pass it in "
+                      "TROUPE_POSTGRES_PASSWORD instead");
   describe_metrics();
+  raise_fd_limit(cfg.max_connections);
 
   // Migrations first; PostgreSQL may still be coming up.
   for (int attempt = 1;; ++attempt) {
@@ -539,6 +595,14 @@ int main(int argc, char** argv) {
       hs.cors_origin = cfg.cors_origin;
       hs.threads = cfg.http_threads;
       hs.max_body_bytes = cfg.max_body_bytes;
+      hs.max_connections = cfg.max_connections;
+      hs.read_timeout
+        = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.read_timeout);
+      hs.idle_timeout
+        = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.idle_timeout);
+      hs.max_header_bytes = cfg.max_header_bytes;
+      hs.admin = access_policy{cfg.admin_token, cfg.admin_open};
+      hs.metrics = access_policy{cfg.metrics_token, true};
       hs.static_dir = cfg.static_dir;
       hs.deadline = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.deadline);
       api = std::make_unique<http_api>(
@@ -548,8 +612,27 @@ int main(int argc, char** argv) {
         log::error("node", "HTTP: {}", err);
         exit_code = 1;
       } else {
-        log::info("node", "HTTP API on http://{}:{}", cfg.http_host,
-                  api->port());
+        log::info("node", "HTTP API on http://{}:{} (at most {} connections, "
+                          "read timeout {} ms, idle timeout {} ms, headers "
+                          "at most {} bytes)",
+                  cfg.http_host, api->port(), hs.max_connections,
+                  hs.read_timeout.count(), hs.idle_timeout.count(),
+                  hs.max_header_bytes);
+        if (!cfg.admin_token.empty())
+          log::info("node", "operator endpoints (/admin/*): token required "
+                            "(TROUPE_HTTP_ADMIN_TOKEN)");
+        else if (cfg.admin_open)
+          log::warn("node", "operator endpoints (/admin/*): open to anyone "
+                            "(http.admin-open=true; development only)");
+        else
+          log::info("node", "operator endpoints (/admin/*): closed, 403 "
+                            "(no TROUPE_HTTP_ADMIN_TOKEN)");
+        log::info("node", "/metrics: {}",
+                  cfg.metrics_token.empty()
+                    ? "public"
+                    : "token required (TROUPE_HTTP_METRICS_TOKEN)");
+        log::info("node", "cross-origin callers: {}",
+                  cfg.cors_origin.empty() ? "none" : cfg.cors_origin);
       }
     }
     log::info("node", "kafka bootstrap {}", kafka.brokers);

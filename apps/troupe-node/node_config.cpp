@@ -117,9 +117,22 @@ node_config::node_config() {
   opt_group{custom_options_, "http"}
     .add(http_host, "host", "address the HTTP API binds")
     .add(http_port, "port", "port of the HTTP API")
-    .add(cors_origin, "cors-origin", "allowed cross-origin requests")
-    .add(http_threads, "threads", "HTTP worker threads")
+    .add(cors_origin, "cors-origin",
+         "origin allowed to call from a browser (\"*\": any; default none)")
+    .add(http_threads, "threads",
+         "worker threads for handlers that wait on the database (16)")
     .add(max_body_bytes, "max-body-bytes", "largest accepted request body")
+    .add(max_connections, "max-connections",
+         "open connections at most; more wait in the backlog (1024)")
+    .add(read_timeout, "read-timeout",
+         "time to deliver a whole request, headers and body (10s)")
+    .add(idle_timeout, "idle-timeout",
+         "time a kept-alive connection may idle between requests (30s)")
+    .add(max_header_bytes, "max-header-bytes",
+         "largest request line plus headers (8192; more: 431)")
+    .add(admin_open, "admin-open",
+         "without TROUPE_HTTP_ADMIN_TOKEN, open /admin/* to anyone "
+         "(development only; default: 403)")
     .add(static_dir, "static-dir", "serve files from here at / (web UI)");
   opt_group{custom_options_, "postgres"}
     .add(pg_url, "url", "PostgreSQL connection URL")
@@ -188,6 +201,11 @@ node_config::node_config() {
     between<int32_t>("http.threads", http_threads, 1, 4096),
     between<int64_t>("http.max-body-bytes", max_body_bytes, 1,
                      int64_t{1} << 30),
+    between<int32_t>("http.max-connections", max_connections, 1, 100000),
+    between<caf::timespan>("http.read-timeout", read_timeout, 100ms, 1h),
+    between<caf::timespan>("http.idle-timeout", idle_timeout, 100ms, 1h),
+    between<int64_t>("http.max-header-bytes", max_header_bytes, 1024,
+                     int64_t{1} << 20),
     between<int32_t>("postgres.pool-size", pg_pool_size, 1, 64),
     between<int32_t>("postgres.max-batch", pg_max_batch, 1, 100000),
     between<int32_t>("kafka.fetch-wait-max-ms", fetch_wait_max_ms, 0, 300000),
@@ -240,6 +258,26 @@ bool node_config::has_role(const std::string& role) const {
 
 namespace {
 
+/// Keys that would hold a secret: refused in the file and as flags, so that
+/// a secret never sits in a file or in the process list.
+struct secret_key {
+  const char* key;
+  const char* env;
+};
+const std::vector<secret_key>& secret_keys() {
+  static const std::vector<secret_key> keys{
+    {"http.admin-token", "TROUPE_HTTP_ADMIN_TOKEN"},
+    {"http.metrics-token", "TROUPE_HTTP_METRICS_TOKEN"},
+    {"postgres.password", "TROUPE_POSTGRES_PASSWORD"},
+  };
+  return keys;
+}
+
+std::string secret_refused(const secret_key& k, const std::string& where) {
+  return std::string{k.key} + ": a secret is never read from " + where
+         + "; set " + k.env + " in the environment";
+}
+
 std::string env_name(caf::string_view category, caf::string_view name) {
   std::string result = "TROUPE_";
   for (auto c : category)
@@ -269,6 +307,9 @@ std::string validate_file(const std::string& path,
     }
     for (auto& [key, val] : *dict) {
       auto full = section + "." + key;
+      for (auto& k : secret_keys())
+        if (full == k.key)
+          return secret_refused(k, "the config file");
       auto opt = opts.qualified_name_lookup(section, key);
       if (opt == nullptr)
         return "config file '" + path + "': unknown key '" + full + "'";
@@ -316,6 +357,14 @@ void node_config::print_help(std::ostream& out) const {
           << "\n";
     }
   }
+  out << "\nSecrets come from the environment only (never a file or a flag):\n"
+         "  TROUPE_POSTGRES_PASSWORD    PostgreSQL password (or libpq's "
+         "PGPASSWORD, PGPASSFILE)\n"
+         "  TROUPE_KAFKA_SASL_PASSWORD  Kafka SASL password\n"
+         "  TROUPE_HTTP_ADMIN_TOKEN     bearer token of /admin/* (none: 403, "
+         "unless http.admin-open)\n"
+         "  TROUPE_HTTP_METRICS_TOKEN   bearer token of /metrics (none: "
+         "public)\n";
   out << "\nCAF's own options (scheduler, logger, ...): --long-help\n";
 }
 
@@ -331,6 +380,12 @@ std::string node_config::load(int argc, char** argv) {
       cli_helptext_printed = true;
       return "";
     }
+  }
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    for (auto& k : secret_keys())
+      if (arg.rfind("--" + std::string{k.key}, 0) == 0)
+        return secret_refused(k, "the command line");
   }
   if (!file.empty())
     if (auto err = validate_file(file, custom_options_); !err.empty())
@@ -384,6 +439,25 @@ std::string node_config::load(int argc, char** argv) {
              + ") must not exceed retry." + step + "-cap ("
              + show(caf::timespan{p.cap})
              + ") (an unset one is retry.base or retry.cap)";
+  }
+  auto env = [](const char* name) {
+    auto v = std::getenv(name);
+    return std::string{v ? v : ""};
+  };
+  admin_token = env("TROUPE_HTTP_ADMIN_TOKEN");
+  metrics_token = env("TROUPE_HTTP_METRICS_TOKEN");
+  pg_password = env("TROUPE_POSTGRES_PASSWORD");
+  for (auto [name, token] : {std::pair{"TROUPE_HTTP_ADMIN_TOKEN", &admin_token},
+                             std::pair{"TROUPE_HTTP_METRICS_TOKEN",
+                                       &metrics_token}}) {
+    if (token->empty())
+      continue;
+    if (token->size() < 16)
+      return std::string{name} + ": a token must have at least 16 characters";
+    for (unsigned char c : *token)
+      if (c <= 0x20 || c >= 0x7f)
+        return std::string{name}
+               + ": a token must be printable ASCII without spaces";
   }
   if (log_format != "text" && log_format != "json")
     return "log.format: must be text or json";

@@ -27,10 +27,23 @@ public:
 
   std::string http_host = "0.0.0.0";
   int32_t http_port = 8080;
-  std::string cors_origin = "*";
-  int32_t http_threads = 128;
+  std::string cors_origin; ///< empty: no cross-origin callers
+  int32_t http_threads = 16;
   int64_t max_body_bytes = 65536;
+  int32_t max_connections = 1024;
+  caf::timespan read_timeout = std::chrono::seconds(10);
+  caf::timespan idle_timeout = std::chrono::seconds(30);
+  int64_t max_header_bytes = 8192;
+  bool admin_open = false;
   std::string static_dir;
+
+  /// Secrets, from the environment only (never from the file or a flag):
+  /// TROUPE_HTTP_ADMIN_TOKEN, TROUPE_HTTP_METRICS_TOKEN,
+  /// TROUPE_POSTGRES_PASSWORD (libpq also reads PGPASSWORD and PGPASSFILE
+  /// by itself).
+  std::string admin_token;
+  std::string metrics_token;
+  std::string pg_password;
 
   std::string pg_url = "postgresql://troupe@127.0.0.1:55432/troupe";
   int32_t pg_pool_size = 4;

@@ -38,15 +38,25 @@ REFUSED = [
     ("--saga.deadline=0s", ["saga.deadline", "greater than 0s"]),
     ("--saga.sweep-interval=0s", ["saga.sweep-interval", "greater than 0s"]),
     ("--inventory.default-stock=-1", ["inventory.default-stock", "at least 0", "got -1"]),
+    ("--http.max-connections=0", ["http.max-connections", "between 1 and 100000", "got 0"]),
+    ("--http.read-timeout=0s", ["http.read-timeout", "between 100ms and"]),
+    ("--http.idle-timeout=2h", ["http.idle-timeout", "between 100ms and"]),
+    ("--http.max-header-bytes=100", ["http.max-header-bytes", "between 1024 and 1048576", "got 100"]),
+    # Secrets never come from a flag (they would show in the process list).
+    ("--http.admin-token=0123456789abcdef0123", ["http.admin-token", "TROUPE_HTTP_ADMIN_TOKEN"]),
+    ("--postgres.password=hunter2hunter2", ["postgres.password", "TROUPE_POSTGRES_PASSWORD"]),
 ]
 
 # Values at the edges of their ranges: the node must get past the checks.
 ACCEPTED = [
     ["--kafka.max-in-flight=1", "--http.port=0", "--http.threads=1", "--http.max-body-bytes=1",
      "--postgres.pool-size=1", "--postgres.max-batch=1", "--kafka.fetch-wait-max-ms=0",
-     "--inventory.default-stock=0", "--retry.jitter=0", "--retry.factor=1"],
+     "--inventory.default-stock=0", "--retry.jitter=0", "--retry.factor=1", "--http.max-connections=1",
+     "--http.read-timeout=100ms", "--http.idle-timeout=100ms", "--http.max-header-bytes=1024"],
     ["--retry.jitter=1", "--retry.base=0s", "--retry.cap=0s", "--retry.payment-factor=0",
-     "--retry.payment-base=5s", "--retry.payment-cap=5s", "--http.port=65535", "--postgres.pool-size=64"],
+     "--retry.payment-base=5s", "--retry.payment-cap=5s", "--http.port=65535", "--postgres.pool-size=64",
+     "--http.max-connections=100000", "--http.read-timeout=1h", "--http.idle-timeout=1h",
+     "--http.max-header-bytes=1048576"],
 ]
 
 
@@ -87,6 +97,19 @@ def main():
                      f"jitter=2.0 in a file: exit {res.returncode}: {res.stderr.strip()[:200]}")
     finally:
         os.unlink(f.name)
+    # Nor from the file.
+    with tempfile.NamedTemporaryFile("w", suffix=".ini", delete=False) as f:
+        f.write('[http]\nadmin-token="0123456789abcdef0123"\n')
+    try:
+        res = run([f"--config-file={f.name}"])
+        check.expect(res.returncode == 2 and "http.admin-token" in res.stderr
+                     and "0123456789abcdef0123" not in res.stderr,
+                     f"a token in the file: exit {res.returncode}: {res.stderr.strip()[:200]}")
+    finally:
+        os.unlink(f.name)
+    res = run([], env={"TROUPE_HTTP_ADMIN_TOKEN": "short"})
+    check.expect(res.returncode == 2 and "at least 16" in res.stderr,
+                 f"a short token: exit {res.returncode}: {res.stderr.strip()[:200]}")
     for args in ACCEPTED:
         check.expect(starts(args), f"edge values refused: {args}")
     log(f"{len(REFUSED)} refused values, {len(ACCEPTED)} accepted sets checked")

@@ -19,8 +19,10 @@ def main():
     db = Database("e2e_poison")
     broker = Broker(partitions=3)
     # A step may have a retry policy of its own.
+    # Operators list dead letters with the node's token.
     node = Node(db, broker, extra=["--saga.deadline=60s", "--retry.notification-max-attempts=9",
-                                   "--retry.notification-cap=30s"])
+                                   "--retry.notification-cap=30s"],
+                env={"TROUPE_HTTP_ADMIN_TOKEN": "poison-e2e-operator-token"})
     try:
         node.start()
         time.sleep(3)
@@ -55,7 +57,9 @@ def main():
                           "dlq.error=", "dlq.attempts=", "dlq.first.failure=", "dlq.last.failure=",
                           "correlation_id="]:
                     check.expect(h in headers, f"{topic}.dlq message without header {h.rstrip('=')}")
-        status, listed = http("GET", node.url + "/admin/dead-letters")
+        status, _ = http("GET", node.url + "/admin/dead-letters")
+        check.expect(status == 401, f"dead letters listed without the token: {status}")
+        status, listed = http("GET", node.url + "/admin/dead-letters", headers=node.admin_headers())
         check.expect(status == 200 and len(listed) == sum(by_topic.values()), "dead letters not listed over HTTP")
         node.stop()
 

@@ -13,3 +13,4 @@ set_tests_properties(e2e.config PROPERTIES LABELS e2e TIMEOUT 300
 troupe_e2e(claim_outage claim_outage_e2e.py)
 troupe_e2e(kafka_start kafka_start_e2e.py)
 troupe_e2e(hostile hostile_e2e.py)
+troupe_e2e(security security_e2e.py)

@@ -114,10 +114,19 @@ class Broker:
 
 
 class Node:
-    def __init__(self, db, broker, name="node-1", port=None, extra=(), log_dir=None):
+    """A troupe-node process. `config` is the file under config/ (dev.ini:
+    operator endpoints open without a token); `env` adds environment
+    variables, e.g. TROUPE_HTTP_ADMIN_TOKEN (then /admin/* needs
+    `admin_headers()`); `url` overrides the database URL."""
+
+    def __init__(self, db, broker, name="node-1", port=None, extra=(), log_dir=None, config="dev.ini", env=None,
+                 url=None):
         self.db, self.broker, self.name = db, broker, name
         self.port = port or free_port()
         self.extra = list(extra)
+        self.config = config
+        self.env = dict(env or {})
+        self.db_url = url
         self.log_dir = log_dir or os.path.join(TESTENV, "logs")
         os.makedirs(self.log_dir, exist_ok=True)
         self.proc = None
@@ -138,10 +147,11 @@ class Node:
     def start(self, wait=True):
         self.starts += 1
         logf = open(self.log_path, "w")
-        args = [NODE, f"--config-file={SOURCE}/config/dev.ini", f"--postgres.url={self.db.url}",
+        args = [NODE, f"--config-file={SOURCE}/config/{self.config}", f"--postgres.url={self.db_url or self.db.url}",
                 f"--kafka.brokers={self.broker.bootstrap}", f"--http.port={self.port}",
                 f"--node.id={self.name}", "--http.host=127.0.0.1"] + self.extra
-        self.proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT, cwd=SOURCE)
+        self.proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT, cwd=SOURCE,
+                                     env=dict(os.environ, **self.env))
         if wait:
             self.wait_ready()
         return self
@@ -160,6 +170,11 @@ class Node:
                 pass
             time.sleep(0.2)
         raise RuntimeError(f"{self.name} not ready after {timeout}s")
+
+    def admin_headers(self):
+        """Headers an operator sends to /admin/* of this node."""
+        token = self.env.get("TROUPE_HTTP_ADMIN_TOKEN")
+        return {"Authorization": f"Bearer {token}"} if token else {}
 
     def kill(self):
         self.proc.send_signal(signal.SIGKILL)

@@ -67,12 +67,15 @@ def check_serving(check, url):
         except ValueError:
             err = None
         check.expect(status == 404 and err == "not_found", f"GET {path} -> {status} {err}, want the JSON 404")
-    for path, want in [("/health", 200), ("/ready", 200), ("/orders?limit=1", 200), ("/admin/dead-letters", 200)]:
+    for path, want in [("/health", 200), ("/ready", 200), ("/orders?limit=1", 200), ("/admin/dead-letters", 401)]:
         status, hdrs, _ = fetch(url + path)
         check.expect(status == want and hdrs.get("Content-Type", "").startswith("application/json"),
                      f"GET {path} -> {status} {hdrs.get('Content-Type')}")
     status, hdrs, _ = fetch(url + "/metrics")
     check.expect(status == 200 and hdrs.get("Content-Type", "").startswith("text/plain"), "GET /metrics unchanged")
+
+
+UI_TOKEN = "ui-e2e-operator-token-4f1c"
 
 
 def check_static_dir(check, db, broker):
@@ -108,7 +111,8 @@ def main():
 
     db = Database("e2e_ui")
     broker = Broker(partitions=3)
-    node = Node(db, broker)
+    # The operator endpoints need a token: the browser asks for it.
+    node = Node(db, broker, env={"TROUPE_HTTP_ADMIN_TOKEN": UI_TOKEN})
     try:
         node.start()
         check_serving(check, node.url)
@@ -129,7 +133,8 @@ def main():
                      f"GET /orders/<id> lists the order's dead letter: {dead}")
         check.expect(order.get("timeline") and order.get("correlation_id"), "existing order fields are unchanged")
 
-        env = dict(os.environ, TROUPE_URL=node.url, TROUPE_SCREENSHOT_DIR=SHOTS, TROUPE_DLQ_ORDER_ID=dlq_order)
+        env = dict(os.environ, TROUPE_URL=node.url, TROUPE_SCREENSHOT_DIR=SHOTS, TROUPE_DLQ_ORDER_ID=dlq_order,
+                   TROUPE_ADMIN_TOKEN=UI_TOKEN)
         log("running the browser test (tests/e2e/ui/ui_test.mjs)")
         proc = subprocess.run(["node", "ui_test.mjs"], cwd=UI_TEST, env=env, capture_output=True, text=True,
                               timeout=300)

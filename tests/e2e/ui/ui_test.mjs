@@ -4,10 +4,12 @@
 //   open / ─▶ a bad order shows the server's 400 details ─▶ a good order is
 //   placed through the form ─▶ the list shows it CONFIRMED without a reload ─▶
 //   its page shows the timeline and correlation id ─▶ an order with a dead
-//   letter shows it ─▶ the dead-letters page lists it, escaped, and redrives it.
+//   letter shows it ─▶ the dead-letters page asks for the operator token (a
+//   wrong one is refused), then lists the dead letter, escaped, and redrives it.
 //
 // Environment: TROUPE_URL (the node), TROUPE_SCREENSHOT_DIR, TROUPE_DLQ_ORDER_ID
-// (an order with a dead letter keyed by its id). Exit code 0 only if every
+// (an order with a dead letter keyed by its id), TROUPE_ADMIN_TOKEN (the
+// node's operator token). Exit code 0 only if every
 // check passed; the last line of output is `RESULT {json}`.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -16,8 +18,9 @@ import { chromium } from 'playwright-core';
 const url = process.env.TROUPE_URL;
 const shots = process.env.TROUPE_SCREENSHOT_DIR;
 const dlqOrder = process.env.TROUPE_DLQ_ORDER_ID;
-if (!url || !shots || !dlqOrder) {
-  console.error('TROUPE_URL, TROUPE_SCREENSHOT_DIR and TROUPE_DLQ_ORDER_ID must be set');
+const adminToken = process.env.TROUPE_ADMIN_TOKEN;
+if (!url || !shots || !dlqOrder || !adminToken) {
+  console.error('TROUPE_URL, TROUPE_SCREENSHOT_DIR, TROUPE_DLQ_ORDER_ID and TROUPE_ADMIN_TOKEN must be set');
   process.exit(2);
 }
 mkdirSync(shots, { recursive: true });
@@ -168,7 +171,25 @@ try {
 
   // ------------------------------------------------- dead letters page
   await page.click('#nav-dead-letters');
+  // The node answers 401: the page asks for the token; a wrong one is refused.
+  await page.waitForSelector('#admin-auth:not([hidden])');
+  check(true, 'the dead-letters page asks for the operator token after a 401');
+  await shoot(page, 'operator-token');
+  await page.fill('#admin-token', `${adminToken}-wrong`);
+  await page.click('[data-testid="admin-token-save"]');
+  await page.waitForFunction(() => /refused/.test(document.querySelector('[data-testid="admin-token-note"]').textContent)
+    && !document.querySelector('#admin-auth').hidden);
+  check(true, 'a wrong token is refused and asked for again');
+  await page.fill('#admin-token', adminToken);
+  await page.click('[data-testid="admin-token-save"]');
   await page.waitForSelector('#dead-letters-table tbody tr[data-dead-letter-id]');
+  const stored = await page.evaluate(() => ({
+    session: sessionStorage.getItem('troupe.adminToken'),
+    local: Object.keys(localStorage).length,
+    cookies: document.cookie,
+  }));
+  check(stored.session === adminToken && stored.local === 0 && stored.cookies === '',
+    'the token is kept in sessionStorage only');
   const count = await page.$$eval('#dead-letters-table tbody tr', (els) => els.length);
   check(count >= 1, `the dead-letters page lists ${count} dead letter(s)`);
   const dlRow = `#dead-letters-table tbody tr[data-redriven="false"]`;
