@@ -1,5 +1,5 @@
 // The orchestrator's state machine.
-#include "orchestrator.hpp"
+#include "actors/orchestrator.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -8,10 +8,10 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 
-#include "errors.hpp"
-#include "log.hpp"
-#include "metrics.hpp"
-#include "rules.hpp"
+#include "base/errors.hpp"
+#include "observability/log.hpp"
+#include "observability/metrics.hpp"
+#include "actors/rules.hpp"
 
 namespace troupe {
 

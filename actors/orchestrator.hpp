@@ -34,8 +34,8 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
-#include "messages.hpp"
-#include "store.hpp"
+#include "actors/messages.hpp"
+#include "actors/store.hpp"
 
 namespace troupe {
 

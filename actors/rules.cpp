@@ -1,5 +1,5 @@
 // The business rules of the order saga.
-#include "rules.hpp"
+#include "actors/rules.hpp"
 
 namespace troupe::rules {
 

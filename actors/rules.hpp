@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "messages.hpp"
+#include "actors/messages.hpp"
 
 namespace troupe::rules {
 

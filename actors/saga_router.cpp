@@ -1,5 +1,5 @@
 // The saga router's routing, spawning and rehydration.
-#include "saga_router.hpp"
+#include "actors/saga_router.hpp"
 
 #include <set>
 
@@ -7,9 +7,9 @@
 #include <caf/exit_reason.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "errors.hpp"
-#include "log.hpp"
-#include "metrics.hpp"
+#include "base/errors.hpp"
+#include "observability/log.hpp"
+#include "observability/metrics.hpp"
 
 namespace troupe {
 

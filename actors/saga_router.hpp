@@ -22,9 +22,9 @@
 #include <caf/typed_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "messages.hpp"
-#include "orchestrator.hpp"
-#include "store.hpp"
+#include "actors/messages.hpp"
+#include "actors/orchestrator.hpp"
+#include "actors/store.hpp"
 
 namespace troupe {
 

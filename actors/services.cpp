@@ -1,12 +1,12 @@
 // The step services. They are stateless: all state lives behind the store.
-#include "services.hpp"
+#include "actors/services.hpp"
 
 #include <chrono>
 
 #include <caf/event_based_actor.hpp>
 
-#include "log.hpp"
-#include "rules.hpp"
+#include "observability/log.hpp"
+#include "actors/rules.hpp"
 
 namespace troupe {
 

@@ -10,7 +10,7 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
-#include "messages.hpp"
+#include "actors/messages.hpp"
 
 namespace troupe {
 

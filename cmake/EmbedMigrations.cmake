@@ -2,7 +2,7 @@
 # Invoked at build time: cmake -DSRC_DIR=... -DOUT=... -P EmbedMigrations.cmake
 file(GLOB files "${SRC_DIR}/*.sql")
 list(SORT files)
-set(body "// Generated from migrations/*.sql; do not edit.\n#include \"migrations.hpp\"\n\nnamespace troupe {\n\nconst std::vector<migration>& embedded_migrations() {\n  static const std::vector<migration> all{\n")
+set(body "// Generated from migrations/*.sql; do not edit.\n#include \"adapters/postgres/migrations.hpp\"\n\nnamespace troupe {\n\nconst std::vector<migration>& embedded_migrations() {\n  static const std::vector<migration> all{\n")
 foreach(f IN LISTS files)
   get_filename_component(name "${f}" NAME)
   string(REGEX MATCH "^[0-9]+" version "${name}")

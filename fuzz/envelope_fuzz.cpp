@@ -14,11 +14,11 @@
 #include <string>
 #include <string_view>
 
-#include "codec.hpp"
-#include "errors.hpp"
-#include "events.hpp"
-#include "messages.hpp"
-#include "utf8.hpp"
+#include "envelope/codec.hpp"
+#include "base/errors.hpp"
+#include "envelope/events.hpp"
+#include "actors/messages.hpp"
+#include "base/utf8.hpp"
 
 using namespace troupe;
 

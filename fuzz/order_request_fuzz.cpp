@@ -17,8 +17,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "order_request.hpp"
-#include "utf8.hpp"
+#include "adapters/http/order_request.hpp"
+#include "base/utf8.hpp"
 
 using namespace troupe;
 

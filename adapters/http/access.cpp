@@ -1,9 +1,9 @@
 // Bearer-token checks of the HTTP API.
-#include "access.hpp"
+#include "adapters/http/access.hpp"
 
 #include <cctype>
 
-#include "secrets.hpp"
+#include "base/secrets.hpp"
 
 namespace troupe {
 

@@ -1,5 +1,5 @@
 // Routes of the HTTP API.
-#include "http_api.hpp"
+#include "adapters/http/http_api.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -11,15 +11,15 @@
 #include <caf/event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
-#include "commands.hpp"
-#include "errors.hpp"
-#include "events.hpp"
-#include "log.hpp"
-#include "metrics.hpp"
-#include "order_request.hpp"
-#include "queries.hpp"
-#include "secrets.hpp"
-#include "ui_assets.hpp"
+#include "actors/commands.hpp"
+#include "base/errors.hpp"
+#include "envelope/events.hpp"
+#include "observability/log.hpp"
+#include "observability/metrics.hpp"
+#include "adapters/http/order_request.hpp"
+#include "adapters/postgres/queries.hpp"
+#include "base/secrets.hpp"
+#include "adapters/http/ui_assets.hpp"
 
 namespace troupe {
 

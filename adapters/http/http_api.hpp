@@ -23,8 +23,8 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
-#include "access.hpp"
-#include "http_server.hpp"
+#include "adapters/http/access.hpp"
+#include "adapters/http/http_server.hpp"
 
 namespace troupe {
 

@@ -1,6 +1,6 @@
 // libmicrohttpd behind http_server: callbacks, suspension and resumption of
 // connections whose answer is computed elsewhere, the deadline sweeper.
-#include "http_server.hpp"
+#include "adapters/http/http_server.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -14,8 +14,8 @@
 
 #include <microhttpd.h>
 
-#include "log.hpp"
-#include "metrics.hpp"
+#include "observability/log.hpp"
+#include "observability/metrics.hpp"
 
 namespace troupe {
 

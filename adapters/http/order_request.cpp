@@ -1,14 +1,14 @@
 // POST /orders validation. Every string that reaches the order is valid
 // UTF-8 without control characters, trimmed and within its limit, because
 // PostgreSQL refuses invalid UTF-8 and every response is JSON.
-#include "order_request.hpp"
+#include "adapters/http/order_request.hpp"
 
 #include <cstdint>
 #include <optional>
 
 #include <nlohmann/json.hpp>
 
-#include "utf8.hpp"
+#include "base/utf8.hpp"
 
 namespace troupe {
 

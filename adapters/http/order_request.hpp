@@ -9,7 +9,7 @@
 #include <string_view>
 #include <variant>
 
-#include "commands.hpp"
+#include "actors/commands.hpp"
 
 namespace troupe {
 

@@ -1,5 +1,5 @@
 // The Kafka consumer actor's poll loop, dispatch, retries and commits.
-#include "consumer.hpp"
+#include "adapters/kafka/consumer.hpp"
 
 #include <stdexcept>
 
@@ -7,12 +7,12 @@
 #include <caf/send.hpp>
 #include <librdkafka/rdkafka.h>
 
-#include "codec.hpp"
-#include "errors.hpp"
-#include "events.hpp"
-#include "log.hpp"
-#include "metrics.hpp"
-#include "messages.hpp"
+#include "envelope/codec.hpp"
+#include "base/errors.hpp"
+#include "envelope/events.hpp"
+#include "observability/log.hpp"
+#include "observability/metrics.hpp"
+#include "actors/messages.hpp"
 
 namespace troupe {
 

@@ -25,9 +25,9 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "backoff.hpp"
-#include "kafka_settings.hpp"
-#include "store.hpp"
+#include "runtime/backoff.hpp"
+#include "adapters/kafka/kafka_settings.hpp"
+#include "actors/store.hpp"
 
 namespace troupe {
 
@@ -56,4 +56,4 @@ caf::behavior kafka_consumer(caf::stateful_actor<consumer_state>* self,
 
 } // namespace troupe
 
-#include "consumer_state.hpp"
+#include "adapters/kafka/consumer_state.hpp"

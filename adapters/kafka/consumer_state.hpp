@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "delivery.hpp"
-#include "offset_tracker.hpp"
+#include "runtime/delivery.hpp"
+#include "runtime/offset_tracker.hpp"
 
 struct rd_kafka_s;
 

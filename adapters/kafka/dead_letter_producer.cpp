@@ -1,14 +1,14 @@
 // Producing dead letters straight to Kafka.
-#include "dead_letter_producer.hpp"
+#include "adapters/kafka/dead_letter_producer.hpp"
 
 #include <string>
 
 #include <librdkafka/rdkafka.h>
 
-#include "errors.hpp"
-#include "events.hpp"
-#include "kafka_errors.hpp"
-#include "log.hpp"
+#include "base/errors.hpp"
+#include "envelope/events.hpp"
+#include "adapters/kafka/kafka_errors.hpp"
+#include "observability/log.hpp"
 
 namespace troupe {
 

@@ -1,11 +1,11 @@
 // The classification of librdkafka's produce errors.
-#include "kafka_errors.hpp"
+#include "adapters/kafka/kafka_errors.hpp"
 
 #include <string>
 
 #include <librdkafka/rdkafka.h>
 
-#include "errors.hpp"
+#include "base/errors.hpp"
 
 namespace troupe {
 

@@ -1,11 +1,11 @@
 // librdkafka configuration from Troupe's settings.
-#include "kafka_settings.hpp"
+#include "adapters/kafka/kafka_settings.hpp"
 
 #include <stdexcept>
 
 #include <librdkafka/rdkafka.h>
 
-#include "log.hpp"
+#include "observability/log.hpp"
 
 namespace troupe {
 

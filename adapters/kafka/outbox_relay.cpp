@@ -1,5 +1,5 @@
 // The outbox relay's claim/produce/mark cycle.
-#include "outbox_relay.hpp"
+#include "adapters/kafka/outbox_relay.hpp"
 
 #include <charconv>
 #include <map>
@@ -11,11 +11,11 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
-#include "errors.hpp"
-#include "kafka_errors.hpp"
-#include "log.hpp"
-#include "metrics.hpp"
-#include "messages.hpp"
+#include "base/errors.hpp"
+#include "adapters/kafka/kafka_errors.hpp"
+#include "observability/log.hpp"
+#include "observability/metrics.hpp"
+#include "actors/messages.hpp"
 
 namespace troupe {
 

@@ -19,7 +19,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "kafka_settings.hpp"
+#include "adapters/kafka/kafka_settings.hpp"
 
 namespace troupe {
 
@@ -43,4 +43,4 @@ caf::behavior outbox_relay(caf::stateful_actor<relay_state>* self,
 
 } // namespace troupe
 
-#include "outbox_relay_state.hpp"
+#include "adapters/kafka/outbox_relay_state.hpp"

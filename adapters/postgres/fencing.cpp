@@ -1,9 +1,9 @@
 // Partition claims and fencing tokens.
-#include "fencing.hpp"
+#include "adapters/postgres/fencing.hpp"
 
 #include <pqxx/pqxx>
 
-#include "log.hpp"
+#include "observability/log.hpp"
 
 namespace troupe {
 

@@ -1,9 +1,9 @@
 // Applies the embedded migrations.
-#include "migrations.hpp"
+#include "adapters/postgres/migrations.hpp"
 
 #include <pqxx/pqxx>
 
-#include "log.hpp"
+#include "observability/log.hpp"
 
 namespace troupe {
 

@@ -1,12 +1,12 @@
 // The classification of libpqxx exceptions.
-#include "pg_errors.hpp"
+#include "adapters/postgres/pg_errors.hpp"
 
 #include <string>
 
 #include <pqxx/except>
 
-#include "errors.hpp"
-#include "fencing.hpp"
+#include "base/errors.hpp"
+#include "adapters/postgres/fencing.hpp"
 
 namespace troupe {
 

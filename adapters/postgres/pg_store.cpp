@@ -1,5 +1,5 @@
 // Group-committing PostgreSQL shards behind the store port.
-#include "pg_store.hpp"
+#include "adapters/postgres/pg_store.hpp"
 
 #include <deque>
 #include <functional>
@@ -12,12 +12,12 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
-#include "commands.hpp"
-#include "errors.hpp"
-#include "events.hpp"
-#include "log.hpp"
-#include "pg_errors.hpp"
-#include "utf8.hpp"
+#include "actors/commands.hpp"
+#include "base/errors.hpp"
+#include "envelope/events.hpp"
+#include "observability/log.hpp"
+#include "adapters/postgres/pg_errors.hpp"
+#include "base/utf8.hpp"
 
 namespace troupe {
 

@@ -1,5 +1,5 @@
 // SQL of the read side.
-#include "queries.hpp"
+#include "adapters/postgres/queries.hpp"
 
 #include <pqxx/pqxx>
 

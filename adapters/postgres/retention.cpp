@@ -1,10 +1,10 @@
 // Retention in batches under a cluster-wide advisory lock.
-#include "retention.hpp"
+#include "adapters/postgres/retention.hpp"
 
 #include <pqxx/pqxx>
 
-#include "log.hpp"
-#include "metrics.hpp"
+#include "observability/log.hpp"
+#include "observability/metrics.hpp"
 
 namespace troupe {
 

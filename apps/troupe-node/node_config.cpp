@@ -1,5 +1,5 @@
 // Option declarations and validation of the node's configuration.
-#include "node_config.hpp"
+#include "apps/troupe-node/node_config.hpp"
 
 #include <algorithm>
 #include <chrono>

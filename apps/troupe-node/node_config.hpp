@@ -14,7 +14,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/timespan.hpp>
 
-#include "backoff.hpp"
+#include "runtime/backoff.hpp"
 
 namespace troupe {
 

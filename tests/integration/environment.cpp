@@ -1,5 +1,5 @@
 // Test databases and an in-process Kafka-protocol cluster.
-#include "environment.hpp"
+#include "tests/integration/environment.hpp"
 
 #include <chrono>
 #include <cstdlib>

@@ -4,7 +4,7 @@
 // that fails leaves the partition unclaimed: writes for it get a retryable
 // error (not `fenced`) while the claimer retries in the background.
 #define CAF_SUITE fencing
-#include "fencing.hpp"
+#include "adapters/postgres/fencing.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -17,12 +17,12 @@
 #include <atomic>
 #include <thread>
 
-#include "commands.hpp"
-#include "environment.hpp"
-#include "errors.hpp"
-#include "events.hpp"
-#include "migrations.hpp"
-#include "pg_store.hpp"
+#include "actors/commands.hpp"
+#include "tests/integration/environment.hpp"
+#include "base/errors.hpp"
+#include "envelope/events.hpp"
+#include "adapters/postgres/migrations.hpp"
+#include "adapters/postgres/pg_store.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

@@ -1,11 +1,11 @@
 // Migrations against a real PostgreSQL: an empty database gets every
 // migration, an up-to-date one gets none.
 #define CAF_SUITE migrations
-#include "migrations.hpp"
+#include "adapters/postgres/migrations.hpp"
 
 #include <caf/test/unit_test.hpp>
 
-#include "environment.hpp"
+#include "tests/integration/environment.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

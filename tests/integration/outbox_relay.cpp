@@ -2,7 +2,7 @@
 // every row is published exactly once, also after a relay died between
 // Kafka's acknowledgement and its own commit.
 #define CAF_SUITE outbox_relay
-#include "outbox_relay.hpp"
+#include "adapters/kafka/outbox_relay.hpp"
 
 #include <chrono>
 #include <map>
@@ -15,9 +15,9 @@
 #include <caf/send.hpp>
 #include <caf/test/unit_test.hpp>
 
-#include "environment.hpp"
-#include "migrations.hpp"
-#include "pg_store.hpp"
+#include "tests/integration/environment.hpp"
+#include "adapters/postgres/migrations.hpp"
+#include "adapters/postgres/pg_store.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

@@ -2,7 +2,7 @@
 // Kafka-protocol broker: a redelivery changes nothing, a malformed message
 // goes to its dead-letter topic, and the consumer keeps going.
 #define CAF_SUITE redelivery
-#include "consumer.hpp"
+#include "adapters/kafka/consumer.hpp"
 
 #include <chrono>
 #include <thread>
@@ -16,12 +16,12 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
-#include "commands.hpp"
-#include "environment.hpp"
-#include "events.hpp"
-#include "migrations.hpp"
-#include "pg_store.hpp"
-#include "services.hpp"
+#include "actors/commands.hpp"
+#include "tests/integration/environment.hpp"
+#include "envelope/events.hpp"
+#include "adapters/postgres/migrations.hpp"
+#include "adapters/postgres/pg_store.hpp"
+#include "actors/services.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

@@ -3,7 +3,7 @@
 // outbox rows go but unpublished ones never do, and only one node at a time
 // holds the retention lock.
 #define CAF_SUITE retention
-#include "retention.hpp"
+#include "adapters/postgres/retention.hpp"
 
 #include <thread>
 
@@ -14,9 +14,9 @@
 #include <caf/test/unit_test.hpp>
 #include <pqxx/pqxx>
 
-#include "environment.hpp"
-#include "metrics.hpp"
-#include "migrations.hpp"
+#include "tests/integration/environment.hpp"
+#include "observability/metrics.hpp"
+#include "adapters/postgres/migrations.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

@@ -1,6 +1,6 @@
 // The retry schedule: exponential, capped, with bounded jitter.
 #define CAF_SUITE backoff
-#include "backoff.hpp"
+#include "runtime/backoff.hpp"
 
 #include <caf/test/unit_test.hpp>
 

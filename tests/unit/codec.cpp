@@ -2,14 +2,14 @@
 // messages; anything else is malformed with a cause that names the problem
 // and is itself valid UTF-8 (it travels in dead-letter headers and rows).
 #define CAF_SUITE codec
-#include "codec.hpp"
+#include "envelope/codec.hpp"
 
 #include <caf/test/unit_test.hpp>
 
-#include "errors.hpp"
-#include "events.hpp"
-#include "messages.hpp"
-#include "utf8.hpp"
+#include "base/errors.hpp"
+#include "envelope/events.hpp"
+#include "actors/messages.hpp"
+#include "base/utf8.hpp"
 
 using namespace troupe;
 using json = nlohmann::json;

@@ -4,7 +4,7 @@
 // dead-lettered at once, and store outages that wait without spending the
 // budget while the consumer is told to stop fetching.
 #define CAF_SUITE delivery
-#include "delivery.hpp"
+#include "runtime/delivery.hpp"
 
 #include <deque>
 #include <map>
@@ -13,7 +13,7 @@
 
 #include <caf/test/dsl.hpp>
 
-#include "errors.hpp"
+#include "base/errors.hpp"
 
 using namespace troupe;
 using namespace std::chrono_literals;

@@ -1,8 +1,8 @@
 // The in-memory store used by the deterministic suites.
-#include "fake_store.hpp"
+#include "tests/unit/fake_store.hpp"
 
-#include "errors.hpp"
-#include "rules.hpp"
+#include "base/errors.hpp"
+#include "actors/rules.hpp"
 
 namespace troupe::test {
 

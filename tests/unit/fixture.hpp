@@ -8,8 +8,8 @@
 
 #include <caf/expected.hpp>
 
-#include "errors.hpp"
-#include "fake_store.hpp"
+#include "base/errors.hpp"
+#include "tests/unit/fake_store.hpp"
 
 namespace troupe::test {
 

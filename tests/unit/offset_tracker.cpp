@@ -1,7 +1,7 @@
 // Offset tracking: only the contiguous prefix of completed messages of a
 // partition may be committed.
 #define CAF_SUITE offset_tracker
-#include "offset_tracker.hpp"
+#include "runtime/offset_tracker.hpp"
 
 #include <caf/test/unit_test.hpp>
 

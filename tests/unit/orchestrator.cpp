@@ -1,11 +1,11 @@
 // The orchestrator: results in any order, duplicates, every failure reason,
 // the deadline under simulated time, compensation exactly once, late results.
 #define CAF_SUITE orchestrator
-#include "orchestrator.hpp"
+#include "actors/orchestrator.hpp"
 
 #include <caf/test/dsl.hpp>
 
-#include "fixture.hpp"
+#include "tests/unit/fixture.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

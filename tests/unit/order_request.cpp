@@ -1,11 +1,11 @@
 // Validation of POST /orders without HTTP: what is accepted comes out
 // trimmed and well-formed, what is refused names its field.
 #define CAF_SUITE order_request
-#include "order_request.hpp"
+#include "adapters/http/order_request.hpp"
 
 #include <caf/test/unit_test.hpp>
 
-#include "utf8.hpp"
+#include "base/utf8.hpp"
 
 using namespace troupe;
 

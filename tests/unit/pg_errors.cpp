@@ -2,14 +2,14 @@
 // outage, which are worth a retry, which are final, and which leave the
 // commit's outcome unknown. The exceptions are libpqxx's own types.
 #define CAF_SUITE pg_errors
-#include "pg_errors.hpp"
+#include "adapters/postgres/pg_errors.hpp"
 
 #include <stdexcept>
 
 #include <caf/test/unit_test.hpp>
 #include <pqxx/except>
 
-#include "errors.hpp"
+#include "base/errors.hpp"
 
 using namespace troupe;
 

@@ -1,6 +1,6 @@
 // The business rules, the offset tracker and the backoff schedule: pure code.
 #define CAF_SUITE rules
-#include "rules.hpp"
+#include "actors/rules.hpp"
 
 #include <caf/test/unit_test.hpp>
 

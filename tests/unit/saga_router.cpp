@@ -2,11 +2,11 @@
 // forget finished ones, rehydrate open sagas, respect ownership, hand off
 // revoked partitions.
 #define CAF_SUITE saga_router
-#include "saga_router.hpp"
+#include "actors/saga_router.hpp"
 
 #include <caf/test/dsl.hpp>
 
-#include "fixture.hpp"
+#include "tests/unit/fixture.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

@@ -2,11 +2,11 @@
 // and no password or remembered secret survives redaction, in URLs,
 // conninfo strings or free text, while the rest of the text stays readable.
 #define CAF_SUITE secrets
-#include "secrets.hpp"
+#include "base/secrets.hpp"
 
 #include <caf/test/unit_test.hpp>
 
-#include "access.hpp"
+#include "adapters/http/access.hpp"
 
 using namespace troupe;
 

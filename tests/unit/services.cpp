@@ -1,11 +1,11 @@
 // The payment and inventory services against the in-memory store: the rules,
 // effects once per event, stock conserved.
 #define CAF_SUITE services
-#include "services.hpp"
+#include "actors/services.hpp"
 
 #include <caf/test/dsl.hpp>
 
-#include "fixture.hpp"
+#include "tests/unit/fixture.hpp"
 
 using namespace troupe;
 using namespace troupe::test;

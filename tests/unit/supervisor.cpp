@@ -1,11 +1,11 @@
 // The supervisor: the exact backoff schedule of restarts under simulated
 // time, jitter within its bounds, the storm bound at the cap, health.
 #define CAF_SUITE supervisor
-#include "supervisor.hpp"
+#include "runtime/supervisor.hpp"
 
 #include <caf/test/dsl.hpp>
 
-#include "errors.hpp"
+#include "base/errors.hpp"
 
 using namespace troupe;
 using namespace std::chrono_literals;

@@ -1,7 +1,7 @@
 // The UTF-8 validator: every class of ill-formed sequence is found at the
 // byte where it starts, and well-formed text of every length passes.
 #define CAF_SUITE utf8
-#include "utf8.hpp"
+#include "base/utf8.hpp"
 
 #include <caf/test/unit_test.hpp>
 

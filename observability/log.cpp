@@ -1,7 +1,7 @@
 // Text and JSON-lines output for Troupe's logger.
-#include "log.hpp"
+#include "observability/log.hpp"
 
-#include "secrets.hpp"
+#include "base/secrets.hpp"
 
 #include <chrono>
 #include <cstdio>

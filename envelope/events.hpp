@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "messages.hpp"
+#include "actors/messages.hpp"
 
 namespace troupe::events {
 

@@ -1,6 +1,6 @@
 // UTF-8 validation by the table of well-formed byte sequences in the
 // Unicode standard (Table 3-7), which is RFC 3629's grammar.
-#include "utf8.hpp"
+#include "base/utf8.hpp"
 
 namespace troupe::utf8 {
 

@@ -1,5 +1,5 @@
 // Masking of passwords in printed text, and constant-time comparison.
-#include "secrets.hpp"
+#include "base/secrets.hpp"
 
 #include <algorithm>
 #include <cctype>

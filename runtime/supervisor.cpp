@@ -1,12 +1,12 @@
 // Restart with backoff, health reporting.
-#include "supervisor.hpp"
+#include "runtime/supervisor.hpp"
 
 #include <caf/exit_reason.hpp>
 #include <caf/message_view.hpp>
 #include <caf/response_promise.hpp>
 
-#include "errors.hpp"
-#include "log.hpp"
+#include "base/errors.hpp"
+#include "observability/log.hpp"
 
 namespace troupe {
 

@@ -8,7 +8,7 @@
 
 #include <caf/meta/type_name.hpp>
 
-#include "messages.hpp"
+#include "actors/messages.hpp"
 
 namespace troupe {
 

@@ -1,15 +1,15 @@
 // Envelope decoding.
-#include "codec.hpp"
+#include "envelope/codec.hpp"
 
 #include <cstdint>
 
 #include <caf/make_message.hpp>
 #include <nlohmann/json.hpp>
 
-#include "errors.hpp"
-#include "events.hpp"
-#include "messages.hpp"
-#include "utf8.hpp"
+#include "base/errors.hpp"
+#include "envelope/events.hpp"
+#include "actors/messages.hpp"
+#include "base/utf8.hpp"
 
 namespace troupe::codec {
 

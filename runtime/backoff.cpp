@@ -1,5 +1,5 @@
 // Exponential backoff with jitter.
-#include "backoff.hpp"
+#include "runtime/backoff.hpp"
 
 #include <algorithm>
 #include <cmath>

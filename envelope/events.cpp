@@ -1,12 +1,12 @@
 // Event envelopes and identifiers.
-#include "events.hpp"
+#include "envelope/events.hpp"
 
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <random>
 
-#include "utf8.hpp"
+#include "base/utf8.hpp"
 
 namespace troupe::events {
 

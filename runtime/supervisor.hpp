@@ -41,8 +41,8 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "backoff.hpp"
-#include "messages.hpp"
+#include "runtime/backoff.hpp"
+#include "actors/messages.hpp"
 
 namespace troupe {
 

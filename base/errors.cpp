@@ -1,5 +1,5 @@
 // Error rendering and the retry classification.
-#include "errors.hpp"
+#include "base/errors.hpp"
 
 #include <caf/sec.hpp>
 

@@ -1,5 +1,5 @@
 // Contiguous-prefix offset tracking.
-#include "offset_tracker.hpp"
+#include "runtime/offset_tracker.hpp"
 
 namespace troupe {
 

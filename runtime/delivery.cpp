@@ -1,12 +1,12 @@
 // Delivery: dispatch, retry schedule, dead letters, outage detection.
-#include "delivery.hpp"
+#include "runtime/delivery.hpp"
 
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 
-#include "errors.hpp"
-#include "log.hpp"
-#include "metrics.hpp"
+#include "base/errors.hpp"
+#include "observability/log.hpp"
+#include "observability/metrics.hpp"
 
 namespace troupe {
 

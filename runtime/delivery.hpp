@@ -50,9 +50,9 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
-#include "backoff.hpp"
-#include "messages.hpp"
-#include "store.hpp"
+#include "runtime/backoff.hpp"
+#include "actors/messages.hpp"
+#include "actors/store.hpp"
 
 namespace troupe {
 

@@ -1,5 +1,5 @@
 // The metrics registry.
-#include "metrics.hpp"
+#include "observability/metrics.hpp"
 
 #include <array>
 #include <cmath>
