@@ -1,5 +1,6 @@
 // The orchestrator's state machine.
 #include "actors/orchestrator.hpp"
+#include "base/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -17,11 +18,6 @@ namespace troupe {
 
 namespace {
 
-std::string lower(std::string x) {
-  for (auto& c : x)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return x;
-}
 
 void add_outcome(saga_write& w, const rules::outcome& o) {
   w.final_status = o.status;
@@ -52,7 +48,7 @@ std::optional<saga_write> plan_step(const saga_snapshot& saga,
         return std::nullopt; // seen already: a redelivery
       w.event_id = step.pay.event_id;
       w.payment_status = step.pay.approved ? pay::approved : pay::declined;
-      w.timeline.emplace_back("payment." + lower(w.payment_status));
+      w.timeline.emplace_back("payment." + ascii_lower(w.payment_status));
       if (open) {
         auto o = rules::decide(w.payment_status, saga.inventory_status);
         if (!o.status.empty())
@@ -74,7 +70,7 @@ std::optional<saga_write> plan_step(const saga_snapshot& saga,
         w.inventory_status = inv::quantity_limit;
       else
         w.inventory_status = inv::out_of_stock;
-      w.timeline.emplace_back("inventory." + lower(w.inventory_status));
+      w.timeline.emplace_back("inventory." + ascii_lower(w.inventory_status));
       if (open) {
         auto o = rules::decide(saga.payment_status, w.inventory_status);
         if (!o.status.empty())

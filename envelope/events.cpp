@@ -1,5 +1,6 @@
 // Event envelopes and identifiers.
 #include "envelope/events.hpp"
+#include "base/text.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -41,17 +42,7 @@ bool is_uuid(const std::string& x) {
 }
 
 std::string now_iso8601() {
-  using namespace std::chrono;
-  auto now = system_clock::now();
-  auto secs = system_clock::to_time_t(now);
-  auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
+  return iso8601_now();
 }
 
 envelope make(const char* type, const std::string& order_id,

@@ -1,5 +1,6 @@
 // Text and JSON-lines output for Troupe's logger.
 #include "observability/log.hpp"
+#include "base/text.hpp"
 
 #include "base/secrets.hpp"
 
@@ -55,19 +56,6 @@ void append_field(std::string& out, const char* key, const std::string& val) {
   out += '"';
 }
 
-std::string utc_now() {
-  using namespace std::chrono;
-  auto now = system_clock::now();
-  auto secs = system_clock::to_time_t(now);
-  auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
-}
 
 } // namespace
 
@@ -102,7 +90,7 @@ void write(spdlog::level::level_enum lvl, const char* component,
   if (json_format) {
     line.reserve(128 + msg.size());
     line += "{\"ts\":\"";
-    line += utc_now();
+    line += iso8601_now();
     line += '"';
     append_field(line, "level", spdlog::level::to_string_view(lvl).data());
     append_field(line, "node", node_name);

@@ -1,5 +1,6 @@
 // Routes of the HTTP API.
 #include "adapters/http/http_api.hpp"
+#include "base/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -45,11 +46,6 @@ void unavailable(http_response& res, const std::string& details) {
   send_error(res, 503, "unavailable", details);
 }
 
-std::string lower(std::string x) {
-  std::transform(x.begin(), x.end(), x.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return x;
-}
 
 /// A strong validator for an embedded file (FNV-1a of its bytes).
 std::string etag_of(std::string_view body) {
@@ -380,7 +376,7 @@ void http_api::handle(http_request&& req, responder done) {
 
 void http_api::create_order(const http_request& req, responder done) {
   http_response res;
-  auto ctype = lower(req.header("content-type"));
+  auto ctype = ascii_lower(req.header("content-type"));
   if (ctype.rfind("application/json", 0) != 0) {
     send_error(res, 415, "unsupported_media_type",
                "Content-Type must be application/json");
@@ -476,7 +472,7 @@ void http_api::routes() {
 
   srv.get(R"(/orders/([^/]+))", [this](const http_request& req,
                                        http_response& res) {
-    auto id = lower(req.matches[0]);
+    auto id = ascii_lower(req.matches[0]);
     if (!events::is_uuid(id)) {
       send_error(res, 404, "not_found", "no order with id " + id);
       return;
@@ -500,7 +496,7 @@ void http_api::routes() {
       std::string id;
       while (std::getline(in, id, ','))
         if (!id.empty())
-          ids.push_back(lower(id));
+          ids.push_back(ascii_lower(id));
       if (ids.size() > 200) {
         send_error(res, 400, "invalid_parameter", "at most 200 ids at once");
         return;

@@ -1,6 +1,7 @@
 // libmicrohttpd behind http_server: callbacks, suspension and resumption of
 // connections whose answer is computed elsewhere, the deadline sweeper.
 #include "adapters/http/http_server.hpp"
+#include "base/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -31,12 +32,6 @@ int64_t now_ns() {
     .count();
 }
 
-std::string lower(std::string_view x) {
-  std::string out{x};
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
 
 enum class phase : int { reading, idle, busy };
 
@@ -336,7 +331,7 @@ int http_server::on_access(MHD_Connection* c, const char* url,
                              + static_cast<int64_t>(std::strlen(method)) + 12;
       for (auto& [k, v] : req.headers) {
         header_bytes += static_cast<int64_t>(k.size() + v.size() + 4);
-        k = lower(k);
+        k = ascii_lower(k);
       }
       MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, &collect_cb,
                                 &req.query);

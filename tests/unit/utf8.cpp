@@ -2,6 +2,7 @@
 // byte where it starts, and well-formed text of every length passes.
 #define CAF_SUITE utf8
 #include "base/utf8.hpp"
+#include "base/text.hpp"
 
 #include <caf/test/unit_test.hpp>
 
@@ -112,4 +113,15 @@ CAF_TEST(excerpts escape invalid bytes and stay valid when cut) {
   CAF_CHECK_EQUAL(cut, "ab\xE2\x82\xAC...");
   CAF_CHECK(utf8::valid(cut));
   CAF_CHECK(utf8::excerpt(std::string(100000, 'x')).size() <= 203u);
+}
+
+CAF_TEST(ascii_lower folds ASCII letters only) {
+  CAF_CHECK_EQUAL(ascii_lower("Content-TYPE"), "content-type");
+  CAF_CHECK_EQUAL(ascii_lower("\xC3\x89t\xC3\xA9"), "\xC3\x89t\xC3\xA9");
+}
+
+CAF_TEST(iso8601 writes UTC with milliseconds) {
+  auto t = std::chrono::system_clock::time_point{}
+           + std::chrono::milliseconds(1764696631042);
+  CAF_CHECK_EQUAL(iso8601(t), "2025-12-02T17:30:31.042Z");
 }
