@@ -1,5 +1,6 @@
 // Partition claims and fencing tokens.
 #include "adapters/postgres/fencing.hpp"
+#include "adapters/postgres/connection.hpp"
 
 #include <pqxx/pqxx>
 
@@ -38,8 +39,8 @@ partition_fence::claim_on(pqxx::connection& conn,
 void partition_fence::claim(const std::vector<int32_t>& parts) {
   if (parts.empty())
     return;
-  pqxx::connection conn{url_};
-  auto claimed = claim_on(conn, parts);
+  auto conn = pg_connect(url_, "fencing");
+  auto claimed = claim_on(*conn, parts);
   std::lock_guard<std::mutex> guard{mtx_};
   for (auto& [p, g] : claimed) {
     generations_[p] = g;
@@ -188,9 +189,9 @@ void partition_claimer::run() {
     for (auto& [p, id] : todo)
       parts.push_back(p);
     try {
-      if (!conn_ || !conn_->is_open())
-        conn_ = std::make_unique<pqxx::connection>(url_);
-      auto generations = fence_->claim_on(*conn_, parts);
+      if (!conn_)
+        conn_ = std::make_unique<pg_connection>(url_, "fencing");
+      auto generations = fence_->claim_on(conn_->open(), parts);
       auto done = fence_->claimed(todo, generations);
       if (streak > 0)
         log::info("fencing", "claimed {} partition(s) after {} failed "
@@ -206,7 +207,8 @@ void partition_claimer::run() {
       if (!fence_->unclaimed().empty())
         wake();
     } catch (const std::exception& e) {
-      conn_.reset();
+      if (conn_)
+        conn_->reset();
       ++failures_;
       fence_->claim_failed(e.what());
       // Loud at first, then every 30th attempt: an outage is not a log storm.

@@ -40,6 +40,8 @@
 
 #include <pqxx/connection>
 
+#include "adapters/postgres/connection.hpp"
+
 namespace troupe {
 
 /// A saga write for a partition that is assigned to this node but not
@@ -141,7 +143,7 @@ private:
   std::string url_;
   settings cfg_;
   std::function<void(const std::vector<int32_t>&)> on_claimed_;
-  std::unique_ptr<pqxx::connection> conn_;
+  std::unique_ptr<pg_connection> conn_;
   std::mutex mtx_;
   std::condition_variable cv_;
   bool woken_ = false;

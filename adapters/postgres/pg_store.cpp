@@ -16,6 +16,7 @@
 #include "base/errors.hpp"
 #include "envelope/events.hpp"
 #include "observability/log.hpp"
+#include "adapters/postgres/connection.hpp"
 #include "adapters/postgres/pg_errors.hpp"
 #include "base/utf8.hpp"
 
@@ -482,9 +483,7 @@ struct shard_state {
   static inline const char* name = "pg_shard";
   pg_settings cfg;
   int32_t index = 0;
-  std::unique_ptr<pqxx::connection> conn;
-  std::chrono::steady_clock::time_point next_connect_attempt;
-  std::chrono::milliseconds connect_backoff{100};
+  std::unique_ptr<pg_connection> conn;
   std::deque<pg_job> queue;
   bool flush_scheduled = false;
 };
@@ -492,33 +491,13 @@ struct shard_state {
 using shard_ptr = caf::stateful_actor<shard_state>*;
 
 bool ensure_connection(shard_ptr self) {
-  auto& st = self->state;
-  if (st.conn && st.conn->is_open())
-    return true;
-  auto now = std::chrono::steady_clock::now();
-  if (now < st.next_connect_attempt)
-    return false;
-  try {
-    auto conn = std::make_unique<pqxx::connection>(st.cfg.url);
-    prepare_statements(*conn);
-    st.conn = std::move(conn);
-    st.connect_backoff = std::chrono::milliseconds{100};
-    log::info("postgres", "shard {} connected", st.index);
-    return true;
-  } catch (const std::exception& e) {
-    st.conn.reset();
-    st.next_connect_attempt = now + st.connect_backoff;
-    st.connect_backoff = std::min(st.connect_backoff * 2,
-                                  std::chrono::milliseconds{2000});
-    log::warn("postgres", "shard {} cannot connect: {}", st.index, e.what());
-    return false;
-  }
+  return self->state.conn->get() != nullptr;
 }
 
 /// Runs `jobs` in one transaction. On success delivers every reply.
 /// Returns an error without delivering anything on failure.
 caf::error run_batch(shard_ptr self, std::deque<pg_job>& jobs) {
-  auto& conn = *self->state.conn;
+  auto& conn = *self->state.conn->get();
   current_fence = self->state.cfg.fence.get();
   std::vector<std::function<void()>> replies;
   replies.reserve(jobs.size());
@@ -530,7 +509,7 @@ caf::error run_batch(shard_ptr self, std::deque<pg_job>& jobs) {
   } catch (const std::exception& e) {
     auto failure = classify_pg(e);
     if (failure.connection_lost || !conn.is_open())
-      self->state.conn.reset();
+      self->state.conn->reset();
     return std::move(failure.error);
   }
   for (auto& f : replies)
@@ -566,7 +545,8 @@ void flush(shard_ptr self) {
       log::warn("postgres", "shard {}: commit of {} command(s) unknown ({}); "
                             "re-running them one by one",
                 st.index, batch.size(), describe(err));
-    } else if (batch.size() == 1 || !st.conn || tier == error_tier::outage) {
+    } else if (batch.size() == 1 || !st.conn->is_open()
+               || tier == error_tier::outage) {
       for (auto& job : batch)
         job.fail(err);
       continue;
@@ -605,6 +585,8 @@ caf::typed_response_promise<reply_of<Cmd>> enqueue(shard_ptr self, Cmd cmd) {
 caf::behavior pg_shard(shard_ptr self, pg_settings cfg, int32_t index) {
   self->state.cfg = std::move(cfg);
   self->state.index = index;
+  self->state.conn = std::make_unique<pg_connection>(
+    self->state.cfg.url, "shard " + std::to_string(index), prepare_statements);
   ensure_connection(self);
   return {
     [=](flush_atom) { flush(self); },

@@ -1,5 +1,6 @@
 // SQL of the read side.
 #include "adapters/postgres/queries.hpp"
+#include "adapters/postgres/connection.hpp"
 
 #include <pqxx/pqxx>
 
@@ -61,7 +62,7 @@ std::unique_ptr<pqxx::connection> order_queries::acquire() {
   ++open_;
   guard.unlock();
   try {
-    return std::make_unique<pqxx::connection>(url_);
+    return pg_connect(url_, "queries");
   } catch (...) {
     guard.lock();
     --open_;

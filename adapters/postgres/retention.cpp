@@ -1,5 +1,6 @@
 // Retention in batches under a cluster-wide advisory lock.
 #include "adapters/postgres/retention.hpp"
+#include "adapters/postgres/connection.hpp"
 
 #include <pqxx/pqxx>
 
@@ -70,7 +71,8 @@ void failed(retention_ptr self, const std::exception& e) {
     log::warn("retention", "run failed, next in {} ms: {}",
               st.cfg.interval.count(), e.what());
   st.failing = true;
-  st.conn.reset(); // also releases the advisory lock
+  if (st.conn)
+    st.conn->reset(); // also releases the advisory lock
   st.locked = false;
   schedule_run(self);
 }
@@ -78,15 +80,15 @@ void failed(retention_ptr self, const std::exception& e) {
 void start_run(retention_ptr self) {
   auto& st = self->state;
   try {
-    if (!st.conn || !st.conn->is_open()) {
-      st.conn = std::make_unique<pqxx::connection>(st.cfg.url);
-      pqxx::nontransaction tx{*st.conn};
-      // Never queue behind the hot path's row locks for long.
-      tx.exec("SET lock_timeout = '2s'");
-      tx.exec("SET statement_timeout = '60s'");
-      tx.exec("SET application_name = 'troupe-retention'");
-    }
-    if (!try_retention_lock(*st.conn)) {
+    if (!st.conn)
+      st.conn = std::make_unique<pg_connection>(
+        st.cfg.url, "retention", [](pqxx::connection& c) {
+          pqxx::nontransaction tx{c};
+          // Never queue behind the hot path's row locks for long.
+          tx.exec("SET lock_timeout = '2s'");
+          tx.exec("SET statement_timeout = '60s'");
+        });
+    if (!try_retention_lock(st.conn->open())) {
       log::debug("retention", "another node runs retention");
       schedule_run(self);
       return;
@@ -106,7 +108,7 @@ void run_batch(retention_ptr self) {
     return;
   try {
     auto table = retention_tables[st.table];
-    auto n = retention_batch(*st.conn, table, st.cfg);
+    auto n = retention_batch(st.conn->open(), table, st.cfg);
     if (n > 0) {
       metrics::inc("troupe_retention_deleted_rows_total",
                    {{"table", to_string(table)}}, static_cast<double>(n));
@@ -118,7 +120,7 @@ void run_batch(retention_ptr self) {
       self->delayed_send(self, st.cfg.pause, batch_atom::value);
       return;
     }
-    release_retention_lock(*st.conn);
+    release_retention_lock(st.conn->open());
     st.locked = false;
     if (st.failing || st.run_deleted > 0)
       log::info("retention", "deleted {} row(s)", st.run_deleted);

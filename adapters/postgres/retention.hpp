@@ -42,6 +42,8 @@
 #include <caf/stateful_actor.hpp>
 #include <pqxx/connection>
 
+#include "adapters/postgres/connection.hpp"
+
 namespace troupe {
 
 struct retention_settings {
@@ -84,7 +86,7 @@ void release_retention_lock(pqxx::connection& conn);
 struct retention_state {
   static inline const char* name = "retention";
   retention_settings cfg;
-  std::unique_ptr<pqxx::connection> conn;
+  std::unique_ptr<pg_connection> conn; ///< holds the advisory lock
   size_t table = 0;       ///< index into retention_tables of the current run
   bool locked = false;    ///< holds the advisory lock (a run is under way)
   int64_t run_deleted = 0;

@@ -36,7 +36,7 @@
 #include "observability/metrics.hpp"
 #include "adapters/postgres/migrations.hpp"
 #include "apps/troupe-node/node_config.hpp"
-#include "adapters/kafka/outbox_relay.hpp"
+#include "adapters/outbox/outbox_relay.hpp"
 #include "adapters/kafka/partitioner.hpp"
 #include "adapters/postgres/pg_store.hpp"
 #include "adapters/postgres/queries.hpp"

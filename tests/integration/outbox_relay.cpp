@@ -2,7 +2,7 @@
 // every row is published exactly once, also after a relay died between
 // Kafka's acknowledgement and its own commit.
 #define CAF_SUITE outbox_relay
-#include "adapters/kafka/outbox_relay.hpp"
+#include "adapters/outbox/outbox_relay.hpp"
 
 #include <chrono>
 #include <map>

@@ -1,5 +1,5 @@
 # Integration suites: a real PostgreSQL (ctest fixture) and a Kafka-protocol
 # broker over TCP.
-foreach(suite migrations outbox_relay redelivery fencing retention)
+foreach(suite migrations connection outbox_relay redelivery fencing retention)
   troupe_suite(${suite} integration)
 endforeach()

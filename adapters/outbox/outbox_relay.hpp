@@ -43,4 +43,4 @@ caf::behavior outbox_relay(caf::stateful_actor<relay_state>* self,
 
 } // namespace troupe
 
-#include "adapters/kafka/outbox_relay_state.hpp"
+#include "adapters/outbox/outbox_relay_state.hpp"

@@ -1,5 +1,5 @@
 // The outbox relay's claim/produce/mark cycle.
-#include "adapters/kafka/outbox_relay.hpp"
+#include "adapters/outbox/outbox_relay.hpp"
 
 #include <charconv>
 #include <map>
@@ -13,6 +13,7 @@
 
 #include "base/errors.hpp"
 #include "adapters/kafka/kafka_errors.hpp"
+#include "adapters/postgres/connection.hpp"
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
 #include "actors/messages.hpp"
@@ -61,36 +62,28 @@ rd_kafka_headers_t* make_headers(const std::string& text) {
   return hdrs;
 }
 
+/// Prepares the relay's statements and listens for new outbox rows on
+/// every new connection.
+void set_up(relay_state& st, pqxx::connection& c) {
+  st.listener = std::make_unique<outbox_listener>(c);
+  c.prepare("claim",
+            "SELECT id, topic, key, payload, headers::text, key_raw, "
+            "payload_raw, attempts FROM outbox "
+            "WHERE published_at IS NULL AND set_aside_at IS NULL "
+            "AND id <> ALL($2::bigint[]) ORDER BY id LIMIT $1 "
+            "FOR UPDATE SKIP LOCKED");
+  c.prepare("failed",
+            "UPDATE outbox SET attempts = attempts + 1, "
+            "last_error = $2, set_aside_at = CASE WHEN attempts + 1 "
+            ">= $3 OR $4 THEN clock_timestamp() END "
+            "WHERE id = $1 RETURNING set_aside_at IS NOT NULL");
+  c.prepare("mark", "UPDATE outbox SET published_at = "
+                    "clock_timestamp() WHERE id = ANY($1::bigint[]) "
+                    "AND published_at IS NULL");
+}
+
 bool ensure_connection(relay_ptr self) {
-  auto& st = self->state;
-  if (st.conn && st.conn->is_open())
-    return true;
-  try {
-    st.listener.reset();
-    st.conn = std::make_unique<pqxx::connection>(st.cfg.pg_url);
-    st.listener = std::make_unique<outbox_listener>(*st.conn);
-    st.conn->prepare("claim",
-                     "SELECT id, topic, key, payload, headers::text, key_raw, "
-                     "payload_raw, attempts FROM outbox "
-                     "WHERE published_at IS NULL AND set_aside_at IS NULL "
-                     "AND id <> ALL($2::bigint[]) ORDER BY id LIMIT $1 "
-                     "FOR UPDATE SKIP LOCKED");
-    st.conn->prepare("failed",
-                     "UPDATE outbox SET attempts = attempts + 1, "
-                     "last_error = $2, set_aside_at = CASE WHEN attempts + 1 "
-                     ">= $3 OR $4 THEN clock_timestamp() END "
-                     "WHERE id = $1 RETURNING set_aside_at IS NOT NULL");
-    st.conn->prepare("mark", "UPDATE outbox SET published_at = "
-                             "clock_timestamp() WHERE id = ANY($1::bigint[]) "
-                             "AND published_at IS NULL");
-    st.backoff = std::chrono::milliseconds{100};
-    return true;
-  } catch (const std::exception& e) {
-    st.listener.reset();
-    st.conn.reset();
-    log::warn("relay", "cannot connect to PostgreSQL: {}", e.what());
-    return false;
-  }
+  return self->state.conn->get() != nullptr;
 }
 
 struct batch_result {
@@ -122,7 +115,7 @@ std::string bytes_of(const pqxx::field& text, const pqxx::field& raw) {
 batch_result publish_batch(relay_ptr self) {
   auto& st = self->state;
   auto t0 = std::chrono::steady_clock::now();
-  pqxx::work tx{*st.conn};
+  pqxx::work tx{*st.conn->get()};
   // Rows that failed recently wait for their own backoff, not the batch.
   std::vector<int64_t> waiting;
   auto now = std::chrono::steady_clock::now();
@@ -246,7 +239,7 @@ void recover(relay_ptr self) {
   auto& st = self->state;
   std::map<std::string, int64_t> lowest; // topic -> lowest unpublished id
   {
-    pqxx::work tx{*st.conn};
+    pqxx::work tx{*st.conn->get()};
     for (const auto& row : tx.exec("SELECT topic, min(id) FROM outbox WHERE "
                                    "published_at IS NULL AND set_aside_at IS NULL GROUP BY topic"))
       lowest[row[0].as<std::string>()] = row[1].as<int64_t>();
@@ -328,7 +321,7 @@ void recover(relay_ptr self) {
   rd_kafka_consumer_close(rk);
   rd_kafka_destroy(rk);
   if (found > 0) {
-    pqxx::work tx{*st.conn};
+    pqxx::work tx{*st.conn->get()};
     auto r = tx.exec_prepared("mark", ids);
     tx.commit();
     log::info("relay", "recovered {} row(s) already on Kafka", r.affected_rows());
@@ -366,17 +359,14 @@ void cycle(relay_ptr self) {
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                 st.cfg.idle_poll)
                 .count();
-    st.conn->await_notification(us / 1000000, us % 1000000);
+    st.conn->get()->await_notification(us / 1000000, us % 1000000);
   } catch (const pqxx::broken_connection& e) {
     log::warn("relay", "PostgreSQL connection lost: {}", e.what());
-    st.listener.reset();
-    st.conn.reset();
+    st.conn->reset();
   } catch (const std::exception& e) {
     log::warn("relay", "cycle failed: {}", e.what());
-    if (st.conn && !st.conn->is_open()) {
-      st.listener.reset();
-      st.conn.reset();
-    }
+    if (!st.conn->is_open())
+      st.conn->reset();
     self->delayed_send(self, st.backoff, poll_atom::value);
     st.backoff = std::min(st.backoff * 2, std::chrono::milliseconds{5000});
     return;
@@ -391,6 +381,9 @@ caf::behavior outbox_relay(caf::stateful_actor<relay_state>* self,
                            relay_config cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
+  st.conn = std::make_unique<pg_connection>(
+    st.cfg.pg_url, "relay", [&st](pqxx::connection& c) { set_up(st, c); },
+    [&st](pqxx::connection&) { st.listener.reset(); });
   auto conf = make_conf(st.cfg.kafka);
   try {
     set_conf(conf, "enable.idempotence", "true");

@@ -12,6 +12,9 @@
 
 struct rd_kafka_s;
 
+
+#include "adapters/postgres/connection.hpp"
+
 namespace troupe {
 
 /// Wakes the relay when a transaction inserted outbox rows (NOTIFY).
@@ -27,8 +30,8 @@ public:
 struct relay_state {
   static inline const char* name = "outbox_relay";
   relay_config cfg;
-  std::unique_ptr<pqxx::connection> conn;
-  std::unique_ptr<outbox_listener> listener;
+  std::unique_ptr<pg_connection> conn; ///< the relay's own connection
+  std::unique_ptr<outbox_listener> listener; ///< bound to `conn`'s session
   rd_kafka_s* producer = nullptr;
   /// Delivery reports of the current batch by outbox row id: `pending`, or
   /// librdkafka's error code (0: acknowledged). Reports for rows not in the
