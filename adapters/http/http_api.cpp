@@ -449,7 +449,8 @@ void http_api::routes() {
     } catch (const std::exception&) {
       // Storage down: the other figures are still worth reading.
     }
-    res.set_content(metrics::render(), "text/plain; version=0.0.4");
+    res.set_content(metrics::render(),
+                    "text/plain; version=0.0.4; charset=utf-8");
   });
 
   // The probe's answer is cached: no wait on the event thread.

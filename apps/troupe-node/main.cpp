@@ -297,6 +297,15 @@ void raise_fd_limit(int32_t max_connections) {
               static_cast<uint64_t>(need));
 }
 
+/// A supervisor's start function for `fun(xs...)`: a supervised child is
+/// held by its untyped handle, which the supervisor forwards to.
+template <class F, class... Ts>
+std::function<caf::actor(caf::actor_system&)> spawner(F fun, Ts... xs) {
+  return [=](caf::actor_system& sys) {
+    return caf::actor_cast<caf::actor>(sys.spawn(fun, xs...));
+  };
+}
+
 int wait_for_signal() {
   sigset_t set;
   sigemptyset(&set);
@@ -441,42 +450,32 @@ int main(int argc, char** argv) {
         }});
     };
 
-    if (cfg.has_role("payment")) {
-      auto svc = supervised("payment", [store](caf::actor_system& s) {
-        return caf::actor_cast<caf::actor>(s.spawn(payment_service, store));
-      });
+    // Roles as data: a service role is a supervised service actor and the
+    // consumer that feeds it the role's topics.
+    struct service_role {
+      const char* name;
+      std::vector<const char*> topics;
+      std::function<caf::actor(caf::actor_system&)> spawn;
+    };
+    auto stock = cfg.default_stock;
+    const std::vector<service_role> service_roles{
+      {"payment",
+       {events::order_created, events::payment_refund},
+       spawner(payment_service, store)},
+      {"inventory",
+       {events::order_created, events::inventory_release},
+       spawner(inventory_service, store, stock)},
+      {"notification", {events::status_changed}, spawner(notification_service, store)},
+      {"analytics", {events::order_created}, spawner(analytics_service, store)},
+    };
+    for (auto& role : service_roles) {
+      if (!cfg.has_role(role.name))
+        continue;
+      auto svc = supervised(role.name, role.spawn);
       services.push_back(svc);
-      auto c = base_consumer("payment");
-      c.routes = {{events::order_created, svc}, {events::payment_refund, svc}};
-      start_consumer(std::move(c));
-    }
-    if (cfg.has_role("inventory")) {
-      auto stock = cfg.default_stock;
-      auto svc = supervised("inventory", [store, stock](caf::actor_system& s) {
-        return caf::actor_cast<caf::actor>(s.spawn(inventory_service, store, stock));
-      });
-      services.push_back(svc);
-      auto c = base_consumer("inventory");
-      c.routes = {{events::order_created, svc},
-                  {events::inventory_release, svc}};
-      start_consumer(std::move(c));
-    }
-    if (cfg.has_role("notification")) {
-      auto svc = supervised("notification", [store](caf::actor_system& s) {
-        return caf::actor_cast<caf::actor>(s.spawn(notification_service, store));
-      });
-      services.push_back(svc);
-      auto c = base_consumer("notification");
-      c.routes = {{events::status_changed, svc}};
-      start_consumer(std::move(c));
-    }
-    if (cfg.has_role("analytics")) {
-      auto svc = supervised("analytics", [store](caf::actor_system& s) {
-        return caf::actor_cast<caf::actor>(s.spawn(analytics_service, store));
-      });
-      services.push_back(svc);
-      auto c = base_consumer("analytics");
-      c.routes = {{events::order_created, svc}};
+      auto c = base_consumer(role.name);
+      for (auto topic : role.topics)
+        c.routes.emplace(topic, svc);
       start_consumer(std::move(c));
     }
     std::shared_ptr<partition_claimer> claimer;
@@ -496,9 +495,8 @@ int main(int argc, char** argv) {
         return own->partition_of(id);
       };
       // A restarted router rehydrates the open sagas of its partitions.
-      auto router_actor = supervised("saga router", [store, rc](caf::actor_system& s) {
-        return caf::actor_cast<caf::actor>(s.spawn(saga_router, store, rc, true));
-      });
+      auto router_actor = supervised("saga router",
+                                     spawner(saga_router, store, rc, true));
       auto router = caf::actor_cast<saga_router_actor>(router_actor);
       services.push_back(router_actor);
       auto c = base_consumer("orchestrator");
