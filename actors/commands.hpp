@@ -40,8 +40,8 @@ struct created_order {
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, created_order& x) {
-  return f(caf::meta::type_name("created_order"), x.order_id,
-           x.correlation_id, x.status, x.created);
+  return f(caf::meta::type_name("created_order"), x.order_id, x.correlation_id,
+           x.status, x.created);
 }
 
 } // namespace troupe

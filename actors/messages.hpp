@@ -142,8 +142,8 @@ struct status_changed {
   std::string status;
   std::string reason;
   std::string customer_email;
-  TROUPE_EQ(status_changed, v.event_id, v.order_id, v.correlation_id,
-            v.status, v.reason, v.customer_email)
+  TROUPE_EQ(status_changed, v.event_id, v.order_id, v.correlation_id, v.status,
+            v.reason, v.customer_email)
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, status_changed& x) {
@@ -250,10 +250,10 @@ struct saga_snapshot {
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, saga_snapshot& x) {
-  return f(caf::meta::type_name("saga_snapshot"), x.order_id,
-           x.correlation_id, x.customer_email, x.sku, x.quantity,
-           x.amount_cents, x.status, x.reason, x.payment_status,
-           x.inventory_status, x.deadline_in_ms, x.created_at_ms, x.found);
+  return f(caf::meta::type_name("saga_snapshot"), x.order_id, x.correlation_id,
+           x.customer_email, x.sku, x.quantity, x.amount_cents, x.status,
+           x.reason, x.payment_status, x.inventory_status, x.deadline_in_ms,
+           x.created_at_ms, x.found);
 }
 
 /// Loads the snapshot of one saga.

@@ -9,15 +9,14 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 
+#include "actors/rules.hpp"
 #include "base/errors.hpp"
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
-#include "actors/rules.hpp"
 
 namespace troupe {
 
 namespace {
-
 
 void add_outcome(saga_write& w, const rules::outcome& o) {
   w.final_status = o.status;
@@ -147,10 +146,10 @@ void fail(orchestrator_ptr self, const work& w, caf::error err) {
 void start_deadline(orchestrator_ptr self) {
   auto& saga = self->state.saga;
   if (saga.status == status::fresh)
-    self->delayed_send(self,
-                       std::chrono::milliseconds(
-                         std::max<int64_t>(0, saga.deadline_in_ms)),
-                       deadline_atom::value);
+    self->delayed_send(
+      self,
+      std::chrono::milliseconds(std::max<int64_t>(0, saga.deadline_in_ms)),
+      deadline_atom::value);
 }
 
 void record_final(orchestrator_ptr self, const saga_write& plan) {
@@ -229,25 +228,25 @@ void close(orchestrator_ptr self) {
 /// Reads the committed saga, then runs `w` against it.
 void reload_then_run(orchestrator_ptr self, const work& w) {
   ask_store<saga_snapshot>(
-      self, load_saga{self->state.order_id},
-      [=](saga_snapshot& snap) {
-        auto& st = self->state;
-        if (!snap.found) {
-          log::warn("orchestrator", "order {} not found", st.order_id);
-          auto err = make_error(troupe_errc::not_found, st.order_id);
-          fail(self, w, err);
-          refuse_rest(self, std::move(err));
-          return;
-        }
-        st.saga = std::move(snap);
-        st.reload = false;
-        run(self, w);
-      },
-      [=](caf::error& err) {
-        log::warn("orchestrator", "loading order {} failed: {}",
-                  self->state.order_id, describe(err));
-        fail(self, w, std::move(err));
-      });
+    self, load_saga{self->state.order_id},
+    [=](saga_snapshot& snap) {
+      auto& st = self->state;
+      if (!snap.found) {
+        log::warn("orchestrator", "order {} not found", st.order_id);
+        auto err = make_error(troupe_errc::not_found, st.order_id);
+        fail(self, w, err);
+        refuse_rest(self, std::move(err));
+        return;
+      }
+      st.saga = std::move(snap);
+      st.reload = false;
+      run(self, w);
+    },
+    [=](caf::error& err) {
+      log::warn("orchestrator", "loading order {} failed: {}",
+                self->state.order_id, describe(err));
+      fail(self, w, std::move(err));
+    });
 }
 
 /// Plans `w` against the committed saga and writes the plan; nothing else
@@ -267,56 +266,56 @@ void run(orchestrator_ptr self, const work& w) {
   }
   bool was_open = st.saga.status == status::fresh;
   ask_store<write_outcome>(
-      self, *plan,
-      [=](write_outcome x) {
-        auto& st = self->state;
-        if (x == write_outcome::fenced) {
-          // Another node owns this order now: give the work back.
-          log::info("orchestrator", "order {}: partition moved, stopping",
-                    st.order_id);
-          fail(self, w,
-               make_error(troupe_errc::handed_off,
-                          "fenced: the order's partition moved"));
-          hand_off(self, "fenced: the order's partition moved");
+    self, *plan,
+    [=](write_outcome x) {
+      auto& st = self->state;
+      if (x == write_outcome::fenced) {
+        // Another node owns this order now: give the work back.
+        log::info("orchestrator", "order {}: partition moved, stopping",
+                  st.order_id);
+        fail(self, w,
+             make_error(troupe_errc::handed_off,
+                        "fenced: the order's partition moved"));
+        hand_off(self, "fenced: the order's partition moved");
+        return;
+      }
+      if (x == write_outcome::stale || x == write_outcome::duplicate) {
+        // The store holds something this actor does not know: the saga
+        // moved on meanwhile (stale), or this very step committed earlier
+        // and its reply was lost (duplicate). Reload, then plan the step
+        // again against what is committed.
+        if (w.replans < max_replans) {
+          auto again = w;
+          ++again.replans;
+          st.reload = true;
+          run(self, again);
           return;
         }
-        if (x == write_outcome::stale || x == write_outcome::duplicate) {
-          // The store holds something this actor does not know: the saga
-          // moved on meanwhile (stale), or this very step committed earlier
-          // and its reply was lost (duplicate). Reload, then plan the step
-          // again against what is committed.
-          if (w.replans < max_replans) {
-            auto again = w;
-            ++again.replans;
-            st.reload = true;
-            run(self, again);
-            return;
-          }
-          fail(self, w,
-               make_error(troupe_errc::transient,
-                          "the saga keeps changing; try again"));
-          return;
-        }
-        if (x == write_outcome::applied) {
-          apply_write(st.saga, *plan);
-          if (!plan->final_status.empty())
-            record_final(self, *plan);
-        }
-        succeed(w, x);
-        if (was_open && st.saga.status != status::fresh)
-          close(self);
-      },
-      [=](caf::error& err) {
-        // The write may have committed anyway (a lost reply, an unknown
-        // commit): what this actor remembers is no longer trusted.
-        self->state.reload = true;
-        fail(self, w, std::move(err));
-      });
+        fail(self, w,
+             make_error(troupe_errc::transient,
+                        "the saga keeps changing; try again"));
+        return;
+      }
+      if (x == write_outcome::applied) {
+        apply_write(st.saga, *plan);
+        if (!plan->final_status.empty())
+          record_final(self, *plan);
+      }
+      succeed(w, x);
+      if (was_open && st.saga.status != status::fresh)
+        close(self);
+    },
+    [=](caf::error& err) {
+      // The write may have committed anyway (a lost reply, an unknown
+      // commit): what this actor remembers is no longer trusted.
+      self->state.reload = true;
+      fail(self, w, std::move(err));
+    });
 }
 
 template <class T>
-caf::result<write_outcome> accept(orchestrator_ptr self, saga_step::kind_t k,
-                                  T& event) {
+caf::result<write_outcome>
+accept(orchestrator_ptr self, saga_step::kind_t k, T& event) {
   work w;
   w.step.kind = k;
   if constexpr (std::is_same_v<T, payment_result>)

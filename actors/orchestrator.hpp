@@ -42,8 +42,7 @@ namespace troupe {
 using orchestrator_actor
   = caf::typed_actor<caf::replies_to<payment_result>::with<write_outcome>,
                      caf::replies_to<inventory_result>::with<write_outcome>,
-                     caf::reacts_to<deadline_atom>,
-                     caf::reacts_to<revoke_atom>,
+                     caf::reacts_to<deadline_atom>, caf::reacts_to<revoke_atom>,
                      caf::reacts_to<done_atom>>; ///< to itself: mailbox drained
 
 /// One unit of work: a result from Kafka or the deadline.

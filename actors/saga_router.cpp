@@ -83,10 +83,9 @@ void sweep(saga_router_ptr self, bool reschedule) {
 
 } // namespace
 
-saga_router_actor::behavior_type saga_router(saga_router_ptr self,
-                                             store_actor store,
-                                             saga_router_config cfg,
-                                             bool auto_sweep) {
+saga_router_actor::behavior_type
+saga_router(saga_router_ptr self, store_actor store, saga_router_config cfg,
+            bool auto_sweep) {
   self->state.store = std::move(store);
   self->state.cfg = std::move(cfg);
   self->set_exit_handler([=](caf::exit_msg& msg) {

@@ -31,8 +31,7 @@ namespace troupe {
 using saga_router_actor
   = caf::typed_actor<caf::replies_to<payment_result>::with<write_outcome>,
                      caf::replies_to<inventory_result>::with<write_outcome>,
-                     caf::reacts_to<sweep_atom>,
-                     caf::reacts_to<rehydrate_atom>,
+                     caf::reacts_to<sweep_atom>, caf::reacts_to<rehydrate_atom>,
                      caf::reacts_to<revoke_atom, std::vector<int32_t>>,
                      caf::replies_to<live_atom>::with<uint64_t>>;
 
@@ -59,9 +58,8 @@ using saga_router_ptr = saga_router_actor::stateful_pointer<saga_router_state>;
 
 /// Sends itself the first sweep immediately when `auto_sweep` is true; tests
 /// pass false and inject `sweep_atom` themselves.
-saga_router_actor::behavior_type saga_router(saga_router_ptr self,
-                                             store_actor store,
-                                             saga_router_config cfg,
-                                             bool auto_sweep);
+saga_router_actor::behavior_type
+saga_router(saga_router_ptr self, store_actor store, saga_router_config cfg,
+            bool auto_sweep);
 
 } // namespace troupe

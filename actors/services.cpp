@@ -5,8 +5,8 @@
 
 #include <caf/event_based_actor.hpp>
 
-#include "observability/log.hpp"
 #include "actors/rules.hpp"
+#include "observability/log.hpp"
 
 namespace troupe {
 
@@ -15,8 +15,8 @@ namespace {
 constexpr auto store_timeout = std::chrono::seconds(30);
 
 template <class Self, class Cmd>
-caf::result<write_outcome> forward(Self* self, const store_actor& store,
-                                   Cmd cmd) {
+caf::result<write_outcome>
+forward(Self* self, const store_actor& store, Cmd cmd) {
   auto rp = self->template make_response_promise<write_outcome>();
   self->request(store, store_timeout, std::move(cmd))
     .then([rp](write_outcome x) mutable { rp.deliver(x); },

@@ -45,8 +45,8 @@ std::string mask_userinfo(std::string_view in) {
     // The authority ends at '/', '?', '#' or a delimiter; the userinfo is
     // what precedes its last '@'.
     size_t end = start;
-    while (end < in.size() && in[end] != '/' && in[end] != '?'
-           && in[end] != '#' && !url_delimiter(in[end]))
+    while (end < in.size() && in[end] != '/' && in[end] != '?' && in[end] != '#'
+           && !url_delimiter(in[end]))
       ++end;
     auto authority = in.substr(start, end - start);
     auto at = authority.rfind('@');

@@ -6,10 +6,10 @@
 #include <caf/make_message.hpp>
 #include <nlohmann/json.hpp>
 
-#include "base/errors.hpp"
-#include "envelope/events.hpp"
 #include "actors/messages.hpp"
+#include "base/errors.hpp"
 #include "base/utf8.hpp"
+#include "envelope/events.hpp"
 
 namespace troupe::codec {
 
@@ -69,10 +69,9 @@ bool boolean(const json& obj, const char* key) {
 
 } // namespace
 
-caf::expected<caf::message> decode(const std::string& topic,
-                                   const std::string& key,
-                                   const std::string& payload,
-                                   std::string& correlation_id) try {
+caf::expected<caf::message>
+decode(const std::string& topic, const std::string& key,
+       const std::string& payload, std::string& correlation_id) try {
   // The parser checks UTF-8 inside strings only, and its messages quote
   // the offending bytes: check the whole value first, and quote nothing
   // unchecked.
@@ -110,7 +109,10 @@ caf::expected<caf::message> decode(const std::string& topic,
     if (!p.is_object())
       throw malformed("payload must be an object");
     if (topic == events::order_created) {
-      order_created x{event_id, order_id, corr, str(p, "customer_email"),
+      order_created x{event_id,
+                      order_id,
+                      corr,
+                      str(p, "customer_email"),
                       str(p, "item_sku"),
                       int32(p, "quantity"),
                       integer(p, "amount_cents")};
@@ -127,13 +129,12 @@ caf::expected<caf::message> decode(const std::string& topic,
                                                 boolean(p, "reserved"),
                                                 opt_str(p, "reason")});
     if (topic == events::status_changed)
-      return caf::make_message(status_changed{
-        event_id, order_id, corr, str(p, "status"), opt_str(p, "reason"),
-        opt_str(p, "customer_email")});
+      return caf::make_message(
+        status_changed{event_id, order_id, corr, str(p, "status"),
+                       opt_str(p, "reason"), opt_str(p, "customer_email")});
     if (topic == events::inventory_release)
       return caf::make_message(compensation{
-        event_id, order_id, corr, str(p, "item_sku"),
-        int32(p, "quantity")});
+        event_id, order_id, corr, str(p, "item_sku"), int32(p, "quantity")});
     if (topic == events::payment_refund)
       return caf::make_message(compensation{event_id, order_id, corr, "", 0});
     throw malformed("no decoder for topic " + topic);

@@ -16,9 +16,8 @@ namespace troupe::codec {
 /// message its handler takes. On error, the error's text names the problem.
 /// `correlation_id` is filled in whenever the envelope carries one, even if
 /// it is otherwise malformed. Never throws.
-caf::expected<caf::message> decode(const std::string& topic,
-                                   const std::string& key,
-                                   const std::string& payload,
-                                   std::string& correlation_id);
+caf::expected<caf::message>
+decode(const std::string& topic, const std::string& key,
+       const std::string& payload, std::string& correlation_id);
 
 } // namespace troupe::codec

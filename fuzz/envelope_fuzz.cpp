@@ -14,11 +14,11 @@
 #include <string>
 #include <string_view>
 
-#include "envelope/codec.hpp"
-#include "base/errors.hpp"
-#include "envelope/events.hpp"
 #include "actors/messages.hpp"
+#include "base/errors.hpp"
 #include "base/utf8.hpp"
+#include "envelope/codec.hpp"
+#include "envelope/events.hpp"
 
 using namespace troupe;
 
@@ -76,7 +76,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!result) {
     auto& err = result.error();
     REQUIRE(err.category() == troupe_category
-              && err.code() == static_cast<uint8_t>(troupe_errc::malformed_event),
+              && err.code()
+                   == static_cast<uint8_t>(troupe_errc::malformed_event),
             "refusal is not malformed_event");
     auto cause = describe(err);
     REQUIRE(utf8::valid(cause), "cause is not valid UTF-8");
@@ -97,7 +98,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     REQUIRE(msg.match_elements<order_created>(), "wrong message type");
     auto& x = msg.get_as<order_created>(0);
     common(x);
-    REQUIRE(all_valid(x.customer_email, x.sku), "a payload string is not valid UTF-8");
+    REQUIRE(all_valid(x.customer_email, x.sku),
+            "a payload string is not valid UTF-8");
     REQUIRE(x.quantity >= 1 && x.amount_cents >= 0, "numbers out of range");
   } else if (topic == events::payment_result) {
     REQUIRE(msg.match_elements<payment_result>(), "wrong message type");

@@ -106,8 +106,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           "email too long");
   REQUIRE(utf8::length(x.sku) <= order_limits::sku_chars, "sku too long");
   auto at = x.customer_email.find('@');
-  REQUIRE(at != std::string::npos && at > 0
-            && at + 1 < x.customer_email.size(),
+  REQUIRE(at != std::string::npos && at > 0 && at + 1 < x.customer_email.size(),
           "email without name@domain");
   REQUIRE(x.quantity >= 1 && x.quantity <= order_limits::max_quantity,
           "quantity out of range");

@@ -56,7 +56,6 @@ void append_field(std::string& out, const char* key, const std::string& val) {
   out += '"';
 }
 
-
 } // namespace
 
 bool init(const std::string& node, const std::string& level,

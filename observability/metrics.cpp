@@ -6,19 +6,18 @@
 #include <chrono>
 #include <cstring>
 
+#include <cmath>
+#include <cstdio>
 #include <dirent.h>
 #include <sys/resource.h>
 #include <unistd.h>
-#include <cmath>
-#include <cstdio>
 
 namespace troupe::metrics {
 
 namespace {
 
-constexpr std::array<double, 14> bounds{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                        0.5,   1,    2.5,   5,    10,  30,
-                                        60,    120};
+constexpr std::array<double, 14> bounds{
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
 
 struct histogram {
   std::array<uint64_t, bounds.size()> buckets{};
@@ -107,7 +106,8 @@ void render_process(std::string& out) {
                 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
     out += "# HELP process_cpu_seconds_total Total user and system CPU time "
            "spent in seconds.\n# TYPE process_cpu_seconds_total counter\n"
-           "process_cpu_seconds_total " + number(secs) + "\n";
+           "process_cpu_seconds_total "
+           + number(secs) + "\n";
   }
   size_t fds = 0;
   if (DIR* d = opendir("/proc/self/fd")) {
@@ -117,7 +117,8 @@ void render_process(std::string& out) {
     closedir(d);
     out += "# HELP process_open_fds Number of open file descriptors.\n"
            "# TYPE process_open_fds gauge\nprocess_open_fds "
-           + std::to_string(fds > 0 ? fds - 1 : 0) + "\n"; // minus the DIR's own
+           + std::to_string(fds > 0 ? fds - 1 : 0)
+           + "\n"; // minus the DIR's own
   }
   if (FILE* f = std::fopen("/proc/self/stat", "r")) {
     // Field 22 (after the parenthesised command name) is the start time in
@@ -221,13 +222,13 @@ std::string render() {
       out += name + "_bucket" + render_labels(l, "le=\"+Inf\"") + " "
              + std::to_string(h.count) + "\n";
       out += name + "_sum" + render_labels(l) + " " + number(h.sum) + "\n";
-      out += name + "_count" + render_labels(l) + " "
-             + std::to_string(h.count) + "\n";
+      out += name + "_count" + render_labels(l) + " " + std::to_string(h.count)
+             + "\n";
     }
   }
   out += "# HELP troupe_build_info The Troupe version this node runs.\n"
-         "# TYPE troupe_build_info gauge\ntroupe_build_info{version=\""
-         TROUPE_VERSION "\"} 1\n";
+         "# TYPE troupe_build_info "
+         "gauge\ntroupe_build_info{version=\"" TROUPE_VERSION "\"} 1\n";
   render_process(out);
   return out;
 }

@@ -21,7 +21,9 @@ std::chrono::milliseconds backoff_delay(const retry_policy& policy,
 
 std::function<double()> jitter_source() {
   auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
-  return [rng] { return std::uniform_real_distribution<double>{0.0, 1.0}(*rng); };
+  return [rng] {
+    return std::uniform_real_distribution<double>{0.0, 1.0}(*rng);
+  };
 }
 
 } // namespace troupe

@@ -8,8 +8,8 @@
 namespace troupe {
 
 struct retry_policy {
-  std::chrono::milliseconds base{100}; ///< delay before the first retry
-  double factor = 2.0;                 ///< growth per attempt
+  std::chrono::milliseconds base{100};  ///< delay before the first retry
+  double factor = 2.0;                  ///< growth per attempt
   std::chrono::milliseconds cap{10000}; ///< upper bound of one delay
   int32_t max_attempts = 5; ///< attempts in all, the first one included
   double jitter = 0.2;      ///< +/- fraction applied to each delay

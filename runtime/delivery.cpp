@@ -123,8 +123,8 @@ void failed(delivery_ptr self, uint64_t id, const caf::error& err) {
                    "{}: retry {} of {}[{}]@{} in {} ms: {}", st.cfg.consumer,
                    p.attempts, p.job.topic, p.job.partition, p.job.offset,
                    delay.count(), p.last_error);
-  retry_note note{p.job.key,      st.cfg.consumer, p.job.topic,
-                  p.attempts,     delay.count(),   p.last_error};
+  retry_note note{p.job.key,  st.cfg.consumer, p.job.topic,
+                  p.attempts, delay.count(),   p.last_error};
   // Best effort: the timeline note must not hold up the retry.
   self->request(st.cfg.dead_letters, st.cfg.handler_timeout, std::move(note))
     .then([](write_outcome) {}, [](caf::error&) {});
@@ -168,8 +168,8 @@ void write_direct(delivery_ptr self, uint64_t id, dead_letter cmd) {
     log::error_order("delivery", job.key, job.correlation_id,
                      "{}: {}[{}]@{} is lost: neither the store nor Kafka took "
                      "its dead letter ({}); it was: {}",
-                     st.cfg.consumer, job.topic, job.partition, job.offset,
-                     why, i->second.last_error);
+                     st.cfg.consumer, job.topic, job.partition, job.offset, why,
+                     i->second.last_error);
     metrics::inc("troupe_dead_letters_dropped_total",
                  {{"group", st.cfg.consumer}, {"topic", job.topic}});
     finish(self, id, delivery_outcome::dead_lettered, false);
@@ -229,8 +229,9 @@ void dead_letter_failed(delivery_ptr self, uint64_t id, const caf::error& err,
   ++p.dead_letter_attempts;
   if (tier == error_tier::retry
       && p.dead_letter_attempts < st.cfg.retry.max_attempts) {
-    schedule(self, id, backoff_delay(st.cfg.retry, p.dead_letter_attempts,
-                                     st.cfg.unit()));
+    schedule(self, id,
+             backoff_delay(st.cfg.retry, p.dead_letter_attempts,
+                           st.cfg.unit()));
     return;
   }
   p.dead_letter_attempts = 0;
@@ -318,7 +319,8 @@ delivery_actor::behavior_type delivery(delivery_ptr self, delivery_config cfg) {
     [=](revoke_atom, const std::string& topic, int32_t partition) {
       auto& jobs = self->state.jobs;
       for (auto i = jobs.begin(); i != jobs.end();) {
-        if (i->second.job.topic == topic && i->second.job.partition == partition) {
+        if (i->second.job.topic == topic
+            && i->second.job.partition == partition) {
           i->second.promise.deliver(delivery_outcome::handed_off);
           i = jobs.erase(i);
         } else {

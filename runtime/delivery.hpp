@@ -1,12 +1,13 @@
 // Delivery of consumed messages to their handlers: retries with backoff,
 // dead letters, and outage detection. One per consumer.
 //
-//   [kafka consumer] ──delivery_job──▶ [delivery] ──request──▶ handler (service, router)
-//          ▲                              │  error: retry after backoff + jitter
-//          │                              │         (a delayed message, never a sleep)
-//          │                              │  malformed, final error or budget spent:
-//          │                              └──dead_letter──▶ [dead-letter port]
-//          └──── delivery_outcome (after the handler's or the dead letter's commit)
+//   [kafka consumer] ──delivery_job──▶ [delivery] ──request──▶ handler
+//   (service, router)
+//          ▲                              │  error: retry after backoff +
+//          jitter │                              │         (a delayed message,
+//          never a sleep) │                              │  malformed, final
+//          error or budget spent: │ └──dead_letter──▶ [dead-letter port] └────
+//          delivery_outcome (after the handler's or the dead letter's commit)
 //          └──── (outage_atom, bool): the store is unreachable / back
 //
 // What happens after a failure depends only on the error's tier
@@ -22,15 +23,16 @@
 // else (PostgreSQL refused the row, or the budget of retries ran out) sends
 // the message's `.dlq` copy straight to Kafka through `fallback`, counted as
 // troupe_dead_letters_direct_total. Should Kafka refuse that too, the message
-// is logged with its coordinates and counted as troupe_dead_letters_dropped_total:
-// no path retries forever in silence.
+// is logged with its coordinates and counted as
+// troupe_dead_letters_dropped_total: no path retries forever in silence.
 //
 // An outage of the store (storage_unavailable, commit_unknown, unavailable)
 // is not the message's fault: it retries (at most `outage_probe` apart)
 // without spending its budget, and the consumer is told to stop fetching.
 // The first write that succeeds again ends the outage: every job waiting it
-// out is tried at once, and the consumer fetches again. Everything else retryable spends one attempt of
-// `retry.max-attempts`; a non-retryable error dead-letters at once.
+// out is tried at once, and the consumer fetches again. Everything else
+// retryable spends one attempt of `retry.max-attempts`; a non-retryable error
+// dead-letters at once.
 //
 // Owned by the consumer that spawns it (linked); runs on CAF's scheduler.
 #pragma once
@@ -50,9 +52,9 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
-#include "runtime/backoff.hpp"
 #include "actors/messages.hpp"
 #include "actors/store.hpp"
+#include "runtime/backoff.hpp"
 
 namespace troupe {
 
@@ -123,12 +125,12 @@ struct delivery_config {
 struct pending_job {
   delivery_job job;
   caf::typed_response_promise<delivery_outcome> promise;
-  int32_t attempts = 0;      ///< attempts that count against the budget
-  int32_t outage_waits = 0;  ///< retries spent waiting out an outage
+  int32_t attempts = 0;        ///< attempts that count against the budget
+  int32_t outage_waits = 0;    ///< retries spent waiting out an outage
   bool dead_lettering = false; ///< retries repeat the dead-letter write
-  bool direct = false; ///< retries repeat the direct write to Kafka
+  bool direct = false;         ///< retries repeat the direct write to Kafka
   int32_t dead_letter_attempts = 0; ///< failed dead-letter writes (no outage)
-  bool waiting_out_outage = false; ///< the last try hit a store outage
+  bool waiting_out_outage = false;  ///< the last try hit a store outage
   uint64_t timer = 0; ///< the retry that counts; older ones are ignored
   std::string first_failure;
   std::string last_error;

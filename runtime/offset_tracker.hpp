@@ -38,9 +38,9 @@ public:
 
 private:
   struct partition_state {
-    std::set<int64_t> pending; ///< started, not completed
-    int64_t low = -1;          ///< lowest offset started
-    int64_t high = -1;         ///< highest offset started
+    std::set<int64_t> pending;   ///< started, not completed
+    int64_t low = -1;            ///< lowest offset started
+    int64_t high = -1;           ///< highest offset started
     std::optional<int64_t> next; ///< committable next offset
     std::optional<int64_t> committed;
   };

@@ -91,7 +91,8 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
   });
   if (!st.cfg.forward_to.empty()) {
     self->set_default_handler(
-      [=](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
+      [=](caf::scheduled_actor*,
+          caf::message_view& x) -> caf::result<caf::message> {
         auto& st = self->state;
         auto i = st.children.find(st.cfg.forward_to);
         if (i != st.children.end() && i->second.finished)
@@ -109,8 +110,7 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
   return {
     [=](restart_atom, const std::string& name) {
       auto i = self->state.children.find(name);
-      if (i == self->state.children.end() || i->second.up
-          || i->second.finished)
+      if (i == self->state.children.end() || i->second.up || i->second.finished)
         return;
       log::info("supervisor", "restarting {}", name);
       start(self, i->second);

@@ -1,6 +1,7 @@
 // A supervisor keeps its children alive.
 //
-//   [supervisor] ──spawn/monitor──▶ [consumer payment] [consumer inventory] ... [outbox relay]
+//   [supervisor] ──spawn/monitor──▶ [consumer payment] [consumer inventory] ...
+//   [outbox relay]
 //        ▲ down (crash)                   │
 //        └────────────────────────────────┘ restart after backoff
 //
@@ -15,9 +16,9 @@
 // it is not restarted, and it is reported as "<name> stopped" without making
 // the supervisor unhealthy (nothing is waiting for it to come back). Requests
 // forwarded to a finished child are answered with the final `not_found`
-// error, so nobody retries into it forever. The work a crashed child held is redelivered:
-// its Kafka offsets were not committed. On exit, the supervisor stops its
-// children.
+// error, so nobody retries into it forever. The work a crashed child held is
+// redelivered: its Kafka offsets were not committed. On exit, the supervisor
+// stops its children.
 //
 // A supervisor may also stand in front of one child (`forward_to`): others
 // hold the supervisor's handle, which stays valid across restarts, and every
@@ -41,8 +42,8 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "runtime/backoff.hpp"
 #include "actors/messages.hpp"
+#include "runtime/backoff.hpp"
 
 namespace troupe {
 
@@ -73,7 +74,7 @@ struct supervisor_config {
 struct supervised_child {
   child_spec spec;
   caf::actor handle;
-  int32_t restarts = 0;  ///< consecutive crashes without a stable run
+  int32_t restarts = 0;    ///< consecutive crashes without a stable run
   uint64_t generation = 0; ///< bumps on every start
   bool up = false;
   bool finished = false; ///< stopped normally: not restarted

@@ -13,14 +13,14 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/commands.hpp"
+#include "adapters/http/order_request.hpp"
+#include "adapters/http/ui_assets.hpp"
+#include "adapters/postgres/queries.hpp"
 #include "base/errors.hpp"
+#include "base/secrets.hpp"
 #include "envelope/events.hpp"
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
-#include "adapters/http/order_request.hpp"
-#include "adapters/postgres/queries.hpp"
-#include "base/secrets.hpp"
-#include "adapters/http/ui_assets.hpp"
 
 namespace troupe {
 
@@ -45,7 +45,6 @@ void unavailable(http_response& res, const std::string& details) {
   res.set_header("Retry-After", "1");
   send_error(res, 503, "unavailable", details);
 }
-
 
 /// A strong validator for an embedded file (FNV-1a of its bytes).
 std::string etag_of(std::string_view body) {
@@ -233,7 +232,8 @@ http_routes::match(const std::string& method, const std::string& path,
   return nullptr;
 }
 
-// -- the API -------------------------------------------------------------------
+// -- the API
+// -------------------------------------------------------------------
 
 http_api::http_api(caf::actor_system& sys, http_settings cfg, caf::actor store,
                    std::shared_ptr<order_queries> queries, readiness ready,
@@ -253,8 +253,7 @@ http_api::~http_api() {
 void http_api::handle(http_request&& req, responder done) {
   // Runs on the event thread: decide, answer at once or hand on.
   auto route = route_of(req.path);
-  responder finish = [this, done = std::move(done), route,
-                      method = req.method,
+  responder finish = [this, done = std::move(done), route, method = req.method,
                       start = req.start](http_response res) {
     if (!cfg_.cors_origin.empty()) {
       res.set_header("Access-Control-Allow-Origin", cfg_.cors_origin);
@@ -268,11 +267,11 @@ void http_api::handle(http_request&& req, responder done) {
                  {{"method", method},
                   {"route", route},
                   {"code", std::to_string(res.status)}});
-    metrics::observe("troupe_http_request_duration_seconds",
-                     {{"method", method}, {"route", route}},
-                     std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - start)
-                       .count());
+    metrics::observe(
+      "troupe_http_request_duration_seconds",
+      {{"method", method}, {"route", route}},
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+        .count());
     done(std::move(res));
   };
   http_response res;
@@ -336,8 +335,7 @@ void http_api::handle(http_request&& req, responder done) {
       server_->post([this, shared, finish] {
         http_response out;
         if (!serve_file(cfg_.static_dir, *shared, out))
-          send_error(out, 404, "not_found",
-                     "no route for GET " + shared->path);
+          send_error(out, 404, "not_found", "no route for GET " + shared->path);
         finish(std::move(out));
       });
       return;
@@ -386,9 +384,10 @@ void http_api::create_order(const http_request& req, responder done) {
     req.body, order_headers{req.header("idempotency-key"),
                             req.header("x-correlation-id")});
   if (auto bad = std::get_if<order_request_error>(&parsed)) {
-    send_json(res, 400, json{{"error", bad->error},
-                             {"field", bad->field},
-                             {"details", bad->details}});
+    send_json(res, 400,
+              json{{"error", bad->error},
+                   {"field", bad->field},
+                   {"details", bad->details}});
     return done(std::move(res));
   }
   auto cmd = std::get<troupe::create_order>(std::move(parsed));
@@ -461,9 +460,10 @@ void http_api::routes() {
       if (ready_(why))
         send_json(res, 200, json{{"status", "ready"}});
       else
-        send_json(res, 503, json{{"status", "not_ready"},
-                                 {"error", "not_ready"},
-                                 {"details", secrets::redact(why)}});
+        send_json(res, 503,
+                  json{{"status", "not_ready"},
+                       {"error", "not_ready"},
+                       {"details", secrets::redact(why)}});
     },
     on::event_thread);
 
@@ -471,23 +471,23 @@ void http_api::routes() {
     create_order(req, std::move(done));
   });
 
-  srv.get(R"(/orders/([^/]+))", [this](const http_request& req,
-                                       http_response& res) {
-    auto id = ascii_lower(req.matches[0]);
-    if (!events::is_uuid(id)) {
-      send_error(res, 404, "not_found", "no order with id " + id);
-      return;
-    }
-    try {
-      auto order = queries_->get_order(id);
-      if (!order)
-        send_error(res, 404, "not_found", "no order with id " + id);
-      else
-        send_json(res, 200, *order);
-    } catch (const std::exception& e) {
-      unavailable(res, e.what());
-    }
-  });
+  srv.get(R"(/orders/([^/]+))",
+          [this](const http_request& req, http_response& res) {
+            auto id = ascii_lower(req.matches[0]);
+            if (!events::is_uuid(id)) {
+              send_error(res, 404, "not_found", "no order with id " + id);
+              return;
+            }
+            try {
+              auto order = queries_->get_order(id);
+              if (!order)
+                send_error(res, 404, "not_found", "no order with id " + id);
+              else
+                send_json(res, 200, *order);
+            } catch (const std::exception& e) {
+              unavailable(res, e.what());
+            }
+          });
 
   srv.get("/orders", [this](const http_request& req, http_response& res) {
     if (req.has_param("ids")) {
@@ -548,14 +548,14 @@ void http_api::routes() {
   // route under /admin added later.
   auto admin_list = [this](const char* path,
                            nlohmann::json (order_queries::*list)(int)) {
-    routes_.get(path, [this, list](const http_request& req,
-                                   http_response& res) {
-      try {
-        send_json(res, 200, ((*queries_).*list)(limit_of(req)));
-      } catch (const std::exception& e) {
-        unavailable(res, e.what());
-      }
-    });
+    routes_.get(path,
+                [this, list](const http_request& req, http_response& res) {
+                  try {
+                    send_json(res, 200, ((*queries_).*list)(limit_of(req)));
+                  } catch (const std::exception& e) {
+                    unavailable(res, e.what());
+                  }
+                });
   };
   admin_list("/admin/dead-letters", &order_queries::list_dead_letters);
   // Outbox rows Kafka refused for good (too large, unknown topic), set aside
@@ -595,10 +595,10 @@ std::string http_api::start() {
   s.idle_timeout = cfg_.idle_timeout;
   s.max_header_bytes = cfg_.max_header_bytes;
   s.max_body_bytes = cfg_.max_body_bytes;
-  server_ = std::make_unique<http_server>(
-    s, [this](http_request&& req, responder done) {
-      handle(std::move(req), std::move(done));
-    });
+  server_ = std::make_unique<http_server>(s, [this](http_request&& req,
+                                                    responder done) {
+    handle(std::move(req), std::move(done));
+  });
   return server_->start();
 }
 

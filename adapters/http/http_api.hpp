@@ -1,10 +1,12 @@
 // The HTTP API, embedded in the node: routes over the http_server transport
 // (libmicrohttpd, one event thread for all connections, a small worker pool).
 //
-//   client ──POST /orders──▶ [event thread] ─▶ [worker: parse] ─▶ request ─▶ pg_store
-//                                  ▲                                           │
-//                                  └──────────── answer (connection resumed) ◀─┘
-//   client ──GET /orders...─▶ [event thread] ─▶ [worker] ──read──▶ order_queries
+//   client ──POST /orders──▶ [event thread] ─▶ [worker: parse] ─▶ request ─▶
+//   pg_store
+//                                  ▲ │ └──────────── answer (connection
+//                                  resumed) ◀─┘
+//   client ──GET /orders...─▶ [event thread] ─▶ [worker] ──read──▶
+//   order_queries
 //
 // Every error is a JSON body {"error": ..., "details": ...} with a 4xx or 5xx
 // status; nothing a client sends can crash the node or write half an order.
@@ -42,8 +44,8 @@ struct http_settings {
   int64_t max_body_bytes = 65536;
   std::chrono::milliseconds deadline{30000}; ///< saga deadline of new orders
   std::chrono::milliseconds request_timeout{10000};
-  std::string static_dir; ///< served at / when set (web UI)
-  access_policy admin;    ///< `/admin/...`
+  std::string static_dir;          ///< served at / when set (web UI)
+  access_policy admin;             ///< `/admin/...`
   access_policy metrics{"", true}; ///< `/metrics`
 };
 
@@ -65,7 +67,7 @@ public:
 
   struct route {
     std::string method;
-    std::string path;   ///< exact path, or empty with `regex`
+    std::string path; ///< exact path, or empty with `regex`
     std::regex regex;
     bool is_regex = false;
     on where = on::worker;

@@ -32,7 +32,6 @@ int64_t now_ns() {
     .count();
 }
 
-
 enum class phase : int { reading, idle, busy };
 
 } // namespace
@@ -128,7 +127,8 @@ void log_cb(void*, const char* fmt, va_list ap) {
 
 MHD_Result collect_cb(void* cls, MHD_ValueKind, const char* key,
                       const char* value) {
-  auto out = static_cast<std::vector<std::pair<std::string, std::string>>*>(cls);
+  auto out
+    = static_cast<std::vector<std::pair<std::string, std::string>>*>(cls);
   out->emplace_back(key ? key : "", value ? value : "");
   return MHD_YES;
 }
@@ -199,14 +199,12 @@ std::string http_server::start() {
   // and the answer's headers; the exact header limit is checked per request.
   auto pool = static_cast<size_t>(cfg_.max_header_bytes) + 16384;
   daemon_ = MHD_start_daemon(
-    flags, 0, nullptr, nullptr, &access_cb, this,
-    MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&addr),
-    MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(cfg_.max_connections),
-    MHD_OPTION_CONNECTION_TIMEOUT, backstop_s,
-    MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
-    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-    MHD_OPTION_URI_LOG_CALLBACK, &uri_cb, this,
-    MHD_OPTION_NOTIFY_COMPLETED, &completed_cb, this,
+    flags, 0, nullptr, nullptr, &access_cb, this, MHD_OPTION_SOCK_ADDR,
+    reinterpret_cast<sockaddr*>(&addr), MHD_OPTION_CONNECTION_LIMIT,
+    static_cast<unsigned>(cfg_.max_connections), MHD_OPTION_CONNECTION_TIMEOUT,
+    backstop_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
+    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_URI_LOG_CALLBACK, &uri_cb,
+    this, MHD_OPTION_NOTIFY_COMPLETED, &completed_cb, this,
     MHD_OPTION_NOTIFY_CONNECTION, &connection_cb, this,
     MHD_OPTION_EXTERNAL_LOGGER, &log_cb, this, MHD_OPTION_END);
   if (daemon_ == nullptr) {
@@ -264,8 +262,8 @@ void* http_server::on_request_line(MHD_Connection* c) {
     auto idle = static_cast<int>(phase::idle);
     if (rs->conn->what.compare_exchange_strong(
           idle, static_cast<int>(phase::reading)))
-      rs->conn->deadline = now_ns()
-                           + std::chrono::nanoseconds(cfg_.read_timeout).count();
+      rs->conn->deadline
+        = now_ns() + std::chrono::nanoseconds(cfg_.read_timeout).count();
   }
   return rs;
 }
@@ -437,9 +435,8 @@ void http_server::dispatch(MHD_Connection* c, request_state* rs,
     }
     deliver(target, std::move(res));
   };
-  handler_(std::move(req), [guard](http_response res) {
-    guard->answer(std::move(res));
-  });
+  handler_(std::move(req),
+           [guard](http_response res) { guard->answer(std::move(res)); });
   guard.reset();
   bool now = false;
   {

@@ -44,7 +44,8 @@ struct http_request {
   std::string method; ///< "GET", "POST", ... ("HEAD" is served as GET)
   std::string path;   ///< decoded, without the query
   std::vector<std::pair<std::string, std::string>> query;
-  std::vector<std::pair<std::string, std::string>> headers; ///< names lower-case
+  std::vector<std::pair<std::string, std::string>>
+    headers; ///< names lower-case
   std::string body;
   std::vector<std::string> matches; ///< groups of the route's pattern
   std::chrono::steady_clock::time_point start; ///< request line received
@@ -82,8 +83,8 @@ using responder = std::function<void(http_response)>;
 
 struct http_server_settings {
   std::string host = "0.0.0.0";
-  int32_t port = 8080;       ///< 0: any free port
-  int32_t threads = 16;      ///< workers for `post`
+  int32_t port = 8080;  ///< 0: any free port
+  int32_t threads = 16; ///< workers for `post`
   int32_t max_connections = 1024;
   std::chrono::milliseconds read_timeout{10000};
   std::chrono::milliseconds idle_timeout{30000};

@@ -32,15 +32,27 @@ struct field_locator : nlohmann::json_sax<json> {
       in_value = false;
     return true;
   }
-  bool null() override { return scalar(); }
-  bool boolean(bool) override { return scalar(); }
-  bool number_integer(number_integer_t) override { return scalar(); }
-  bool number_unsigned(number_unsigned_t) override { return scalar(); }
+  bool null() override {
+    return scalar();
+  }
+  bool boolean(bool) override {
+    return scalar();
+  }
+  bool number_integer(number_integer_t) override {
+    return scalar();
+  }
+  bool number_unsigned(number_unsigned_t) override {
+    return scalar();
+  }
   bool number_float(number_float_t, const string_t&) override {
     return scalar();
   }
-  bool string(string_t&) override { return scalar(); }
-  bool binary(binary_t&) override { return scalar(); }
+  bool string(string_t&) override {
+    return scalar();
+  }
+  bool binary(binary_t&) override {
+    return scalar();
+  }
   bool start_object(std::size_t) override {
     ++depth;
     return true;
@@ -77,7 +89,7 @@ order_request_error invalid_utf8(std::string_view body, size_t at) {
                + std::to_string(body.size()) + ")";
   if (loc.depth >= 1 && loc.in_value)
     return bad_field(loc.field, "field '" + utf8::excerpt(loc.field, 64)
-                                + "' is not valid UTF-8" + where);
+                                  + "' is not valid UTF-8" + where);
   if (loc.depth >= 1)
     return bad_field("", "a field name is not valid UTF-8" + where);
   return bad_field("", "the body is not valid UTF-8" + where);
@@ -99,13 +111,27 @@ bool has_control(std::string_view x) {
 /// Length of the whitespace character at the start of `x`, or 0: the ASCII
 /// space and Unicode's spaces (no-break, en/em, ideographic, zero width, BOM).
 size_t leading_space(std::string_view x) {
-  static constexpr std::string_view spaces[] = {
-    " ",            "\xC2\xA0",     "\xE1\x9A\x80", "\xE2\x80\x80",
-    "\xE2\x80\x81", "\xE2\x80\x82", "\xE2\x80\x83", "\xE2\x80\x84",
-    "\xE2\x80\x85", "\xE2\x80\x86", "\xE2\x80\x87", "\xE2\x80\x88",
-    "\xE2\x80\x89", "\xE2\x80\x8A", "\xE2\x80\x8B", "\xE2\x80\xA8",
-    "\xE2\x80\xA9", "\xE2\x80\xAF", "\xE2\x81\x9F", "\xE3\x80\x80",
-    "\xEF\xBB\xBF"};
+  static constexpr std::string_view spaces[] = {" ",
+                                                "\xC2\xA0",
+                                                "\xE1\x9A\x80",
+                                                "\xE2\x80\x80",
+                                                "\xE2\x80\x81",
+                                                "\xE2\x80\x82",
+                                                "\xE2\x80\x83",
+                                                "\xE2\x80\x84",
+                                                "\xE2\x80\x85",
+                                                "\xE2\x80\x86",
+                                                "\xE2\x80\x87",
+                                                "\xE2\x80\x88",
+                                                "\xE2\x80\x89",
+                                                "\xE2\x80\x8A",
+                                                "\xE2\x80\x8B",
+                                                "\xE2\x80\xA8",
+                                                "\xE2\x80\xA9",
+                                                "\xE2\x80\xAF",
+                                                "\xE2\x81\x9F",
+                                                "\xE3\x80\x80",
+                                                "\xEF\xBB\xBF"};
   for (auto s : spaces)
     if (x.substr(0, s.size()) == s)
       return s.size();
@@ -136,8 +162,8 @@ string_field(const json& body, const char* key, size_t max_chars) {
     return bad_field(key, std::string{"field '"} + key + "' must be a string");
   auto& raw = i->get_ref<const std::string&>();
   if (!utf8::valid(raw)) // cannot happen after parsing; cheap to be sure
-    return bad_field(key, std::string{"field '"} + key
-                            + "' is not valid UTF-8");
+    return bad_field(key,
+                     std::string{"field '"} + key + "' is not valid UTF-8");
   if (has_control(raw))
     return bad_field(key, std::string{"field '"} + key
                             + "' contains control characters");
@@ -157,8 +183,8 @@ std::variant<int64_t, order_request_error> int_field(const json& body,
   if (i == body.end() || i->is_null())
     return bad_field(key, std::string{"missing field '"} + key + "'");
   if (!i->is_number_integer())
-    return bad_field(key, std::string{"field '"} + key
-                            + "' must be an integer");
+    return bad_field(key,
+                     std::string{"field '"} + key + "' must be an integer");
   if (i->is_number_unsigned() && i->get<uint64_t>() > INT64_MAX)
     return bad_field(key, std::string{"field '"} + key + "' is too large");
   return i->get<int64_t>();
@@ -194,19 +220,19 @@ parse_order_request(std::string_view body, const order_headers& headers) {
   if (!doc.is_object())
     return bad_field("", "the body must be a JSON object");
   create_order out;
-  auto take = [](auto&& result, auto& dst) -> std::optional<order_request_error> {
+  auto take = [](auto&& result,
+                 auto& dst) -> std::optional<order_request_error> {
     if (auto e = std::get_if<order_request_error>(&result))
       return *e;
     dst = std::move(std::get<0>(result));
     return std::nullopt;
   };
-  if (auto e = take(string_field(doc, "customer_email",
-                                 order_limits::email_chars),
-                    out.customer_email))
+  if (auto e
+      = take(string_field(doc, "customer_email", order_limits::email_chars),
+             out.customer_email))
     return *e;
   auto at = out.customer_email.find('@');
-  if (at == std::string::npos || at == 0
-      || at + 1 == out.customer_email.size())
+  if (at == std::string::npos || at == 0 || at + 1 == out.customer_email.size())
     return bad_field("customer_email", "field 'customer_email' must be an "
                                        "email address (name@domain)");
   if (auto e = take(string_field(doc, "item_sku", order_limits::sku_chars),
@@ -218,13 +244,15 @@ parse_order_request(std::string_view body, const order_headers& headers) {
   if (quantity < 1)
     return bad_field("quantity", "field 'quantity' must be at least 1");
   if (quantity > order_limits::max_quantity)
-    return bad_field("quantity", "field 'quantity' must be at most "
-                                   + std::to_string(order_limits::max_quantity));
+    return bad_field("quantity",
+                     "field 'quantity' must be at most "
+                       + std::to_string(order_limits::max_quantity));
   out.quantity = static_cast<int32_t>(quantity);
   if (auto e = take(int_field(doc, "amount_cents"), out.amount_cents))
     return *e;
   if (out.amount_cents < 0)
-    return bad_field("amount_cents", "field 'amount_cents' must not be negative");
+    return bad_field("amount_cents",
+                     "field 'amount_cents' must not be negative");
   if (auto e = check_header("Idempotency-Key", headers.idempotency_key))
     return *e;
   if (auto e = check_header("X-Correlation-ID", headers.correlation_id))

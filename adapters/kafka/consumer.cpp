@@ -7,12 +7,12 @@
 #include <caf/send.hpp>
 #include <librdkafka/rdkafka.h>
 
-#include "envelope/codec.hpp"
+#include "actors/messages.hpp"
 #include "base/errors.hpp"
+#include "envelope/codec.hpp"
 #include "envelope/events.hpp"
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
-#include "actors/messages.hpp"
 
 namespace troupe {
 
@@ -36,8 +36,9 @@ void commit_now(consumer_state& st, bool async) {
   st.last_commit = std::chrono::steady_clock::now();
 }
 
-std::vector<int32_t> first_topic_partitions(
-  consumer_state& st, const rd_kafka_topic_partition_list_t* parts) {
+std::vector<int32_t>
+first_topic_partitions(consumer_state& st,
+                       const rd_kafka_topic_partition_list_t* parts) {
   std::vector<int32_t> result;
   if (st.cfg.routes.empty())
     return result;
@@ -131,8 +132,7 @@ void rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
       st.cfg.on_assigned(first_topic_partitions(st, parts));
     return;
   }
-  log::info("consumer", "{}: revoked {} partition(s)", st.cfg.name,
-            parts->cnt);
+  log::info("consumer", "{}: revoked {} partition(s)", st.cfg.name, parts->cnt);
   // Closing, or the store is down (the work in flight cannot commit, and
   // waiting would only hold the group's rebalance): hand off at once.
   if (st.closing || st.outage) {
@@ -196,7 +196,8 @@ void handle(consumer_ptr self, rd_kafka_message_t* msg) {
   auto& st = self->state;
   if (msg->err) {
     if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-      log::warn("consumer", "{}: {}", st.cfg.name, rd_kafka_message_errstr(msg));
+      log::warn("consumer", "{}: {}", st.cfg.name,
+                rd_kafka_message_errstr(msg));
     return;
   }
   delivery_job job;
@@ -337,8 +338,8 @@ caf::behavior kafka_consumer(caf::stateful_actor<consumer_state>* self,
     throw std::runtime_error(std::string{"kafka consumer: "} + err);
   }
   rd_kafka_poll_set_consumer(st.rk);
-  auto topics = rd_kafka_topic_partition_list_new(
-    static_cast<int>(st.cfg.routes.size()));
+  auto topics
+    = rd_kafka_topic_partition_list_new(static_cast<int>(st.cfg.routes.size()));
   for (auto& [topic, target] : st.cfg.routes)
     rd_kafka_topic_partition_list_add(topics, topic.c_str(),
                                       RD_KAFKA_PARTITION_UA);
@@ -354,8 +355,9 @@ caf::behavior kafka_consumer(caf::stateful_actor<consumer_state>* self,
   dc.dead_letters = st.cfg.dead_letters;
   dc.fallback = st.cfg.dead_letter_fallback;
   dc.retry = st.cfg.retry;
-  log::info("consumer", "{}: up to {} attempt(s), retries after {} ms x{} "
-                        "(at most {} ms)",
+  log::info("consumer",
+            "{}: up to {} attempt(s), retries after {} ms x{} "
+            "(at most {} ms)",
             st.cfg.name, dc.retry.max_attempts, dc.retry.base.count(),
             dc.retry.factor, dc.retry.cap.count());
   dc.handler_timeout = st.cfg.handler_timeout;

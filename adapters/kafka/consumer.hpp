@@ -1,6 +1,7 @@
 // The Kafka consumer actor: one per consumer group and node.
 //
-//   Kafka ──poll──▶ [consumer] ──job──▶ [delivery] ──event──▶ handler actor (service)
+//   Kafka ──poll──▶ [consumer] ──job──▶ [delivery] ──event──▶ handler actor
+//   (service)
 //                      │ ◀──── outcome ──────┘ ◀── reply after commit ──┘
 //                      ├─ offsets: commits only the contiguous done prefix
 //                      ├─ failures, malformed messages: see actors/delivery.hpp
@@ -25,9 +26,9 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "runtime/backoff.hpp"
-#include "adapters/kafka/kafka_settings.hpp"
 #include "actors/store.hpp"
+#include "adapters/kafka/kafka_settings.hpp"
+#include "runtime/backoff.hpp"
 
 namespace troupe {
 

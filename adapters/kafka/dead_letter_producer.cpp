@@ -5,9 +5,9 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "adapters/kafka/kafka_errors.hpp"
 #include "base/errors.hpp"
 #include "envelope/events.hpp"
-#include "adapters/kafka/kafka_errors.hpp"
 #include "observability/log.hpp"
 
 namespace troupe {
@@ -59,24 +59,26 @@ dead_letter_fallback_actor::behavior_type dead_letter_producer(
                             static_cast<ssize_t>(v.size()));
       auto topic = d.topic + ".dlq";
       st.last_error = -1;
-      auto err = rd_kafka_producev(
-        st.producer, RD_KAFKA_V_TOPIC(topic.c_str()),
-        RD_KAFKA_V_KEY(d.key.data(), d.key.size()),
-        RD_KAFKA_V_VALUE(d.payload.data(), d.payload.size()),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
-        RD_KAFKA_V_END);
+      auto err = rd_kafka_producev(st.producer, RD_KAFKA_V_TOPIC(topic.c_str()),
+                                   RD_KAFKA_V_KEY(d.key.data(), d.key.size()),
+                                   RD_KAFKA_V_VALUE(d.payload.data(),
+                                                    d.payload.size()),
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                   RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
       if (err) {
         rd_kafka_headers_destroy(hdrs);
         return classify_produce(err);
       }
       rd_kafka_flush(st.producer, 11000);
       if (st.last_error != 0) {
-        auto e = st.last_error < 0 ? RD_KAFKA_RESP_ERR__TIMED_OUT
-                                   : static_cast<rd_kafka_resp_err_t>(st.last_error);
+        auto e = st.last_error < 0
+                   ? RD_KAFKA_RESP_ERR__TIMED_OUT
+                   : static_cast<rd_kafka_resp_err_t>(st.last_error);
         return classify_produce(e);
       }
-      log::warn("dead_letters", "{}[{}]@{} sent straight to {} (the store "
-                                "refused it)",
+      log::warn("dead_letters",
+                "{}[{}]@{} sent straight to {} (the store "
+                "refused it)",
                 d.topic, d.partition, d.offset, topic);
       return write_outcome::applied;
     },

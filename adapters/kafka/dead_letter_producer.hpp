@@ -13,8 +13,8 @@
 
 #include <caf/typed_event_based_actor.hpp>
 
-#include "adapters/kafka/kafka_settings.hpp"
 #include "actors/store.hpp"
+#include "adapters/kafka/kafka_settings.hpp"
 
 struct rd_kafka_s;
 

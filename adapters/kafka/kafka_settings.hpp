@@ -15,10 +15,10 @@ struct kafka_settings {
   std::string group_prefix = "troupe";
   int fetch_wait_max_ms = 10;
   std::chrono::milliseconds session_timeout{10000};
-  std::string security_protocol;   ///< e.g. SASL_SSL; empty: plaintext
-  std::string sasl_mechanism;      ///< e.g. SCRAM-SHA-512
+  std::string security_protocol; ///< e.g. SASL_SSL; empty: plaintext
+  std::string sasl_mechanism;    ///< e.g. SCRAM-SHA-512
   std::string sasl_username;
-  std::string sasl_password;       ///< from TROUPE_KAFKA_SASL_PASSWORD
+  std::string sasl_password; ///< from TROUPE_KAFKA_SASL_PASSWORD
   std::string ssl_ca_location;
   std::string client_id = "troupe";
 };

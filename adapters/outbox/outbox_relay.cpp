@@ -11,12 +11,12 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
-#include "base/errors.hpp"
+#include "actors/messages.hpp"
 #include "adapters/kafka/kafka_errors.hpp"
 #include "adapters/postgres/connection.hpp"
+#include "base/errors.hpp"
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
-#include "actors/messages.hpp"
 
 namespace troupe {
 
@@ -66,17 +66,15 @@ rd_kafka_headers_t* make_headers(const std::string& text) {
 /// every new connection.
 void set_up(relay_state& st, pqxx::connection& c) {
   st.listener = std::make_unique<outbox_listener>(c);
-  c.prepare("claim",
-            "SELECT id, topic, key, payload, headers::text, key_raw, "
-            "payload_raw, attempts FROM outbox "
-            "WHERE published_at IS NULL AND set_aside_at IS NULL "
-            "AND id <> ALL($2::bigint[]) ORDER BY id LIMIT $1 "
-            "FOR UPDATE SKIP LOCKED");
-  c.prepare("failed",
-            "UPDATE outbox SET attempts = attempts + 1, "
-            "last_error = $2, set_aside_at = CASE WHEN attempts + 1 "
-            ">= $3 OR $4 THEN clock_timestamp() END "
-            "WHERE id = $1 RETURNING set_aside_at IS NOT NULL");
+  c.prepare("claim", "SELECT id, topic, key, payload, headers::text, key_raw, "
+                     "payload_raw, attempts FROM outbox "
+                     "WHERE published_at IS NULL AND set_aside_at IS NULL "
+                     "AND id <> ALL($2::bigint[]) ORDER BY id LIMIT $1 "
+                     "FOR UPDATE SKIP LOCKED");
+  c.prepare("failed", "UPDATE outbox SET attempts = attempts + 1, "
+                      "last_error = $2, set_aside_at = CASE WHEN attempts + 1 "
+                      ">= $3 OR $4 THEN clock_timestamp() END "
+                      "WHERE id = $1 RETURNING set_aside_at IS NOT NULL");
   c.prepare("mark", "UPDATE outbox SET published_at = "
                     "clock_timestamp() WHERE id = ANY($1::bigint[]) "
                     "AND published_at IS NULL");
@@ -88,8 +86,8 @@ bool ensure_connection(relay_ptr self) {
 
 struct batch_result {
   size_t published = 0;
-  size_t failed = 0;      ///< rows Kafka did not take
-  bool outage = false;    ///< nothing went through: brokers unreachable?
+  size_t failed = 0;   ///< rows Kafka did not take
+  bool outage = false; ///< nothing went through: brokers unreachable?
 };
 
 /// A PostgreSQL array literal of ids.
@@ -222,8 +220,9 @@ batch_result publish_batch(relay_ptr self) {
       return std::chrono::duration_cast<std::chrono::microseconds>(d).count()
              / 1000.0;
     };
-    log::trace("relay", "{} rows: claim {} ms, produce {} ms, acks {} ms, "
-                        "mark {} ms",
+    log::trace("relay",
+               "{} rows: claim {} ms, produce {} ms, acks {} ms, "
+               "mark {} ms",
                rows.size(), ms(t1 - t0), ms(t2 - t1), ms(t3 - t2), ms(t4 - t3));
   }
   st.published += n;
@@ -240,8 +239,9 @@ void recover(relay_ptr self) {
   std::map<std::string, int64_t> lowest; // topic -> lowest unpublished id
   {
     pqxx::work tx{*st.conn->get()};
-    for (const auto& row : tx.exec("SELECT topic, min(id) FROM outbox WHERE "
-                                   "published_at IS NULL AND set_aside_at IS NULL GROUP BY topic"))
+    for (const auto& row : tx.exec(
+           "SELECT topic, min(id) FROM outbox WHERE "
+           "published_at IS NULL AND set_aside_at IS NULL GROUP BY topic"))
       lowest[row[0].as<std::string>()] = row[1].as<int64_t>();
     tx.commit();
   }
@@ -324,7 +324,8 @@ void recover(relay_ptr self) {
     pqxx::work tx{*st.conn->get()};
     auto r = tx.exec_prepared("mark", ids);
     tx.commit();
-    log::info("relay", "recovered {} row(s) already on Kafka", r.affected_rows());
+    log::info("relay", "recovered {} row(s) already on Kafka",
+              r.affected_rows());
   }
 }
 
@@ -356,9 +357,9 @@ void cycle(relay_ptr self) {
       return;
     }
     // Idle: sleep until a commit notifies us, or the fallback poll fires.
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                st.cfg.idle_poll)
-                .count();
+    auto us
+      = std::chrono::duration_cast<std::chrono::microseconds>(st.cfg.idle_poll)
+          .count();
     st.conn->get()->await_notification(us / 1000000, us % 1000000);
   } catch (const pqxx::broken_connection& e) {
     log::warn("relay", "PostgreSQL connection lost: {}", e.what());

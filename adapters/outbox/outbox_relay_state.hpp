@@ -12,7 +12,6 @@
 
 struct rd_kafka_s;
 
-
 #include "adapters/postgres/connection.hpp"
 
 namespace troupe {
@@ -30,7 +29,7 @@ public:
 struct relay_state {
   static inline const char* name = "outbox_relay";
   relay_config cfg;
-  std::unique_ptr<pg_connection> conn; ///< the relay's own connection
+  std::unique_ptr<pg_connection> conn;       ///< the relay's own connection
   std::unique_ptr<outbox_listener> listener; ///< bound to `conn`'s session
   rd_kafka_s* producer = nullptr;
   /// Delivery reports of the current batch by outbox row id: `pending`, or

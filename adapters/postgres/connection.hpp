@@ -13,7 +13,6 @@
 
 #include <pqxx/connection>
 
-
 namespace troupe {
 
 /// Opens a connection to `url` and names it `application_name` in

@@ -25,11 +25,12 @@ partition_fence::claim_on(pqxx::connection& conn,
   pqxx::work tx{conn};
   for (auto p : parts) {
     auto r = tx.exec("INSERT INTO partition_owners (kafka_partition, owner, "
-                     "generation) VALUES (" + std::to_string(p) + ", "
-                     + tx.quote(node_) + ", 1) ON CONFLICT (kafka_partition) "
-                     "DO UPDATE SET owner = EXCLUDED.owner, generation = "
-                     "partition_owners.generation + 1, claimed_at = "
-                     "clock_timestamp() RETURNING generation");
+                     "generation) VALUES ("
+                     + std::to_string(p) + ", " + tx.quote(node_)
+                     + ", 1) ON CONFLICT (kafka_partition) "
+                       "DO UPDATE SET owner = EXCLUDED.owner, generation = "
+                       "partition_owners.generation + 1, claimed_at = "
+                       "clock_timestamp() RETURNING generation");
     claimed[p] = r[0][0].as<int64_t>();
   }
   tx.commit();
@@ -130,7 +131,8 @@ partition_fence::token(const std::string& order_id) {
                               + " is not claimed yet");
   auto i = generations_.find(p);
   if (i == generations_.end())
-    return std::make_pair(p, int64_t{0}); // not ours: generation 0 never matches
+    return std::make_pair(p,
+                          int64_t{0}); // not ours: generation 0 never matches
   return std::make_pair(p, i->second);
 }
 
@@ -194,8 +196,10 @@ void partition_claimer::run() {
       auto generations = fence_->claim_on(conn_->open(), parts);
       auto done = fence_->claimed(todo, generations);
       if (streak > 0)
-        log::info("fencing", "claimed {} partition(s) after {} failed "
-                             "attempt(s)", done.size(), streak);
+        log::info("fencing",
+                  "claimed {} partition(s) after {} failed "
+                  "attempt(s)",
+                  done.size(), streak);
       else
         log::info("fencing", "claimed {} partition(s)", done.size());
       retry = false;
@@ -213,8 +217,9 @@ void partition_claimer::run() {
       fence_->claim_failed(e.what());
       // Loud at first, then every 30th attempt: an outage is not a log storm.
       if (streak % 30 == 0)
-        log::warn("fencing", "claiming partition(s) failed (attempt {}), "
-                             "retrying every {} ms at most: {}",
+        log::warn("fencing",
+                  "claiming partition(s) failed (attempt {}), "
+                  "retrying every {} ms at most: {}",
                   streak + 1, cfg_.cap.count(), e.what());
       ++streak;
       retry = true;

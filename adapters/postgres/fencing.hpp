@@ -14,7 +14,8 @@
 // `storage_unavailable` (delivery waits), never with `fenced` (which gives the
 // work away). A `partition_claimer` retries the claim in the background.
 //
-//   consumer thread, on assignment ──assign()──▶ [fence] ◀──token()── store shards
+//   consumer thread, on assignment ──assign()──▶ [fence] ◀──token()── store
+//   shards
 //                        └──wake()──▶ [claimer thread] ──claim (1 connection,
 //                                          backoff)──▶ partition_owners
 //                                          └─ on_claimed(parts): rehydrate
@@ -121,9 +122,9 @@ public:
     std::chrono::milliseconds cap{2000};
   };
 
-  partition_claimer(std::shared_ptr<partition_fence> fence, std::string url,
-                    settings cfg,
-                    std::function<void(const std::vector<int32_t>&)> on_claimed);
+  partition_claimer(
+    std::shared_ptr<partition_fence> fence, std::string url, settings cfg,
+    std::function<void(const std::vector<int32_t>&)> on_claimed);
   ~partition_claimer();
   partition_claimer(const partition_claimer&) = delete;
   partition_claimer& operator=(const partition_claimer&) = delete;

@@ -5,8 +5,8 @@
 
 #include <pqxx/except>
 
-#include "base/errors.hpp"
 #include "adapters/postgres/fencing.hpp"
+#include "base/errors.hpp"
 
 namespace troupe {
 
@@ -28,8 +28,8 @@ pg_failure classify_pg(const std::exception& e) {
   if (auto sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
     const std::string state = sql->sqlstate();
     auto cls = state.substr(0, 2);
-    if (cls == "08" || state == "57P01" || state == "57P02"
-        || state == "57P03" || state == "25006")
+    if (cls == "08" || state == "57P01" || state == "57P02" || state == "57P03"
+        || state == "25006")
       return {make_error(troupe_errc::storage_unavailable, e.what()), true};
     if (cls == "53" || cls == "58")
       return {make_error(troupe_errc::storage_unavailable, e.what()), false};

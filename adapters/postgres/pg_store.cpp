@@ -13,12 +13,12 @@
 #include <pqxx/pqxx>
 
 #include "actors/commands.hpp"
-#include "base/errors.hpp"
-#include "envelope/events.hpp"
-#include "observability/log.hpp"
 #include "adapters/postgres/connection.hpp"
 #include "adapters/postgres/pg_errors.hpp"
+#include "base/errors.hpp"
 #include "base/utf8.hpp"
+#include "envelope/events.hpp"
+#include "observability/log.hpp"
 
 namespace troupe {
 
@@ -51,24 +51,26 @@ void prepare_statements(pqxx::connection& c) {
             "$4::text[]) WITH ORDINALITY AS x(t, p, h, n) ORDER BY n");
   // One statement per command where possible: the order, its timeline entry
   // and its event are written together or not at all.
-  c.prepare("create_order",
-            "WITH o AS (INSERT INTO orders (id, customer_email, item_sku, "
-            "quantity, amount_cents, correlation_id, idempotency_key, "
-            "deadline_at) VALUES ($1::uuid, $2, $3, $4, $5, $6, "
-            "NULLIF($7, ''), clock_timestamp() + $8 * interval '1 millisecond') "
-            "ON CONFLICT DO NOTHING RETURNING id), "
-            "t AS (INSERT INTO order_timeline (order_id, kind, detail) "
-            "SELECT id, 'created', $9::jsonb FROM o), "
-            "b AS (INSERT INTO outbox (topic, key, payload, headers) "
-            "SELECT 'order.created', $1, $10, $11::jsonb FROM o) "
-            "SELECT count(*) FROM o");
+  c.prepare(
+    "create_order",
+    "WITH o AS (INSERT INTO orders (id, customer_email, item_sku, "
+    "quantity, amount_cents, correlation_id, idempotency_key, "
+    "deadline_at) VALUES ($1::uuid, $2, $3, $4, $5, $6, "
+    "NULLIF($7, ''), clock_timestamp() + $8 * interval '1 millisecond') "
+    "ON CONFLICT DO NOTHING RETURNING id), "
+    "t AS (INSERT INTO order_timeline (order_id, kind, detail) "
+    "SELECT id, 'created', $9::jsonb FROM o), "
+    "b AS (INSERT INTO outbox (topic, key, payload, headers) "
+    "SELECT 'order.created', $1, $10, $11::jsonb FROM o) "
+    "SELECT count(*) FROM o");
   // After a conflict: the order this very command created (a re-run after a
   // commit whose outcome was unknown) or the one of an earlier request with
   // the same idempotency key.
-  c.prepare("existing_order",
-            "SELECT id::text, correlation_id, status, id = $1::uuid FROM orders "
-            "WHERE id = $1::uuid OR idempotency_key = NULLIF($2, '') "
-            "ORDER BY id = $1::uuid DESC LIMIT 1");
+  c.prepare(
+    "existing_order",
+    "SELECT id::text, correlation_id, status, id = $1::uuid FROM orders "
+    "WHERE id = $1::uuid OR idempotency_key = NULLIF($2, '') "
+    "ORDER BY id = $1::uuid DESC LIMIT 1");
   c.prepare("payment",
             "WITH p AS (INSERT INTO processed_events (consumer, event_id) "
             "VALUES ('payment', $1) ON CONFLICT DO NOTHING RETURNING 1), "
@@ -167,8 +169,8 @@ void emit(pqxx::work& tx, const char* type, const std::string& order_id,
                    events::headers(type, correlation_id));
 }
 
-void timeline(pqxx::work& tx, const std::string& order_id, const std::string& kind,
-              json detail = json::object()) {
+void timeline(pqxx::work& tx, const std::string& order_id,
+              const std::string& kind, json detail = json::object()) {
   tx.exec_prepared("timeline", order_id, kind, detail.dump());
 }
 
@@ -229,8 +231,7 @@ created_order exec(pqxx::work& tx, const create_order& c) {
                                       c.idempotency_key);
     return created_order{existing[0].as<std::string>(),
                          existing[1].as<std::string>(),
-                         existing[2].as<std::string>(),
-                         existing[3].as<bool>()};
+                         existing[2].as<std::string>(), existing[3].as<bool>()};
   }
   return created_order{c.order_id, c.correlation_id, "NEW", true};
 }
@@ -240,10 +241,9 @@ write_outcome exec(pqxx::work& tx, const payment_cmd& c) {
   payload["reason"] = c.reason.empty() ? json() : json(c.reason);
   auto ev = events::make(events::payment_result, c.order_id, c.correlation_id,
                          std::move(payload));
-  auto r = tx.exec_prepared1("payment", c.event_id, c.order_id, c.approved,
-                             c.reason, c.amount_cents, ev.text,
-                             events::headers(events::payment_result,
-                                             c.correlation_id));
+  auto r = tx.exec_prepared1(
+    "payment", c.event_id, c.order_id, c.approved, c.reason, c.amount_cents,
+    ev.text, events::headers(events::payment_result, c.correlation_id));
   return r[0].as<int64_t>() > 0 ? write_outcome::applied
                                 : write_outcome::duplicate;
 }
@@ -465,15 +465,17 @@ struct pg_job {
 };
 
 template <class Cmd>
-using reply_of = decltype(exec(std::declval<pqxx::work&>(), std::declval<const Cmd&>()));
+using reply_of
+  = decltype(exec(std::declval<pqxx::work&>(), std::declval<const Cmd&>()));
 
 template <class Cmd>
 pg_job make_job(caf::typed_response_promise<reply_of<Cmd>> rp, Cmd cmd) {
   pg_job job;
   job.run = [rp, cmd = std::move(cmd)](pqxx::work& tx) mutable {
     auto reply = exec(tx, cmd);
-    return std::function<void()>{
-      [rp, reply = std::move(reply)]() mutable { rp.deliver(std::move(reply)); }};
+    return std::function<void()>{[rp, reply = std::move(reply)]() mutable {
+      rp.deliver(std::move(reply));
+    }};
   };
   job.fail = [rp](const caf::error& err) mutable { rp.deliver(err); };
   return job;
@@ -542,8 +544,9 @@ void flush(shard_ptr self) {
       // The batch may have committed. Every command is idempotent, so run
       // each again on a fresh connection: each answers what is now true
       // (an order created by the lost commit is reported as created).
-      log::warn("postgres", "shard {}: commit of {} command(s) unknown ({}); "
-                            "re-running them one by one",
+      log::warn("postgres",
+                "shard {}: commit of {} command(s) unknown ({}); "
+                "re-running them one by one",
                 st.index, batch.size(), describe(err));
     } else if (batch.size() == 1 || !st.conn->is_open()
                || tier == error_tier::outage) {
@@ -552,8 +555,10 @@ void flush(shard_ptr self) {
       continue;
     } else {
       // One command spoiled the batch: isolate it by running each on its own.
-      log::warn("postgres", "shard {}: batch of {} failed ({}), retrying one "
-                            "by one", st.index, batch.size(), describe(err));
+      log::warn("postgres",
+                "shard {}: batch of {} failed ({}), retrying one "
+                "by one",
+                st.index, batch.size(), describe(err));
     }
     for (auto& job : batch) {
       std::deque<pg_job> single;
@@ -631,14 +636,28 @@ caf::behavior pg_router(caf::stateful_actor<router_state>* self,
       auto& key = x.idempotency_key.empty() ? x.order_id : x.idempotency_key;
       return self->delegate(by_key(key), std::move(x));
     },
-    [=](payment_cmd& x) { return self->delegate(by_key(x.order_id), std::move(x)); },
-    [=](refund_cmd& x) { return self->delegate(by_key(x.what.order_id), std::move(x)); },
+    [=](payment_cmd& x) {
+      return self->delegate(by_key(x.order_id), std::move(x));
+    },
+    [=](refund_cmd& x) {
+      return self->delegate(by_key(x.what.order_id), std::move(x));
+    },
     [=](reserve_cmd& x) { return self->delegate(by_key(x.sku), std::move(x)); },
-    [=](release_cmd& x) { return self->delegate(by_key(x.what.sku), std::move(x)); },
-    [=](notify_cmd& x) { return self->delegate(by_key(x.what.order_id), std::move(x)); },
-    [=](analytics_cmd& x) { return self->delegate(by_key(x.what.sku), std::move(x)); },
-    [=](saga_write& x) { return self->delegate(by_key(x.order_id), std::move(x)); },
-    [=](load_saga& x) { return self->delegate(by_key(x.order_id), std::move(x)); },
+    [=](release_cmd& x) {
+      return self->delegate(by_key(x.what.sku), std::move(x));
+    },
+    [=](notify_cmd& x) {
+      return self->delegate(by_key(x.what.order_id), std::move(x));
+    },
+    [=](analytics_cmd& x) {
+      return self->delegate(by_key(x.what.sku), std::move(x));
+    },
+    [=](saga_write& x) {
+      return self->delegate(by_key(x.order_id), std::move(x));
+    },
+    [=](load_saga& x) {
+      return self->delegate(by_key(x.order_id), std::move(x));
+    },
     [=](list_open_sagas& x) { return self->delegate(any(), std::move(x)); },
     [=](dead_letter& x) { return self->delegate(by_key(x.key), std::move(x)); },
     [=](retry_note& x) { return self->delegate(by_key(x.key), std::move(x)); },

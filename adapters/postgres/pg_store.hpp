@@ -23,8 +23,8 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
-#include "adapters/postgres/fencing.hpp"
 #include "actors/store.hpp"
+#include "adapters/postgres/fencing.hpp"
 
 namespace troupe {
 

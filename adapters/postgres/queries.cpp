@@ -105,13 +105,14 @@ auto order_queries::with_connection(F f) {
 std::optional<json> order_queries::get_order(const std::string& id) {
   return with_connection([&](pqxx::connection& conn) -> std::optional<json> {
     pqxx::read_transaction tx{conn};
-    auto r = tx.exec("SELECT " + order_cols + " FROM orders WHERE id = "
-                     + tx.quote(id) + "::uuid");
+    auto r = tx.exec("SELECT " + order_cols
+                     + " FROM orders WHERE id = " + tx.quote(id) + "::uuid");
     if (r.empty())
       return std::nullopt;
     auto result = order_json(r[0]);
-    auto tl = tx.exec("SELECT " + ts("at") + ", kind, detail::text FROM "
-                      "order_timeline WHERE order_id = "
+    auto tl = tx.exec("SELECT " + ts("at")
+                      + ", kind, detail::text FROM "
+                        "order_timeline WHERE order_id = "
                       + tx.quote(id) + "::uuid ORDER BY id");
     auto& arr = result["timeline"] = json::array();
     for (const auto& row : tl)
@@ -121,8 +122,9 @@ std::optional<json> order_queries::get_order(const std::string& id) {
     // Messages about this order that could not be processed (keyed by the
     // order id), so its page can show why a step is missing.
     auto dl = tx.exec("SELECT id, topic, kafka_partition, kafka_offset, "
-                      "error, attempts, " + ts("first_failure") + ", "
-                      + ts("last_failure") + ", consumer, " + ts("redriven_at")
+                      "error, attempts, "
+                      + ts("first_failure") + ", " + ts("last_failure")
+                      + ", consumer, " + ts("redriven_at")
                       + " FROM dead_letters WHERE key = " + tx.quote(id)
                       + " ORDER BY id");
     auto& dead = result["dead_letters"] = json::array();
@@ -179,14 +181,13 @@ json order_queries::get_orders(const std::vector<std::string>& ids) {
 json order_queries::list_dead_letters(int limit) {
   return with_connection([&](pqxx::connection& conn) {
     pqxx::read_transaction tx{conn};
-    auto r = tx.exec("SELECT id, topic, kafka_partition, kafka_offset, key, "
-                     "payload, error, attempts, "
-                     + ts("first_failure") + ", " + ts("last_failure")
-                     + ", correlation_id, consumer, " + ts("created_at") + ", "
-                     + ts("redriven_at")
-                     + ", key_raw IS NULL AND payload_raw IS NULL"
-                     + " FROM dead_letters ORDER BY id DESC LIMIT "
-                     + std::to_string(limit));
+    auto r = tx.exec(
+      "SELECT id, topic, kafka_partition, kafka_offset, key, "
+      "payload, error, attempts, "
+      + ts("first_failure") + ", " + ts("last_failure")
+      + ", correlation_id, consumer, " + ts("created_at") + ", "
+      + ts("redriven_at") + ", key_raw IS NULL AND payload_raw IS NULL"
+      + " FROM dead_letters ORDER BY id DESC LIMIT " + std::to_string(limit));
     auto result = json::array();
     for (const auto& row : r)
       result.push_back({{"id", row[0].as<int64_t>()},
@@ -215,12 +216,15 @@ bool order_queries::redrive_dead_letter(int64_t id) {
     pqxx::work tx{conn};
     auto r = tx.exec(
       "WITH d AS (UPDATE dead_letters SET redriven_at = clock_timestamp() "
-      "WHERE id = " + std::to_string(id) + " RETURNING topic, key, payload, "
-      "correlation_id, key_raw, payload_raw) INSERT INTO outbox (topic, key, "
-      "payload, key_raw, payload_raw, headers) "
-      "SELECT topic, COALESCE(key, ''), payload, key_raw, payload_raw, "
-      "jsonb_build_object("
-      "'correlation_id', COALESCE(correlation_id, ''), 'troupe.redriven_from', '"
+      "WHERE id = "
+      + std::to_string(id)
+      + " RETURNING topic, key, payload, "
+        "correlation_id, key_raw, payload_raw) INSERT INTO outbox (topic, key, "
+        "payload, key_raw, payload_raw, headers) "
+        "SELECT topic, COALESCE(key, ''), payload, key_raw, payload_raw, "
+        "jsonb_build_object("
+        "'correlation_id', COALESCE(correlation_id, ''), "
+        "'troupe.redriven_from', '"
       + std::to_string(id) + "') FROM d RETURNING id");
     tx.commit();
     return !r.empty();
@@ -240,12 +244,14 @@ std::pair<int64_t, double> order_queries::outbox_backlog() {
 json order_queries::list_set_aside(int limit) {
   return with_connection([&](pqxx::connection& conn) {
     pqxx::read_transaction tx{conn};
-    auto r = tx.exec("SELECT id, topic, key, octet_length(COALESCE(payload_raw, "
-                     "convert_to(payload, 'UTF8'))), attempts, "
-                     "COALESCE(last_error, ''), " + ts("created_at") + ", "
-                     + ts("set_aside_at") + " FROM outbox WHERE set_aside_at "
-                     "IS NOT NULL ORDER BY set_aside_at DESC LIMIT "
-                     + std::to_string(limit));
+    auto r
+      = tx.exec("SELECT id, topic, key, octet_length(COALESCE(payload_raw, "
+                "convert_to(payload, 'UTF8'))), attempts, "
+                "COALESCE(last_error, ''), "
+                + ts("created_at") + ", " + ts("set_aside_at")
+                + " FROM outbox WHERE set_aside_at "
+                  "IS NOT NULL ORDER BY set_aside_at DESC LIMIT "
+                + std::to_string(limit));
     auto result = json::array();
     for (const auto& row : r)
       result.push_back({{"id", row[0].as<int64_t>()},

@@ -52,8 +52,8 @@ struct retention_settings {
   std::chrono::seconds timeline{std::chrono::hours(30 * 24)};
   std::chrono::seconds dead_letters{std::chrono::hours(30 * 24)};
   std::chrono::seconds outbox_published{std::chrono::hours(24)};
-  int32_t batch = 1000;                     ///< rows per DELETE
-  std::chrono::milliseconds pause{100};     ///< between two batches
+  int32_t batch = 1000;                      ///< rows per DELETE
+  std::chrono::milliseconds pause{100};      ///< between two batches
   std::chrono::milliseconds interval{60000}; ///< between two runs
 };
 
@@ -87,10 +87,10 @@ struct retention_state {
   static inline const char* name = "retention";
   retention_settings cfg;
   std::unique_ptr<pg_connection> conn; ///< holds the advisory lock
-  size_t table = 0;       ///< index into retention_tables of the current run
-  bool locked = false;    ///< holds the advisory lock (a run is under way)
+  size_t table = 0;    ///< index into retention_tables of the current run
+  bool locked = false; ///< holds the advisory lock (a run is under way)
   int64_t run_deleted = 0;
-  bool failing = false;   ///< the last run failed (log once per streak)
+  bool failing = false; ///< the last run failed (log once per streak)
   ~retention_state();
 };
 

@@ -17,9 +17,9 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -32,7 +32,8 @@ const std::vector<std::string> engine_topics{
 // Never runs: the signals stay blocked and main() takes them with sigwait().
 // Installing it replaces an inherited SIG_IGN (shells give background jobs
 // SIGINT ignored), which would otherwise discard the signal before sigwait.
-void no_op(int) {}
+void no_op(int) {
+}
 
 std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> out;
@@ -47,8 +48,10 @@ std::vector<std::string> split(const std::string& s, char sep) {
 class Cluster {
 public:
   Cluster(rd_kafka_mock_cluster_t* mc, int brokers)
-    : mc_{mc}, addrs_{split(rd_kafka_mock_cluster_bootstraps(mc), ',')},
-      up_(brokers + 1, true) {}
+    : mc_{mc},
+      addrs_{split(rd_kafka_mock_cluster_bootstraps(mc), ',')},
+      up_(brokers + 1, true) {
+  }
 
   // `which` is a broker id, "all" or empty (= all).
   void set(const std::string& which, bool up) {
@@ -152,20 +155,27 @@ int main(int argc, char** argv) {
   std::string bootstrap_file;
   std::vector<std::string> topics = engine_topics;
   app.add_option("--brokers", brokers, "number of brokers (ids 1..N)")
-    ->capture_default_str()->check(CLI::Range(1, 16));
+    ->capture_default_str()
+    ->check(CLI::Range(1, 16));
   app.add_option("--partitions", partitions, "partitions per topic")
-    ->capture_default_str()->check(CLI::Range(1, 1024));
-  app.add_option("--bootstrap-file", bootstrap_file,
-                 "also write the bootstrap string to this file (removed on exit)");
-  app.add_option("--topics", topics,
-                 "topics to create, comma-separated; each also gets a .dlq topic")
-    ->delimiter(',')->capture_default_str();
+    ->capture_default_str()
+    ->check(CLI::Range(1, 1024));
+  app.add_option(
+    "--bootstrap-file", bootstrap_file,
+    "also write the bootstrap string to this file (removed on exit)");
+  app
+    .add_option(
+      "--topics", topics,
+      "topics to create, comma-separated; each also gets a .dlq topic")
+    ->delimiter(',')
+    ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   // Started with stdin (or stdout/stderr) closed, librdkafka's first pipe or
   // socket would become fd 0 and the command reader would drain it.
   for (int fd = 0; fd <= 2; ++fd)
-    if (fcntl(fd, F_GETFD) == -1 && open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
+    if (fcntl(fd, F_GETFD) == -1
+        && open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
       return 1;
 
   // Block the control signals before any thread exists, so every librdkafka
@@ -184,7 +194,8 @@ int main(int argc, char** argv) {
   // The mock brokers inherit this: without it, every small response waits
   // for the client's delayed ACK (~40 ms per request).
   rd_kafka_conf_set(conf, "socket.nagle.disable", "true", err, sizeof(err));
-  // This handle only hosts the cluster; hide its "no bootstrap.servers" warning.
+  // This handle only hosts the cluster; hide its "no bootstrap.servers"
+  // warning.
   rd_kafka_conf_set(conf, "log_level", "3", err, sizeof(err));
   auto rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
   if (rk == nullptr) {
@@ -225,7 +236,8 @@ int main(int argc, char** argv) {
   std::string bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
   std::cout << bootstrap << std::endl;
   // Readers poll for a non-empty file: it must appear complete or not at all.
-  if (!bootstrap_file.empty() && !write_atomically(bootstrap_file, bootstrap + "\n"))
+  if (!bootstrap_file.empty()
+      && !write_atomically(bootstrap_file, bootstrap + "\n"))
     return fail("cannot write " + bootstrap_file);
   std::cerr << "troupe-broker: " << brokers << " brokers, " << partitions
             << " partitions, " << names.size() << " topics at " << bootstrap

@@ -35,7 +35,8 @@ struct order_slot {
   clock_type::time_point start;
   double post_ms = -1;
   double final_ms = -1;
-  clock_type::time_point next_poll; ///< pollers leave the order alone until then
+  clock_type::time_point
+    next_poll; ///< pollers leave the order alone until then
   std::string status;
   std::string reason;
   bool failed = false;
@@ -131,9 +132,9 @@ void write_svg(const std::string& path, const std::vector<double>& xs) {
   double plot_w = width - left - 20, plot_h = height - bottom - 40;
   for (int i = 0; i < bins; ++i) {
     double h = plot_h * counts[i] / peak;
-    out << "<rect x='" << left + i * plot_w / bins << "' y='"
-        << 30 + plot_h - h << "' width='" << plot_w / bins - 1
-        << "' height='" << h << "' fill='#4a7bd0'/>";
+    out << "<rect x='" << left + i * plot_w / bins << "' y='" << 30 + plot_h - h
+        << "' width='" << plot_w / bins - 1 << "' height='" << h
+        << "' fill='#4a7bd0'/>";
   }
   for (int t = 0; t <= 4; ++t) {
     double v = maxv * t / 4;
@@ -143,14 +144,13 @@ void write_svg(const std::string& path, const std::vector<double>& xs) {
   for (auto [label, p] : {std::pair{"p50", 50.0}, std::pair{"p99", 99.0}}) {
     double v = percentile(xs, p);
     double x = left + plot_w * std::min(1.0, v / maxv);
-    out << "<line x1='" << x << "' x2='" << x << "' y1='30' y2='"
-        << 30 + plot_h << "' stroke='#d04a4a' stroke-dasharray='4'/>"
+    out << "<line x1='" << x << "' x2='" << x << "' y1='30' y2='" << 30 + plot_h
+        << "' stroke='#d04a4a' stroke-dasharray='4'/>"
         << "<text x='" << x + 4 << "' y='44' fill='#d04a4a'>" << label << " "
         << std::round(v * 10) / 10 << " ms</text>";
   }
-  out << "<text x='15' y='" << 30 + plot_h / 2
-      << "' transform='rotate(-90 15," << 30 + plot_h / 2
-      << ")' text-anchor='middle'>orders</text></svg>\n";
+  out << "<text x='15' y='" << 30 + plot_h / 2 << "' transform='rotate(-90 15,"
+      << 30 + plot_h / 2 << ")' text-anchor='middle'>orders</text></svg>\n";
 }
 
 } // namespace
@@ -168,15 +168,17 @@ int main(int argc, char** argv) {
   std::string svg;
   std::string mix_text = "ok:85,declined:7,limit:5,both:3";
   app.add_option("--url", url, "base URL of a node (several: comma-separated)");
-  app.add_option("--orders", orders, "orders to post")->check(CLI::PositiveNumber);
+  app.add_option("--orders", orders, "orders to post")
+    ->check(CLI::PositiveNumber);
   app.add_option("--concurrency", concurrency, "parallel HTTP clients")
     ->check(CLI::Range(1, 4096));
   app.add_option("--rate", rate,
                  "orders/s to schedule (0: as fast as possible); latency then "
                  "counts from each order's scheduled start");
   app.add_option("--timeout", timeout_s, "seconds to wait for final statuses");
-  app.add_option("--mix", mix_text, "order mix, kind:weight,... of ok, "
-                                    "declined, limit, both");
+  app.add_option("--mix", mix_text,
+                 "order mix, kind:weight,... of ok, "
+                 "declined, limit, both");
   app.add_flag("--json", as_json, "print the summary as JSON");
   app.add_option("--svg", svg, "write the latency histogram to this SVG file");
   app.add_flag("--no-wait", no_wait, "do not wait for final statuses");
@@ -232,7 +234,8 @@ int main(int argc, char** argv) {
 
   bool tty = isatty(STDERR_FILENO);
   std::atomic<size_t> next{0}, posted{0}, finals{0}, post_errors{0};
-  auto run_id = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+  auto run_id = std::to_string(
+    std::chrono::system_clock::now().time_since_epoch().count());
   auto t0 = clock_type::now();
   std::atomic<bool> posting_done{false};
 
@@ -250,14 +253,16 @@ int main(int argc, char** argv) {
       auto& s = slots[i];
       auto body = make_body(s.kind, rng, i).dump();
       if (rate > 0) {
-        s.start = t0 + std::chrono::microseconds(
-                         static_cast<int64_t>(i * 1e6 / rate));
+        s.start
+          = t0
+            + std::chrono::microseconds(static_cast<int64_t>(i * 1e6 / rate));
         std::this_thread::sleep_until(s.start);
       } else {
         s.start = clock_type::now();
       }
-      httplib::Headers hdrs{{"Idempotency-Key", "load-" + run_id + "-" + std::to_string(i)},
-                            {"X-Correlation-ID", "load-" + run_id + "-" + std::to_string(i)}};
+      httplib::Headers hdrs{
+        {"Idempotency-Key", "load-" + run_id + "-" + std::to_string(i)},
+        {"X-Correlation-ID", "load-" + run_id + "-" + std::to_string(i)}};
       for (int attempt = 0;; ++attempt) {
         auto res = cli.Post("/orders", hdrs, body, "application/json");
         if (res && (res->status == 201 || res->status == 200)) {
@@ -312,7 +317,8 @@ int main(int argc, char** argv) {
           continue;
         s.final_ms = ms_since(s.start);
         s.status = status;
-        s.reason = j["reason"].is_string() ? j["reason"].get<std::string>() : "";
+        s.reason = j["reason"].is_string() ? j["reason"].get<std::string>()
+                                           : "";
         ++finals;
       }
     };
@@ -328,9 +334,11 @@ int main(int argc, char** argv) {
         auto now = clock_type::now();
         if (now < s.next_poll)
           continue;
-        auto age = std::chrono::duration_cast<std::chrono::milliseconds>(now - s.start);
-        s.next_poll = now + std::clamp(age / 5, std::chrono::milliseconds(5),
-                                       std::chrono::milliseconds(250));
+        auto age = std::chrono::duration_cast<std::chrono::milliseconds>(
+          now - s.start);
+        s.next_poll = now
+                      + std::clamp(age / 5, std::chrono::milliseconds(5),
+                                   std::chrono::milliseconds(250));
         batch.push_back(i);
         if (batch.size() >= 100)
           flush();
@@ -360,7 +368,8 @@ int main(int argc, char** argv) {
       double frac = static_cast<double>(f) / orders;
       double eta = f > 0 ? el / frac - el : 0;
       int filled = static_cast<int>(frac * 30);
-      std::fprintf(stderr, "\r[%-30s] posted %zu/%zu final %zu  %.0f/s  ETA %.0fs ",
+      std::fprintf(stderr,
+                   "\r[%-30s] posted %zu/%zu final %zu  %.0f/s  ETA %.0fs ",
                    std::string(filled, '#').c_str(), posted.load(), orders,
                    finals.load(), el > 0 ? f / el : 0.0, eta);
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -418,10 +427,12 @@ int main(int argc, char** argv) {
     std::printf("orders        %zu (%zu failed POSTs), concurrency %d\n",
                 orders, post_errors.load(), concurrency);
     std::printf("elapsed       %.2f s\n", elapsed);
-    std::printf("POST          %.1f orders/s   p50 %.1f  p90 %.1f  p99 %.1f  max %.1f ms\n",
+    std::printf("POST          %.1f orders/s   p50 %.1f  p90 %.1f  p99 %.1f  "
+                "max %.1f ms\n",
                 post_rate, pl["p50"].get<double>(), pl["p90"].get<double>(),
                 pl["p99"].get<double>(), pl["max"].get<double>());
-    std::printf("end to end    %.1f orders/s   p50 %.1f  p90 %.1f  p99 %.1f  max %.1f ms\n",
+    std::printf("end to end    %.1f orders/s   p50 %.1f  p90 %.1f  p99 %.1f  "
+                "max %.1f ms\n",
                 e2e_rate, fl["p50"].get<double>(), fl["p90"].get<double>(),
                 fl["p99"].get<double>(), fl["max"].get<double>());
     for (auto& [k, v] : outcomes)

@@ -1,10 +1,12 @@
 // troupe-node: the engine. Wires the actors of the roles this node runs.
 //
-//   [http api] ─▶ [pg_store] ◀─ [payment] ◀─ consumer(order.created, payment.refund)
-//                     ▲ ▲      ◀─ [inventory] ◀─ consumer(order.created, inventory.release)
-//                     │ └───── ◀─ [saga router] ─▶ orchestrators ◀─ consumer(*.result)
-//                     │        ◀─ [notification] ◀─ consumer(order.status.changed)
-//                     │        ◀─ [analytics] ◀─ consumer(order.created)
+//   [http api] ─▶ [pg_store] ◀─ [payment] ◀─ consumer(order.created,
+//   payment.refund)
+//                     ▲ ▲      ◀─ [inventory] ◀─ consumer(order.created,
+//                     inventory.release) │ └───── ◀─ [saga router] ─▶
+//                     orchestrators ◀─ consumer(*.result) │        ◀─
+//                     [notification] ◀─ consumer(order.status.changed) │ ◀─
+//                     [analytics] ◀─ consumer(order.created)
 //   [outbox relay] ───┘ (claims outbox rows, produces them to Kafka)
 //
 // Only this file decides which actors run detached (blocking I/O) and who
@@ -28,22 +30,22 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <librdkafka/rdkafka.h>
 
+#include "actors/saga_router.hpp"
+#include "actors/services.hpp"
+#include "adapters/http/http_api.hpp"
 #include "adapters/kafka/consumer.hpp"
 #include "adapters/kafka/dead_letter_producer.hpp"
-#include "envelope/events.hpp"
-#include "adapters/http/http_api.hpp"
-#include "observability/log.hpp"
-#include "observability/metrics.hpp"
-#include "adapters/postgres/migrations.hpp"
-#include "apps/troupe-node/node_config.hpp"
-#include "adapters/outbox/outbox_relay.hpp"
 #include "adapters/kafka/partitioner.hpp"
+#include "adapters/outbox/outbox_relay.hpp"
+#include "adapters/postgres/migrations.hpp"
 #include "adapters/postgres/pg_store.hpp"
 #include "adapters/postgres/queries.hpp"
 #include "adapters/postgres/retention.hpp"
-#include "actors/saga_router.hpp"
+#include "apps/troupe-node/node_config.hpp"
 #include "base/secrets.hpp"
-#include "actors/services.hpp"
+#include "envelope/events.hpp"
+#include "observability/log.hpp"
+#include "observability/metrics.hpp"
 #include "runtime/supervisor.hpp"
 
 using namespace troupe;
@@ -217,7 +219,8 @@ struct ownership {
 
 void describe_metrics() {
   using metrics::describe;
-  describe("troupe_orders_created_total", "counter", "Orders created over HTTP");
+  describe("troupe_orders_created_total", "counter",
+           "Orders created over HTTP");
   describe("troupe_orders_finalized_total", "counter",
            "Orders that reached a final status, by status and reason");
   describe("troupe_order_duration_seconds", "histogram",
@@ -267,9 +270,9 @@ void describe_metrics() {
 void protect_secrets(const node_config& cfg) {
   // From the environment itself: a configuration error may come before
   // `cfg` has read them.
-  for (auto name : {"PGPASSWORD", "TROUPE_POSTGRES_PASSWORD",
-                    "TROUPE_KAFKA_SASL_PASSWORD", "TROUPE_HTTP_ADMIN_TOKEN",
-                    "TROUPE_HTTP_METRICS_TOKEN"})
+  for (auto name :
+       {"PGPASSWORD", "TROUPE_POSTGRES_PASSWORD", "TROUPE_KAFKA_SASL_PASSWORD",
+        "TROUPE_HTTP_ADMIN_TOKEN", "TROUPE_HTTP_METRICS_TOKEN"})
     if (auto v = std::getenv(name))
       secrets::remember(v);
   secrets::remember(cfg.sasl_password);
@@ -291,8 +294,9 @@ void raise_fd_limit(int32_t max_connections) {
   }
   auto need = static_cast<rlim_t>(max_connections) + 256;
   if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < need)
-    log::warn("node", "open files limited to {}; http.max-connections={} "
-                      "needs about {}",
+    log::warn("node",
+              "open files limited to {}; http.max-connections={} "
+              "needs about {}",
               static_cast<uint64_t>(lim.rlim_cur), max_connections,
               static_cast<uint64_t>(need));
 }
@@ -344,8 +348,9 @@ int main(int argc, char** argv) {
             fmt::join(cfg.roles, ","));
   log::info("node", "PostgreSQL at {} (password: {})", cfg.pg_url,
             !cfg.pg_password.empty() ? "TROUPE_POSTGRES_PASSWORD"
-            : std::getenv("PGPASSWORD") ? "PGPASSWORD"
-                                        : "none given; libpq may use PGPASSFILE");
+            : std::getenv("PGPASSWORD")
+              ? "PGPASSWORD"
+              : "none given; libpq may use PGPASSFILE");
   if (secrets::redact(cfg.pg_url) != cfg.pg_url)
     log::warn("node", "postgres.url carries a password: pass it in "
                       "TROUPE_POSTGRES_PASSWORD instead");
@@ -373,8 +378,8 @@ int main(int argc, char** argv) {
   kafka.brokers = cfg.kafka_brokers;
   kafka.group_prefix = cfg.group_prefix;
   kafka.fetch_wait_max_ms = cfg.fetch_wait_max_ms;
-  kafka.session_timeout
-    = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.session_timeout);
+  kafka.session_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+    cfg.session_timeout);
   kafka.security_protocol = cfg.security_protocol;
   kafka.sasl_mechanism = cfg.sasl_mechanism;
   kafka.sasl_username = cfg.sasl_username;
@@ -393,16 +398,18 @@ int main(int argc, char** argv) {
     auto own = std::make_shared<ownership>();
     std::shared_ptr<partition_fence> fence;
     if (cfg.has_role("orchestrator"))
-      fence = std::make_shared<partition_fence>(
-        cfg.pg_url, cfg.node_id,
-        [own](const std::string& id) { return own->partition_of(id); });
+      fence = std::make_shared<partition_fence>(cfg.pg_url, cfg.node_id,
+                                                [own](const std::string& id) {
+                                                  return own->partition_of(id);
+                                                });
     auto queries = std::make_shared<order_queries>(cfg.pg_url, 8);
     auto probe = std::make_shared<readiness_probe>(queries, kafka);
 
     // Every service and adapter actor runs under a supervisor that restarts
     // it with backoff. Others hold the supervisor's handle, which forwards to
     // the current incarnation and stays valid across restarts.
-    auto supervised = [&](std::string name, std::function<caf::actor(caf::actor_system&)> start) {
+    auto supervised = [&](std::string name,
+                          std::function<caf::actor(caf::actor_system&)> start) {
       supervisor_config c;
       c.backoff = retry;
       c.forward_to = name;
@@ -465,7 +472,9 @@ int main(int argc, char** argv) {
       {"inventory",
        {events::order_created, events::inventory_release},
        spawner(inventory_service, store, stock)},
-      {"notification", {events::status_changed}, spawner(notification_service, store)},
+      {"notification",
+       {events::status_changed},
+       spawner(notification_service, store)},
       {"analytics", {events::order_created}, spawner(analytics_service, store)},
     };
     for (auto& role : service_roles) {
@@ -484,8 +493,9 @@ int main(int argc, char** argv) {
       // the partition count as soon as it does (below).
       own->partitions = probe->partitions(events::payment_result);
       if (own->partitions == 0)
-        log::warn("node", "cannot read the partitions of {} yet; sagas are "
-                          "rehydrated once Kafka answers",
+        log::warn("node",
+                  "cannot read the partitions of {} yet; sagas are "
+                  "rehydrated once Kafka answers",
                   events::payment_result);
       saga_router_config rc;
       rc.sweep_interval = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -574,10 +584,10 @@ int main(int argc, char** argv) {
       cfg.retention_pause);
     rs.interval = std::chrono::duration_cast<std::chrono::milliseconds>(
       cfg.retention_interval);
-    io_children.push_back(child_spec{
-      "retention", [rs](caf::local_actor* parent) {
-        return parent->system().spawn<caf::detached>(retention, rs);
-      }});
+    io_children.push_back(
+      child_spec{"retention", [rs](caf::local_actor* parent) {
+                   return parent->system().spawn<caf::detached>(retention, rs);
+                 }});
     supervisor_config sc;
     sc.backoff = retry;
     sc.on_health = [probe](bool healthy, const std::string& why) {
@@ -594,25 +604,28 @@ int main(int argc, char** argv) {
       hs.threads = cfg.http_threads;
       hs.max_body_bytes = cfg.max_body_bytes;
       hs.max_connections = cfg.max_connections;
-      hs.read_timeout
-        = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.read_timeout);
-      hs.idle_timeout
-        = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.idle_timeout);
+      hs.read_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+        cfg.read_timeout);
+      hs.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+        cfg.idle_timeout);
       hs.max_header_bytes = cfg.max_header_bytes;
       hs.admin = access_policy{cfg.admin_token, cfg.admin_open};
       hs.metrics = access_policy{cfg.metrics_token, true};
       hs.static_dir = cfg.static_dir;
-      hs.deadline = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.deadline);
-      api = std::make_unique<http_api>(
-        sys, hs, pg_store, queries,
-        [probe](std::string& why) { return probe->ready(why); });
+      hs.deadline
+        = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.deadline);
+      api = std::make_unique<http_api>(sys, hs, pg_store, queries,
+                                       [probe](std::string& why) {
+                                         return probe->ready(why);
+                                       });
       if (auto err = api->start(); !err.empty()) {
         log::error("node", "HTTP: {}", err);
         exit_code = 1;
       } else {
-        log::info("node", "HTTP API on http://{}:{} (at most {} connections, "
-                          "read timeout {} ms, idle timeout {} ms, headers "
-                          "at most {} bytes)",
+        log::info("node",
+                  "HTTP API on http://{}:{} (at most {} connections, "
+                  "read timeout {} ms, idle timeout {} ms, headers "
+                  "at most {} bytes)",
                   cfg.http_host, api->port(), hs.max_connections,
                   hs.read_timeout.count(), hs.idle_timeout.count(),
                   hs.max_header_bytes);
@@ -637,7 +650,8 @@ int main(int argc, char** argv) {
 
     if (exit_code == 0) {
       auto sig = wait_for_signal();
-      log::info("node", "{} received: draining", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      log::info("node", "{} received: draining",
+                sig == SIGINT ? "SIGINT" : "SIGTERM");
     }
     probe->not_ready_because("shutting down");
     if (api) {

@@ -3,10 +3,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <optional>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <unistd.h>
 
@@ -49,8 +49,8 @@ std::string show(caf::timespan x) {
 
 /// `lo <= value` (or `lo < value` when `open`) and `value <= hi` if given.
 template <class T>
-node_config::option_bound bound(std::string key, const T& value, T lo,
-                                std::optional<T> hi, bool open) {
+node_config::option_bound
+bound(std::string key, const T& value, T lo, std::optional<T> hi, bool open) {
   return {key, [key, &value, lo, hi, open]() -> std::string {
             auto x = value;
             bool ok = (open ? x > lo : x >= lo) && (!hi || x <= *hi);
@@ -71,8 +71,7 @@ node_config::option_bound at_least(std::string key, const T& value, T lo) {
 }
 
 template <class T>
-node_config::option_bound between(std::string key, const T& value, T lo,
-                                  T hi) {
+node_config::option_bound between(std::string key, const T& value, T lo, T hi) {
   return bound<T>(std::move(key), value, lo, hi, false);
 }
 
@@ -83,9 +82,8 @@ node_config::option_bound positive(std::string key, const T& value) {
 
 /// Per-step overrides: 0 means "as retry.*", otherwise in [lo, hi]. NaN
 /// satisfies no comparison, so it is outside every range.
-node_config::option_bound zero_or_between(std::string key,
-                                          const double& value, double lo,
-                                          double hi) {
+node_config::option_bound zero_or_between(std::string key, const double& value,
+                                          double lo, double hi) {
   return {key, [key, &value, lo, hi]() -> std::string {
             if (value == 0 || (value >= lo && value <= hi))
               return "";
@@ -157,8 +155,8 @@ node_config::node_config() {
   opt_group{custom_options_, "saga"}
     .add(deadline, "deadline", "time for both results before a timeout")
     .add(sweep_interval, "sweep-interval", "how often deadlines are swept");
-  opt_group{custom_options_, "inventory"}.add(
-    default_stock, "default-stock", "stock of a SKU not seen before");
+  opt_group{custom_options_, "inventory"}.add(default_stock, "default-stock",
+                                              "stock of a SKU not seen before");
   opt_group{custom_options_, "retention"}
     .add(retention_processed_events, "processed-events",
          "keep idempotency rows this long (168h; 0s: forever)")
@@ -186,8 +184,8 @@ node_config::node_config() {
            "attempts of the " + step + " step (0: retry.max-attempts)")
       .add(o.base, step + "-base", "first delay of the " + step + " step")
       .add(o.cap, step + "-cap", "longest delay of the " + step + " step")
-      .add(o.factor, step + "-factor", "growth per attempt of the " + step
-                                          + " step");
+      .add(o.factor, step + "-factor",
+           "growth per attempt of the " + step + " step");
   }
   opt_group{custom_options_, "log"}
     .add(log_level, "level", "trace, debug, info, warn, error")
@@ -334,22 +332,22 @@ std::string read_bootstrap(const std::string& path) {
 } // namespace
 
 void node_config::print_help(std::ostream& out) const {
-  out << "usage: troupe-node --config-file=FILE [--section.key=value ...]\n\n"
-         "Settings come from the INI file, then TROUPE_SECTION_KEY environment\n"
-         "variables, then command-line flags (later wins). Options:\n";
-  static const std::vector<std::string> ours{"node",  "http",      "postgres",
-                                             "kafka", "saga",      "inventory",
+  out
+    << "usage: troupe-node --config-file=FILE [--section.key=value ...]\n\n"
+       "Settings come from the INI file, then TROUPE_SECTION_KEY environment\n"
+       "variables, then command-line flags (later wins). Options:\n";
+  static const std::vector<std::string> ours{"node",      "http",  "postgres",
+                                             "kafka",     "saga",  "inventory",
                                              "retention", "retry", "log"};
   for (auto& section : ours) {
     out << "\n[" << section << "]\n";
     for (auto& opt : custom_options_) {
       if (opt.category() != section)
         continue;
-      std::string flag = "  --" + std::string{opt.full_name().begin(),
-                                               opt.full_name().end()}
-                         + "=<" + std::string{opt.type_name().begin(),
-                                              opt.type_name().end()}
-                         + ">";
+      std::string flag
+        = "  --" + std::string{opt.full_name().begin(), opt.full_name().end()}
+          + "=<" + std::string{opt.type_name().begin(), opt.type_name().end()}
+          + ">";
       if (flag.size() < 44)
         flag.resize(44, ' ');
       out << flag << " "
@@ -394,9 +392,9 @@ std::string node_config::load(int argc, char** argv) {
   for (auto& opt : custom_options_) {
     auto name = env_name(opt.category(), opt.long_name());
     if (auto val = std::getenv(name.c_str()))
-      args.emplace_back("--" + std::string{opt.full_name().begin(),
-                                           opt.full_name().end()}
-                        + "=" + val);
+      args.emplace_back(
+        "--" + std::string{opt.full_name().begin(), opt.full_name().end()} + "="
+        + val);
   }
   for (int i = 1; i < argc; ++i)
     args.emplace_back(argv[i]);
@@ -447,9 +445,9 @@ std::string node_config::load(int argc, char** argv) {
   admin_token = env("TROUPE_HTTP_ADMIN_TOKEN");
   metrics_token = env("TROUPE_HTTP_METRICS_TOKEN");
   pg_password = env("TROUPE_POSTGRES_PASSWORD");
-  for (auto [name, token] : {std::pair{"TROUPE_HTTP_ADMIN_TOKEN", &admin_token},
-                             std::pair{"TROUPE_HTTP_METRICS_TOKEN",
-                                       &metrics_token}}) {
+  for (auto [name, token] :
+       {std::pair{"TROUPE_HTTP_ADMIN_TOKEN", &admin_token},
+        std::pair{"TROUPE_HTTP_METRICS_TOKEN", &metrics_token}}) {
     if (token->empty())
       continue;
     if (token->size() < 16)

@@ -56,8 +56,9 @@ kafka_cluster::kafka_cluster(int partitions) {
   rd_kafka_conf_set(conf, "log_level", "2", err, sizeof(err));
   rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
   mc_ = rd_kafka_mock_cluster_new(rk_, 1);
-  for (auto t : {"order.created", "payment.result", "inventory.result",
-                 "order.status.changed", "inventory.release", "payment.refund"}) {
+  for (auto t :
+       {"order.created", "payment.result", "inventory.result",
+        "order.status.changed", "inventory.release", "payment.refund"}) {
     rd_kafka_mock_topic_create(mc_, t, partitions, 1);
     rd_kafka_mock_topic_create(mc_, (std::string{t} + ".dlq").c_str(),
                                partitions, 1);
@@ -112,9 +113,8 @@ kafka_cluster::read_all(const std::string& topic) {
         const char* name = nullptr;
         const void* val = nullptr;
         size_t size = 0;
-        for (size_t i = 0;
-             rd_kafka_header_get_all(hdrs, i, &name, &val, &size)
-             == RD_KAFKA_RESP_ERR_NO_ERROR;
+        for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size)
+                           == RD_KAFKA_RESP_ERR_NO_ERROR;
              ++i)
           r.headers[name] = std::string{static_cast<const char*>(val), size};
       }
@@ -140,11 +140,11 @@ void kafka_cluster::produce(const std::string& topic, const std::string& key,
   for (auto& [k, v] : headers)
     rd_kafka_header_add(hdrs, k.c_str(), -1, v.data(),
                         static_cast<ssize_t>(v.size()));
-  rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()),
-                    RD_KAFKA_V_KEY(key.data(), key.size()),
-                    RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                    RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+  rd_kafka_producev(
+    rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
+    RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+    RD_KAFKA_V_END);
   rd_kafka_flush(rk, 10000);
   rd_kafka_destroy(rk);
 }

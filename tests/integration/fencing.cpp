@@ -18,11 +18,11 @@
 #include <thread>
 
 #include "actors/commands.hpp"
-#include "tests/integration/environment.hpp"
-#include "base/errors.hpp"
-#include "envelope/events.hpp"
 #include "adapters/postgres/migrations.hpp"
 #include "adapters/postgres/pg_store.hpp"
+#include "base/errors.hpp"
+#include "envelope/events.hpp"
+#include "tests/integration/environment.hpp"
 
 using namespace troupe;
 using namespace troupe::test;
@@ -35,7 +35,9 @@ write_outcome write(caf::actor_system& sys, const caf::actor& store,
   caf::scoped_actor self{sys};
   self->request(store, std::chrono::seconds(10), std::move(w))
     .receive([&](write_outcome x) { result = x; },
-             [&](caf::error& e) { CAF_FAIL("write failed: " << to_string(e)); });
+             [&](caf::error& e) {
+               CAF_FAIL("write failed: " << to_string(e));
+             });
   return result;
 }
 
@@ -72,8 +74,10 @@ CAF_TEST(a stale owner cannot commit saga writes) {
   auto url = fresh_database("it_fencing");
   apply_migrations(url);
   auto one_partition = [](const std::string&) { return 0; };
-  auto fence_a = std::make_shared<partition_fence>(url, "node-a", one_partition);
-  auto fence_b = std::make_shared<partition_fence>(url, "node-b", one_partition);
+  auto fence_a = std::make_shared<partition_fence>(url, "node-a",
+                                                   one_partition);
+  auto fence_b = std::make_shared<partition_fence>(url, "node-b",
+                                                   one_partition);
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
   pg_settings pa;
@@ -127,7 +131,8 @@ CAF_TEST(a stale owner cannot commit saga writes) {
                                  "partition_owners");
   CAF_CHECK_EQUAL(owner.at(0), "node-b:2");
   // A node that does not own the partition at all is refused too.
-  auto fence_c = std::make_shared<partition_fence>(url, "node-c", one_partition);
+  auto fence_c = std::make_shared<partition_fence>(url, "node-c",
+                                                   one_partition);
   pg_settings pc = pa;
   pc.fence = fence_c;
   auto store_c = spawn_pg_store(sys, pc);
@@ -172,8 +177,7 @@ CAF_TEST(a failed claim is retried in the background and writes wait for it) {
   ps.cap = std::chrono::milliseconds(100);
   partition_claimer claimer{fence, url, ps,
                             [&](const std::vector<int32_t>& parts) {
-                              CAF_CHECK_EQUAL(parts,
-                                              std::vector<int32_t>{0});
+                              CAF_CHECK_EQUAL(parts, std::vector<int32_t>{0});
                               ++claims;
                             }};
   fence->assign({0});
@@ -182,7 +186,8 @@ CAF_TEST(a failed claim is retried in the background and writes wait for it) {
   CAF_CHECK_EQUAL(claims.load(), 0);
   auto why = fence->not_ready_reason();
   CAF_MESSAGE("not ready: " << why);
-  CAF_CHECK(why.find("partition(s) 0 assigned but not claimed") != std::string::npos);
+  CAF_CHECK(why.find("partition(s) 0 assigned but not claimed")
+            != std::string::npos);
   // A saga write now waits (retryable), it is not given away as fenced.
   saga_write w;
   w.order_id = c.order_id;
@@ -214,8 +219,8 @@ CAF_TEST(a claim that completes after a revocation does not own the partition) {
   fence->assign({0, 1});
   auto attempted = fence->unclaimed();
   CAF_CHECK_EQUAL(attempted.size(), 2u);
-  fence->release({0});  // revoked while the claim ran
-  fence->assign({1});   // and partition 1 assigned once more
+  fence->release({0}); // revoked while the claim ran
+  fence->assign({1});  // and partition 1 assigned once more
   auto done = fence->claimed(attempted, {{0, 7}, {1, 7}});
   CAF_CHECK(done.empty());
   // 0 is not ours (generation 0 never matches); 1 waits for its own claim.
@@ -232,9 +237,8 @@ CAF_TEST(a claim that completes after a revocation does not own the partition) {
 CAF_TEST(while the partition count is unknown the writes of an owner wait) {
   std::atomic<int32_t> partitions{0};
   auto fence = std::make_shared<partition_fence>(
-    "unused", "node-a", [&](const std::string&) {
-      return partitions.load() > 0 ? 0 : -1;
-    });
+    "unused", "node-a",
+    [&](const std::string&) { return partitions.load() > 0 ? 0 : -1; });
   // Not assigned anything: unfenced, as without fencing.
   CAF_CHECK(!fence->token("o"));
   fence->assign({0});

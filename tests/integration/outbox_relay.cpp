@@ -15,9 +15,9 @@
 #include <caf/send.hpp>
 #include <caf/test/unit_test.hpp>
 
-#include "tests/integration/environment.hpp"
 #include "adapters/postgres/migrations.hpp"
 #include "adapters/postgres/pg_store.hpp"
+#include "tests/integration/environment.hpp"
 
 using namespace troupe;
 using namespace troupe::test;
@@ -32,13 +32,14 @@ void insert_rows(const std::string& url, int n) {
                     "(ARRAY['order.created','payment.result',"
                     "'order.status.changed'])[1 + i % 3], 'key-' || i, "
                     "'payload-' || i FROM generate_series(1, "
-                    + std::to_string(n) + ") i RETURNING id");
+                      + std::to_string(n) + ") i RETURNING id");
 }
 
 bool wait_published(const std::string& url, int tenths = 300) {
   for (int i = 0; i < tenths; ++i) {
     if (query_column(url, "SELECT count(*) FROM outbox WHERE published_at "
-                          "IS NULL AND set_aside_at IS NULL")[0] == "0")
+                          "IS NULL AND set_aside_at IS NULL")[0]
+        == "0")
       return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -47,9 +48,8 @@ bool wait_published(const std::string& url, int tenths = 300) {
 
 /// How often each outbox id appears on Kafka, and whether payload and key
 /// match the row.
-std::map<std::string, int> published_ids(kafka_cluster& kafka,
-                                         const std::string& url,
-                                         int& mismatches) {
+std::map<std::string, int>
+published_ids(kafka_cluster& kafka, const std::string& url, int& mismatches) {
   std::map<std::string, std::pair<std::string, std::string>> rows;
   for (auto& id : query_column(url, "SELECT id FROM outbox"))
     rows[id] = {};
@@ -114,9 +114,11 @@ CAF_TEST(rows already on Kafka after a crash are not published again) {
   insert_rows(url, 60);
   // A relay published the first 20 rows and died before marking them.
   auto ids = query_column(url, "SELECT id FROM outbox ORDER BY id LIMIT 20");
-  auto topics_of = query_column(url, "SELECT topic FROM outbox ORDER BY id LIMIT 20");
+  auto topics_of
+    = query_column(url, "SELECT topic FROM outbox ORDER BY id LIMIT 20");
   auto keys = query_column(url, "SELECT key FROM outbox ORDER BY id LIMIT 20");
-  auto payloads = query_column(url, "SELECT payload FROM outbox ORDER BY id LIMIT 20");
+  auto payloads
+    = query_column(url, "SELECT payload FROM outbox ORDER BY id LIMIT 20");
   for (size_t i = 0; i < ids.size(); ++i)
     kafka.produce(topics_of[i], keys[i], payloads[i],
                   {{"troupe.outbox_id", ids[i]}});
@@ -171,8 +173,10 @@ CAF_TEST(a foreign outbox id header does not stall publishing) {
   auto url = fresh_database("it_relay_foreign");
   apply_migrations(url);
   kafka_cluster kafka;
-  kafka.produce("order.created", "k", "v", {{"troupe.outbox_id", "not-a-number"}});
-  kafka.produce("payment.result", "k", "v", {{"troupe.outbox_id", "99999999999999999999"}});
+  kafka.produce("order.created", "k", "v",
+                {{"troupe.outbox_id", "not-a-number"}});
+  kafka.produce("payment.result", "k", "v",
+                {{"troupe.outbox_id", "99999999999999999999"}});
   insert_rows(url, 30);
   {
     caf::actor_system_config cfg;
@@ -186,7 +190,7 @@ CAF_TEST(a foreign outbox id header does not stall publishing) {
   CAF_CHECK_EQUAL(seen.size(), 30u + 2u); // the two foreign records too
 }
 
-CAF_TEST(a dead letter keeps bytes that are not UTF-8 exactly) {
+CAF_TEST(a dead letter keeps bytes that are not UTF - 8 exactly) {
   auto url = fresh_database("it_relay_bytes");
   apply_migrations(url);
   kafka_cluster kafka;
@@ -213,7 +217,9 @@ CAF_TEST(a dead letter keeps bytes that are not UTF-8 exactly) {
     bool ok = false;
     self->request(store, std::chrono::seconds(10), d)
       .receive([&](write_outcome x) { ok = x == write_outcome::applied; },
-               [&](caf::error& e) { CAF_FAIL("refused: " << caf::to_string(e)); });
+               [&](caf::error& e) {
+                 CAF_FAIL("refused: " << caf::to_string(e));
+               });
     CAF_CHECK(ok);
     auto relay = sys.spawn<caf::detached>(outbox_relay, config_for(url, kafka));
     CAF_CHECK(wait_published(url));

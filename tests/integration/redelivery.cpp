@@ -17,11 +17,11 @@
 #include <pqxx/pqxx>
 
 #include "actors/commands.hpp"
-#include "tests/integration/environment.hpp"
-#include "envelope/events.hpp"
+#include "actors/services.hpp"
 #include "adapters/postgres/migrations.hpp"
 #include "adapters/postgres/pg_store.hpp"
-#include "actors/services.hpp"
+#include "envelope/events.hpp"
+#include "tests/integration/environment.hpp"
 
 using namespace troupe;
 using namespace troupe::test;
@@ -56,7 +56,9 @@ created_order create(caf::actor_system& sys, const caf::actor& store,
   caf::scoped_actor self{sys};
   self->request(store, std::chrono::seconds(10), cmd)
     .receive([&](created_order& x) { result = x; },
-             [&](caf::error& e) { CAF_FAIL("create failed: " << to_string(e)); });
+             [&](caf::error& e) {
+               CAF_FAIL("create failed: " << to_string(e));
+             });
   return result;
 }
 
@@ -74,8 +76,9 @@ CAF_TEST(a redelivered order.created is charged once) {
   auto order = create(sys, store, 5000);
   CAF_CHECK(order.created);
   auto payment = sys.spawn(payment_service, as_store(store));
-  order_created ev{"ev-1", order.order_id, order.correlation_id,
-                   "c@example.com", "SKU-IT", 1, 5000};
+  order_created ev{
+    "ev-1", order.order_id, order.correlation_id, "c@example.com", "SKU-IT", 1,
+    5000};
   caf::scoped_actor self{sys};
   for (auto expected : {write_outcome::applied, write_outcome::duplicate,
                         write_outcome::duplicate}) {
@@ -94,7 +97,8 @@ CAF_TEST(a redelivered order.created is charged once) {
   caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
 }
 
-CAF_TEST(the consumer applies a redelivered event once and dead-letters junk) {
+CAF_TEST(the consumer applies a redelivered event once and dead
+         - letters junk) {
   auto url = fresh_database("it_redelivery_kafka");
   apply_migrations(url);
   kafka_cluster kafka;
@@ -124,7 +128,8 @@ CAF_TEST(the consumer applies a redelivered event once and dead-letters junk) {
   v9["version"] = 9;
   v9["event_id"] = "ev-43";
   kafka.produce("order.created", order.order_id, v9.dump());
-  auto payment = caf::actor_cast<caf::actor>(sys.spawn(payment_service, as_store(store)));
+  auto payment
+    = caf::actor_cast<caf::actor>(sys.spawn(payment_service, as_store(store)));
   consumer_config cc;
   cc.name = "payment";
   cc.kafka.brokers = kafka.bootstrap();
@@ -177,8 +182,8 @@ CAF_TEST(a SKU that another node seeds at the same moment is reserved) {
   write_outcome outcome = write_outcome::duplicate;
   std::thread reserver{[&] {
     caf::scoped_actor self{sys};
-    reserve_cmd cmd{"ev-seed", order.order_id, order.correlation_id,
-                    "SKU-NEW", 2, 100, ""};
+    reserve_cmd cmd{
+      "ev-seed", order.order_id, order.correlation_id, "SKU-NEW", 2, 100, ""};
     self->request(store, std::chrono::seconds(30), cmd)
       .receive([&](write_outcome y) { outcome = y; },
                [&](caf::error& e) { CAF_FAIL(to_string(e)); });

@@ -14,9 +14,9 @@
 #include <caf/test/unit_test.hpp>
 #include <pqxx/pqxx>
 
-#include "tests/integration/environment.hpp"
-#include "observability/metrics.hpp"
 #include "adapters/postgres/migrations.hpp"
+#include "observability/metrics.hpp"
+#include "tests/integration/environment.hpp"
 
 using namespace troupe;
 using namespace troupe::test;
@@ -40,12 +40,14 @@ void order(const std::string& url, const std::string& id,
            const std::string& final_ago) {
   exec(url, "INSERT INTO orders (id, customer_email, item_sku, quantity, "
             "amount_cents, correlation_id, deadline_at, status, finalized_at) "
-            "VALUES ('" + id + "', 'c@example.com', 'SKU', 1, 1, 'corr', "
-            "now() - interval '40 days', "
-            + (final_ago.empty() ? std::string{"'NEW', NULL"}
-                                 : "'CONFIRMED', now() - interval '" + final_ago
-                                     + "'")
-            + ")");
+            "VALUES ('"
+              + id
+              + "', 'c@example.com', 'SKU', 1, 1, 'corr', "
+                "now() - interval '40 days', "
+              + (final_ago.empty()
+                   ? std::string{"'NEW', NULL"}
+                   : "'CONFIRMED', now() - interval '" + final_ago + "'")
+              + ")");
 }
 
 void timeline(const std::string& url, const std::string& id,
@@ -112,20 +114,28 @@ CAF_TEST(batches are bounded and delete only what is older than the age) {
   }
   CAF_CHECK_EQUAL(count(url, "SELECT count(*) FROM processed_events"), 5);
   CAF_CHECK_EQUAL(count(url, "SELECT count(*) FROM processed_events WHERE "
-                             "event_id LIKE 'young-%'"), 5);
+                             "event_id LIKE 'young-%'"),
+                  5);
   // The open order keeps its old timeline; the recent final order its young.
   CAF_CHECK_EQUAL(count(url, "SELECT count(*) FROM order_timeline WHERE "
-                             "order_id = '" + open_id + "'"), 4);
+                             "order_id = '"
+                               + open_id + "'"),
+                  4);
   CAF_CHECK_EQUAL(count(url, "SELECT count(*) FROM order_timeline WHERE "
-                             "order_id = '" + old_id + "'"), 0);
+                             "order_id = '"
+                               + old_id + "'"),
+                  0);
   CAF_CHECK_EQUAL(count(url, "SELECT count(*) FROM order_timeline WHERE "
-                             "order_id = '" + young_id + "'"), 5);
+                             "order_id = '"
+                               + young_id + "'"),
+                  5);
   CAF_CHECK_EQUAL(count(url, "SELECT count(*) FROM orders"), 3);
   CAF_CHECK_EQUAL(count(url, "SELECT count(*) FROM dead_letters"), 5);
   // Unpublished rows stay, however old.
   CAF_CHECK_EQUAL(count(url, "SELECT count(*) FROM outbox"), 7);
   CAF_CHECK_EQUAL(count(url, "SELECT count(*) FROM outbox WHERE "
-                             "published_at IS NULL"), 2);
+                             "published_at IS NULL"),
+                  2);
 }
 
 CAF_TEST(an age of zero keeps the table) {
@@ -197,10 +207,13 @@ CAF_TEST(the retention actor runs on one node at a time) {
   CAF_CHECK_EQUAL(count(url, "SELECT count(*) FROM dead_letters"), 5);
   CAF_CHECK_EQUAL(count(url, "SELECT count(*) FROM outbox"), 7);
   auto text = metrics::render();
-  CAF_CHECK(text.find("troupe_retention_deleted_rows_total{table=\"processed_events\"} 25")
-            != std::string::npos);
-  CAF_CHECK(text.find("troupe_retention_deleted_rows_total{table=\"outbox\"} 25")
-            != std::string::npos);
+  CAF_CHECK(
+    text.find(
+      "troupe_retention_deleted_rows_total{table=\"processed_events\"} 25")
+    != std::string::npos);
+  CAF_CHECK(
+    text.find("troupe_retention_deleted_rows_total{table=\"outbox\"} 25")
+    != std::string::npos);
   caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
   sys.await_all_actors_done();
 }

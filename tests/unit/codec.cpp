@@ -6,10 +6,10 @@
 
 #include <caf/test/unit_test.hpp>
 
-#include "base/errors.hpp"
-#include "envelope/events.hpp"
 #include "actors/messages.hpp"
+#include "base/errors.hpp"
 #include "base/utf8.hpp"
+#include "envelope/events.hpp"
 
 using namespace troupe;
 using json = nlohmann::json;
@@ -73,20 +73,20 @@ bool contains(const std::string& x, const std::string& what) {
 } // namespace
 
 CAF_TEST(valid events of every consumed topic decode) {
-  auto a = as<order_created>(decode(events::order_created, order_created_text()));
+  auto a
+    = as<order_created>(decode(events::order_created, order_created_text()));
   CAF_CHECK_EQUAL(a.order_id, oid);
   CAF_CHECK_EQUAL(a.correlation_id, "corr-1");
   CAF_CHECK_EQUAL(a.customer_email, "ann@example.com");
   CAF_CHECK_EQUAL(a.sku, "SKU-1");
   CAF_CHECK_EQUAL(a.quantity, 2);
   CAF_CHECK_EQUAL(a.amount_cents, 1999);
-  auto b = as<payment_result>(
-    decode(events::payment_result,
-           events::make(events::payment_result, oid, "c",
-                        {{"approved", false},
-                         {"amount_cents", 200000},
-                         {"reason", "payment_declined"}})
-             .text));
+  auto b = as<payment_result>(decode(
+    events::payment_result, events::make(events::payment_result, oid, "c",
+                                         {{"approved", false},
+                                          {"amount_cents", 200000},
+                                          {"reason", "payment_declined"}})
+                              .text));
   CAF_CHECK(!b.approved);
   CAF_CHECK_EQUAL(b.reason, "payment_declined");
   auto c = as<inventory_result>(
@@ -113,10 +113,9 @@ CAF_TEST(valid events of every consumed topic decode) {
   CAF_CHECK_EQUAL(e.sku, "SKU-1");
   CAF_CHECK_EQUAL(e.quantity, 3);
   auto f = as<compensation>(
-    decode(events::payment_refund,
-           events::make(events::payment_refund, oid, "c",
-                        {{"amount_cents", 10}})
-             .text));
+    decode(events::payment_refund, events::make(events::payment_refund, oid,
+                                                "c", {{"amount_cents", 10}})
+                                     .text));
   CAF_CHECK_EQUAL(f.order_id, oid);
 }
 
@@ -130,13 +129,13 @@ CAF_TEST(malformed JSON is malformed) {
   CAF_CHECK(contains(cause(decode(events::order_created, "")), "not JSON"));
 }
 
-CAF_TEST(a value that is not UTF-8 is malformed and the cause says where) {
+CAF_TEST(a value that is not UTF - 8 is malformed and the cause says where) {
   auto d = decode(events::order_created, "\xFF\xFE junk 123");
   CAF_CHECK_EQUAL(cause(d),
                   "malformed_event: value is not valid UTF-8 (byte 0 of 11)");
 }
 
-CAF_TEST(invalid UTF-8 inside a string of valid JSON is malformed) {
+CAF_TEST(invalid UTF - 8 inside a string of valid JSON is malformed) {
   // Built by hand: the encoder refuses to write such text.
   auto text = order_created_text("annXX@example.com");
   auto at = text.find("annXX") + 3;
@@ -152,13 +151,13 @@ CAF_TEST(invalid UTF-8 inside a string of valid JSON is malformed) {
   for (auto bad : {"\xED\xA0\x80", "\xC0\xAF", "\xF4\x90\x80\x80"}) {
     auto x = raw;
     x.replace(pos, 6, bad);
-    CAF_CHECK(contains(cause(decode(events::order_created, x)),
-                       "value is not valid UTF-8 (byte "
-                         + std::to_string(pos)));
+    CAF_CHECK(
+      contains(cause(decode(events::order_created, x)),
+               "value is not valid UTF-8 (byte " + std::to_string(pos)));
   }
 }
 
-CAF_TEST(a key that is not UTF-8 is malformed) {
+CAF_TEST(a key that is not UTF - 8 is malformed) {
   auto d = decode(events::order_created, order_created_text(), "o\xFF\xFE");
   CAF_CHECK_EQUAL(cause(d),
                   "malformed_event: key is not valid UTF-8 (byte 1 of 3)");

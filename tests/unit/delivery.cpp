@@ -94,11 +94,10 @@ caf::behavior outage_listener(caf::event_based_actor*, rec_ptr rec) {
 caf::behavior client(caf::event_based_actor* self, delivery_actor d,
                      delivery_job job, rec_ptr rec) {
   auto id = job.id;
-  self->request(d, caf::infinite, std::move(job))
-    .then([=](delivery_outcome x) {
-      rec->outcome = x;
-      rec->outcomes[id] = x;
-    });
+  self->request(d, caf::infinite, std::move(job)).then([=](delivery_outcome x) {
+    rec->outcome = x;
+    rec->outcomes[id] = x;
+  });
   return {
     [](int) {},
   };
@@ -225,7 +224,8 @@ CAF_TEST(jitter moves each retry within its bounds) {
   CAF_CHECK_EQUAL(rec->handler_calls, 3);
 }
 
-CAF_TEST(a spent budget routes the message to the dead letters with its history) {
+CAF_TEST(
+  a spent budget routes the message to the dead letters with its history) {
   start(policy());
   fail_times(100, flaky());
   submit(job());
@@ -240,9 +240,8 @@ CAF_TEST(a spent budget routes the message to the dead letters with its history)
   CAF_REQUIRE(outcome);
   CAF_CHECK_EQUAL(*outcome, delivery_outcome::dead_lettered);
   CAF_REQUIRE_EQUAL(rec->dead_letters.size(), 1u);
-  dead_letter expected{"order.created", 2,        41,       "o-1",
-                       "{...}",         describe(flaky()),  5,
-                       "t+0ms",         "t+1500ms",         "corr-1",
+  dead_letter expected{"order.created",   2, 41,      "o-1",      "{...}",
+                       describe(flaky()), 5, "t+0ms", "t+1500ms", "corr-1",
                        "payment"};
   CAF_CHECK_EQUAL(rec->dead_letters[0], expected);
   // Nothing more happens to it.
@@ -251,7 +250,7 @@ CAF_TEST(a spent budget routes the message to the dead letters with its history)
   CAF_CHECK_EQUAL(rec->dead_letters.size(), 1u);
 }
 
-CAF_TEST(a malformed message is dead-lettered at once) {
+CAF_TEST(a malformed message is dead - lettered at once) {
   start(policy());
   submit(job("malformed_event: missing field 'order_id'"));
   collect();
@@ -265,7 +264,7 @@ CAF_TEST(a malformed message is dead-lettered at once) {
   CAF_CHECK(rec->notes.empty());
 }
 
-CAF_TEST(an error no retry can fix is dead-lettered after one attempt) {
+CAF_TEST(an error no retry can fix is dead - lettered after one attempt) {
   start(policy());
   fail_times(1, make_error(troupe_errc::storage_rejected, "check violated"));
   submit(job());
@@ -285,8 +284,8 @@ CAF_TEST(a store outage waits at the capped delay without spending the budget) {
   CAF_REQUIRE_EQUAL(rec->outages.size(), 1u);
   CAF_CHECK_EQUAL(rec->outages[0], true);
   // 12 failures: far beyond the budget of 5, yet no dead letter.
-  for (auto delay : {100, 200, 400, 800, 1000, 1000, 1000, 1000, 1000, 1000,
-                     1000, 1000}) {
+  for (auto delay :
+       {100, 200, 400, 800, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000}) {
     auto before = rec->handler_calls;
     advance(std::chrono::milliseconds(delay));
     CAF_CHECK_EQUAL(rec->handler_calls, before + 1);
@@ -319,10 +318,12 @@ CAF_TEST(when the store answers again every job waiting for it goes at once) {
   CAF_CHECK_EQUAL(rec->handler_calls, 6);
 }
 
-CAF_TEST(a failed dead-letter write is repeated until it lands) {
+CAF_TEST(a failed dead - letter write is repeated until it lands) {
   start(policy());
-  rec->dlq_script.push_back(make_error(troupe_errc::storage_unavailable, "down"));
-  rec->dlq_script.push_back(make_error(troupe_errc::storage_unavailable, "down"));
+  rec->dlq_script.push_back(
+    make_error(troupe_errc::storage_unavailable, "down"));
+  rec->dlq_script.push_back(
+    make_error(troupe_errc::storage_unavailable, "down"));
   submit(job("malformed_event: not JSON"));
   CAF_CHECK(rec->dead_letters.empty());
   advance(100ms);
@@ -354,7 +355,7 @@ CAF_TEST(a dead letter the store refuses goes straight to Kafka) {
   CAF_CHECK(rec->dead_letters.empty());
 }
 
-CAF_TEST(a dead-letter write that keeps timing out ends on Kafka too) {
+CAF_TEST(a dead - letter write that keeps timing out ends on Kafka too) {
   start(policy());
   for (int i = 0; i < 5; ++i)
     rec->dlq_script.push_back(make_error(troupe_errc::timeout, "slow"));
@@ -434,7 +435,9 @@ CAF_TEST(a revoked partition takes its waiting jobs out of memory) {
   collect();
   CAF_CHECK_EQUAL(rec->outcomes.size(), 1u);
   CAF_CHECK_EQUAL(rec->outcomes[1], delivery_outcome::handed_off);
-  CAF_CHECK_EQUAL(deref<delivery_actor::stateful_base<delivery_state>>(d).state.jobs.size(), 1u);
+  CAF_CHECK_EQUAL(
+    deref<delivery_actor::stateful_base<delivery_state>>(d).state.jobs.size(),
+    1u);
   advance(100ms); // only the job of partition 3 is retried
   CAF_CHECK_EQUAL(rec->handler_calls, 3);
 }

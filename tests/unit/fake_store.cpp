@@ -1,8 +1,8 @@
 // The in-memory store used by the deterministic suites.
 #include "tests/unit/fake_store.hpp"
 
-#include "base/errors.hpp"
 #include "actors/rules.hpp"
+#include "base/errors.hpp"
 
 namespace troupe::test {
 
@@ -70,7 +70,8 @@ fake_store(store_actor::stateful_pointer<fake_store_state> self,
       if (!first_time(*db, "inventory", c.event_id))
         return write_outcome::duplicate;
       if (c.reason.empty() && db->reservations.count(c.order_id) == 0) {
-        auto& available = db->stock.emplace(c.sku, c.default_stock).first->second;
+        auto& available
+          = db->stock.emplace(c.sku, c.default_stock).first->second;
         if (rules::inventory_decision(c.quantity, available).empty()) {
           available -= c.quantity;
           db->reservations[c.order_id] = {"RESERVED", c.quantity};

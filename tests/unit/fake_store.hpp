@@ -22,10 +22,11 @@ struct fake_db {
   std::map<std::string, saga_snapshot> orders;
   std::set<std::pair<std::string, std::string>> processed;
   std::map<std::string, int64_t> stock;
-  std::map<std::string, std::pair<std::string, int32_t>> reservations; ///< RESERVED/RELEASED, qty
-  std::map<std::string, bool> payments;      ///< order -> approved
+  std::map<std::string, std::pair<std::string, int32_t>>
+    reservations;                       ///< RESERVED/RELEASED, qty
+  std::map<std::string, bool> payments; ///< order -> approved
   std::set<std::string> refunded;
-  std::vector<saga_write> saga_writes;       ///< applied ones, in order
+  std::vector<saga_write> saga_writes; ///< applied ones, in order
   std::vector<std::pair<std::string, std::string>> events; ///< (topic, order)
   int fail_next = 0; ///< this many writes fail with storage_unavailable
   /// This many saga writes are applied but answered with commit_unknown

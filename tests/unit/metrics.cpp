@@ -23,9 +23,10 @@ CAF_TEST(bucket bounds are written in their shortest form) {
 CAF_TEST(the build and the process are described) {
   auto text = metrics::render();
   std::string missing;
-  for (auto name : {"troupe_build_info{version=", "process_resident_memory_bytes ",
-                    "process_cpu_seconds_total ", "process_open_fds ",
-                    "process_start_time_seconds "})
+  for (auto name :
+       {"troupe_build_info{version=", "process_resident_memory_bytes ",
+        "process_cpu_seconds_total ", "process_open_fds ",
+        "process_start_time_seconds "})
     if (text.find(name) == std::string::npos)
       missing += name;
   CAF_CHECK_EQUAL(missing, "");

@@ -27,7 +27,8 @@ struct fixture : store_fixture<test_coordinator_fixture<>> {
   }
 
   bool alive(const orchestrator_actor& x) {
-    return !deref<caf::scheduled_actor>(x).getf(caf::abstract_actor::is_terminated_flag);
+    return !deref<caf::scheduled_actor>(x).getf(
+      caf::abstract_actor::is_terminated_flag);
   }
 };
 
@@ -209,7 +210,8 @@ CAF_TEST(plan_step is pure and ignores what it has seen) {
   CAF_CHECK(!plan_step(s, step));
 }
 
-// -- acting on what is committed -----------------------------------------------
+// -- acting on what is committed
+// -----------------------------------------------
 
 CAF_TEST(a write whose reply was lost is learned from the store) {
   start("o-20", 120000);
@@ -318,8 +320,9 @@ CAF_TEST(a result already waiting when the order ends is still compensated) {
   auto pay = self->request(orch, caf::infinite, payment("o-31", false));
   auto inv = self->request(orch, caf::infinite, inventory("o-31", true));
   drain();
-  inv.receive([](write_outcome x) { CAF_CHECK_EQUAL(x, write_outcome::applied); },
-              [](caf::error& e) { CAF_FAIL(to_string(e)); });
+  inv.receive(
+    [](write_outcome x) { CAF_CHECK_EQUAL(x, write_outcome::applied); },
+    [](caf::error& e) { CAF_FAIL(to_string(e)); });
   CAF_CHECK_EQUAL(order("o-31").status, status::cancelled);
   CAF_CHECK_EQUAL(order("o-31").reason, reason::payment_declined);
   CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-31"), 1u);
@@ -332,8 +335,9 @@ CAF_TEST(a revoke during a write stops after it and hands off what waits) {
   self->send(orch, revoke_atom::value);
   auto inv = self->request(orch, caf::infinite, inventory("o-32", true));
   drain();
-  pay.receive([](write_outcome x) { CAF_CHECK_EQUAL(x, write_outcome::applied); },
-              [](caf::error& e) { CAF_FAIL(to_string(e)); });
+  pay.receive(
+    [](write_outcome x) { CAF_CHECK_EQUAL(x, write_outcome::applied); },
+    [](caf::error& e) { CAF_FAIL(to_string(e)); });
   bool handed_off = false;
   inv.receive([](write_outcome) { CAF_FAIL("applied after the revoke"); },
               [&](caf::error& e) {

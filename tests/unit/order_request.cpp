@@ -14,8 +14,8 @@ namespace {
 const std::string valid_body = R"({"customer_email": "ann@example.com",
   "item_sku": "SKU-1", "quantity": 2, "amount_cents": 1999})";
 
-std::variant<create_order, order_request_error>
-parse(const std::string& body, order_headers h = {}) {
+std::variant<create_order, order_request_error> parse(const std::string& body,
+                                                      order_headers h = {}) {
   return parse_order_request(body, h);
 }
 
@@ -72,13 +72,14 @@ CAF_TEST(malformed JSON is refused as invalid_json) {
   CAF_CHECK_EQUAL(refused("[1]").details, "the body must be a JSON object");
 }
 
-CAF_TEST(invalid UTF-8 inside a string names the field) {
+CAF_TEST(invalid UTF - 8 inside a string names the field) {
   auto e = refused(with("customer_email", "\"ann\xFF@example.com\""));
   CAF_CHECK_EQUAL(e.error, "invalid_order");
   CAF_CHECK_EQUAL(e.field, "customer_email");
   CAF_CHECK(e.details.rfind("field 'customer_email' is not valid UTF-8", 0)
             == 0);
-  for (auto bad : {"\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE2\x82"}) {
+  for (auto bad :
+       {"\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE2\x82"}) {
     auto e2 = refused(with("item_sku", std::string{"\"A"} + bad + "B\""));
     CAF_CHECK_EQUAL(e2.field, "item_sku");
   }
@@ -97,7 +98,8 @@ CAF_TEST(invalid UTF-8 inside a string names the field) {
 CAF_TEST(headers must be printable ASCII) {
   auto e = refused(valid_body, {"k\xC3\xA9y", ""});
   CAF_CHECK_EQUAL(e.error, "invalid_header");
-  CAF_CHECK_EQUAL(e.details, "header 'Idempotency-Key' must be printable ASCII");
+  CAF_CHECK_EQUAL(e.details,
+                  "header 'Idempotency-Key' must be printable ASCII");
   auto f = refused(valid_body, {"", "corr\xFF"});
   CAF_CHECK_EQUAL(f.details,
                   "header 'X-Correlation-ID' must be printable ASCII");
@@ -113,7 +115,8 @@ CAF_TEST(string fields are trimmed and must not be blank) {
   CAF_CHECK_EQUAL(x.sku, "SKU-9");
   auto y = accepted(with("customer_email", "\" ann@example.com \""));
   CAF_CHECK_EQUAL(y.customer_email, "ann@example.com");
-  for (auto blank : {"\"   \"", "\"\"", "\"\xE3\x80\x80\"", "\" \xEF\xBB\xBF \""}) {
+  for (auto blank :
+       {"\"   \"", "\"\"", "\"\xE3\x80\x80\"", "\" \xEF\xBB\xBF \""}) {
     auto e = refused(with("item_sku", blank));
     CAF_CHECK_EQUAL(e.field, "item_sku");
     CAF_CHECK_EQUAL(e.details,
@@ -126,7 +129,10 @@ CAF_TEST(control characters are refused) {
                   "field 'item_sku' contains control characters");
   CAF_CHECK_EQUAL(refused(with("item_sku", "\"A\\u0000B\"")).field, "item_sku");
   CAF_CHECK_EQUAL(refused(with("item_sku", "\"A\\u0085B\"")).field, "item_sku");
-  CAF_CHECK_EQUAL(refused(with("item_sku", "\"A\x7F" "B\"")).field, "item_sku");
+  CAF_CHECK_EQUAL(refused(with("item_sku", "\"A\x7F"
+                                           "B\""))
+                    .field,
+                  "item_sku");
 }
 
 CAF_TEST(lengths are counted in characters) {
@@ -139,9 +145,9 @@ CAF_TEST(lengths are counted in characters) {
   CAF_CHECK_EQUAL(refused(with("item_sku", "\"" + sku65 + "\"")).details,
                   "field 'item_sku' is longer than 64 characters");
   auto email = std::string(250, 'a') + "@b.c";
-  CAF_CHECK_EQUAL(accepted(with("customer_email", "\"" + email + "\""))
-                    .customer_email.size(),
-                  254u);
+  CAF_CHECK_EQUAL(
+    accepted(with("customer_email", "\"" + email + "\"")).customer_email.size(),
+    254u);
   CAF_CHECK_EQUAL(refused(with("customer_email", "\"x" + email + "\"")).field,
                   "customer_email");
 }

@@ -27,7 +27,9 @@ struct fixture : store_fixture<test_coordinator_fixture<>> {
     drain();
     uint64_t n = 0;
     rh.receive([&](uint64_t x) { n = x; },
-               [&](caf::error& e) { CAF_FAIL("live count failed: " << to_string(e)); });
+               [&](caf::error& e) {
+                 CAF_FAIL("live count failed: " << to_string(e));
+               });
     return n;
   }
 };
@@ -67,7 +69,8 @@ CAF_TEST(rehydration finishes open sagas at their deadlines) {
   start();
   self->send(router, rehydrate_atom::value);
   expect((rehydrate_atom), from(self).to(router));
-  expect((list_open_sagas), from(router).to(store).with(list_open_sagas{-1, 100000}));
+  expect((list_open_sagas),
+         from(router).to(store).with(list_open_sagas{-1, 100000}));
   drain();
   CAF_CHECK_EQUAL(live(), 2u);
   advance(1000ms);
@@ -142,8 +145,11 @@ CAF_TEST(a revoked orchestrator commits its write in flight before it stops) {
   drain();
   // The write committed and its sender heard so (its offset may be
   // committed): nothing is left for the new owner to redo.
-  rh.receive([](write_outcome x) { CAF_CHECK_EQUAL(x, write_outcome::applied); },
-             [](caf::error& e) { CAF_FAIL("the write in flight was dropped: " << to_string(e)); });
+  rh.receive(
+    [](write_outcome x) { CAF_CHECK_EQUAL(x, write_outcome::applied); },
+    [](caf::error& e) {
+      CAF_FAIL("the write in flight was dropped: " << to_string(e));
+    });
   CAF_CHECK_EQUAL(db->orders.at("a-1").status, status::confirmed);
   CAF_CHECK_EQUAL(db->saga_writes.size(), 2u);
 }

@@ -13,9 +13,12 @@ using namespace troupe;
 CAF_TEST(constant time comparison is plain equality) {
   using secrets::constant_time_equal;
   CAF_CHECK(constant_time_equal("", ""));
-  CAF_CHECK(constant_time_equal("s3cret-token-0123456789", "s3cret-token-0123456789"));
-  CAF_CHECK(!constant_time_equal("s3cret-token-0123456789", "s3cret-token-0123456788"));
-  CAF_CHECK(!constant_time_equal("x3cret-token-0123456789", "s3cret-token-0123456789"));
+  CAF_CHECK(
+    constant_time_equal("s3cret-token-0123456789", "s3cret-token-0123456789"));
+  CAF_CHECK(
+    !constant_time_equal("s3cret-token-0123456789", "s3cret-token-0123456788"));
+  CAF_CHECK(
+    !constant_time_equal("x3cret-token-0123456789", "s3cret-token-0123456789"));
   // A prefix, an extension and the empty string are all different.
   CAF_CHECK(!constant_time_equal("s3cret", "s3cret-token"));
   CAF_CHECK(!constant_time_equal("s3cret-token", "s3cret"));
@@ -47,14 +50,16 @@ CAF_TEST(password keywords of conninfo strings and queries are masked) {
                   "host=db user=troupe password=*** dbname=troupe");
   CAF_CHECK_EQUAL(redact("host=db password = 'with space\\' quote' port=1"),
                   "host=db password = *** port=1");
-  CAF_CHECK_EQUAL(redact("postgresql://db/troupe?user=t&password=hunter2&sslmode=require"),
-                  "postgresql://db/troupe?user=t&password=***&sslmode=require");
+  CAF_CHECK_EQUAL(
+    redact("postgresql://db/troupe?user=t&password=hunter2&sslmode=require"),
+    "postgresql://db/troupe?user=t&password=***&sslmode=require");
   CAF_CHECK_EQUAL(redact("PASSWORD=x"), "PASSWORD=***");
   // Words that merely contain it, or mention it, stay.
   CAF_CHECK_EQUAL(redact("no password given"), "no password given");
   CAF_CHECK_EQUAL(redact("mypassword=1"), "mypassword=1");
-  CAF_CHECK_EQUAL(redact("FATAL: password authentication failed for user \"t\""),
-                  "FATAL: password authentication failed for user \"t\"");
+  CAF_CHECK_EQUAL(
+    redact("FATAL: password authentication failed for user \"t\""),
+    "FATAL: password authentication failed for user \"t\"");
 }
 
 CAF_TEST(remembered secrets are masked wherever they appear) {

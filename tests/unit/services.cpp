@@ -16,8 +16,8 @@ order_created created(const std::string& id, int32_t qty, int64_t amount,
                       std::string event = "") {
   if (event.empty())
     event = "created-" + id;
-  return order_created{event, id, "corr-" + id, "c@example.com", "SKU-1", qty,
-                       amount};
+  return order_created{event,   id,  "corr-" + id, "c@example.com",
+                       "SKU-1", qty, amount};
 }
 
 struct fixture : store_fixture<test_coordinator_fixture<>> {
@@ -36,7 +36,8 @@ CAF_TEST_FIXTURE_SCOPE(services_tests, fixture)
 CAF_TEST(payment approves up to 100000 cents) {
   self->send(payment_svc, created("o-1", 1, 100000));
   expect((order_created), from(self).to(payment_svc));
-  expect((payment_cmd), from(payment_svc).to(store)
+  expect((payment_cmd), from(payment_svc)
+                          .to(store)
                           .with(payment_cmd{"created-o-1", "o-1", "corr-o-1",
                                             100000, true, ""}));
   drain();
@@ -46,17 +47,20 @@ CAF_TEST(payment approves up to 100000 cents) {
 CAF_TEST(payment declines above 100000 cents) {
   self->send(payment_svc, created("o-2", 1, 100001));
   expect((order_created), from(self).to(payment_svc));
-  expect((payment_cmd), from(payment_svc).to(store)
-                          .with(payment_cmd{"created-o-2", "o-2", "corr-o-2",
-                                            100001, false,
-                                            reason::payment_declined}));
+  expect((payment_cmd),
+         from(payment_svc)
+           .to(store)
+           .with(payment_cmd{"created-o-2", "o-2", "corr-o-2", 100001, false,
+                             reason::payment_declined}));
   drain();
   CAF_CHECK_EQUAL(db->payments.at("o-2"), false);
 }
 
 CAF_TEST(a redelivered order.created pays once) {
-  CAF_CHECK_EQUAL(ask(payment_svc, created("o-3", 1, 500)), write_outcome::applied);
-  CAF_CHECK_EQUAL(ask(payment_svc, created("o-3", 1, 500)), write_outcome::duplicate);
+  CAF_CHECK_EQUAL(ask(payment_svc, created("o-3", 1, 500)),
+                  write_outcome::applied);
+  CAF_CHECK_EQUAL(ask(payment_svc, created("o-3", 1, 500)),
+                  write_outcome::duplicate);
   CAF_CHECK_EQUAL(db->count_events("payment.result", "o-3"), 1u);
 }
 
@@ -74,10 +78,11 @@ CAF_TEST(a refund applies once and only to approved payments) {
 CAF_TEST(inventory rejects more than 10 units without touching stock) {
   self->send(inventory_svc, created("o-6", 11, 500));
   expect((order_created), from(self).to(inventory_svc));
-  expect((reserve_cmd), from(inventory_svc).to(store)
-                          .with(reserve_cmd{"created-o-6", "o-6", "corr-o-6",
-                                            "SKU-1", 11, 20,
-                                            reason::quantity_limit}));
+  expect((reserve_cmd),
+         from(inventory_svc)
+           .to(store)
+           .with(reserve_cmd{"created-o-6", "o-6", "corr-o-6", "SKU-1", 11, 20,
+                             reason::quantity_limit}));
   drain();
   CAF_CHECK_EQUAL(db->reservations.count("o-6"), 0u);
   CAF_CHECK_EQUAL(db->stock.count("SKU-1"), 0u);

@@ -84,7 +84,8 @@ struct fixture : test_coordinator_fixture<> {
   }
 };
 
-retry_policy policy(std::chrono::milliseconds base, std::chrono::milliseconds cap) {
+retry_policy policy(std::chrono::milliseconds base,
+                    std::chrono::milliseconds cap) {
   retry_policy p;
   p.base = base;
   p.factor = 2.0;
@@ -152,12 +153,14 @@ CAF_TEST(stopping the supervisor stops its children) {
   auto first = child;
   anon_send_exit(sup, caf::exit_reason::user_shutdown);
   sched.run();
-  CAF_CHECK(deref<caf::scheduled_actor>(first).getf(caf::abstract_actor::is_terminated_flag));
+  CAF_CHECK(deref<caf::scheduled_actor>(first).getf(
+    caf::abstract_actor::is_terminated_flag));
   advance(10s);
   CAF_CHECK_EQUAL(starts, 1);
 }
 
-CAF_TEST(a supervisor in front of its child forwards to the current incarnation) {
+CAF_TEST(
+  a supervisor in front of its child forwards to the current incarnation) {
   start_supervisor(policy(100ms, 1000ms), "worker");
   auto first = ping();
   CAF_REQUIRE(first);
@@ -188,7 +191,8 @@ CAF_TEST(a child that stops normally is not restarted and is reported stopped) {
     CAF_CHECK(ok);
 }
 
-CAF_TEST(a supervisor whose forwarded child finished answers with a final error) {
+CAF_TEST(
+  a supervisor whose forwarded child finished answers with a final error) {
   start_supervisor(policy(100ms, 1000ms), "worker");
   finish();
   advance(10s);

@@ -29,16 +29,16 @@ CAF_TEST(ascii and the empty string are valid) {
 }
 
 CAF_TEST(well formed sequences of every length are valid) {
-  CAF_CHECK(utf8::valid("caf\xC3\xA9"));                 // U+00E9
-  CAF_CHECK(utf8::valid(bytes({0xC2, 0x80})));          // U+0080, smallest 2
-  CAF_CHECK(utf8::valid(bytes({0xDF, 0xBF})));          // U+07FF
-  CAF_CHECK(utf8::valid(bytes({0xE0, 0xA0, 0x80})));    // U+0800, smallest 3
-  CAF_CHECK(utf8::valid("\xE2\x82\xAC"));               // U+20AC euro
-  CAF_CHECK(utf8::valid(bytes({0xED, 0x9F, 0xBF})));    // U+D7FF, below surrogates
-  CAF_CHECK(utf8::valid(bytes({0xEE, 0x80, 0x80})));    // U+E000, above surrogates
-  CAF_CHECK(utf8::valid(bytes({0xEF, 0xBF, 0xBF})));    // U+FFFF
+  CAF_CHECK(utf8::valid("caf\xC3\xA9"));             // U+00E9
+  CAF_CHECK(utf8::valid(bytes({0xC2, 0x80})));       // U+0080, smallest 2
+  CAF_CHECK(utf8::valid(bytes({0xDF, 0xBF})));       // U+07FF
+  CAF_CHECK(utf8::valid(bytes({0xE0, 0xA0, 0x80}))); // U+0800, smallest 3
+  CAF_CHECK(utf8::valid("\xE2\x82\xAC"));            // U+20AC euro
+  CAF_CHECK(utf8::valid(bytes({0xED, 0x9F, 0xBF}))); // U+D7FF, below surrogates
+  CAF_CHECK(utf8::valid(bytes({0xEE, 0x80, 0x80}))); // U+E000, above surrogates
+  CAF_CHECK(utf8::valid(bytes({0xEF, 0xBF, 0xBF}))); // U+FFFF
   CAF_CHECK(utf8::valid(bytes({0xF0, 0x90, 0x80, 0x80}))); // U+10000
-  CAF_CHECK(utf8::valid("\xF0\x9F\x93\xA6"));           // U+1F4E6 package
+  CAF_CHECK(utf8::valid("\xF0\x9F\x93\xA6"));              // U+1F4E6 package
   CAF_CHECK(utf8::valid(bytes({0xF4, 0x8F, 0xBF, 0xBF}))); // U+10FFFF, largest
 }
 
@@ -67,7 +67,7 @@ CAF_TEST(surrogates are invalid) {
     utf8::first_invalid(bytes({0x41, 0xED, 0xA0, 0xBD, 0xED, 0xB2, 0xA9})), 1u);
 }
 
-CAF_TEST(code points above U+10FFFF are invalid) {
+CAF_TEST(code points above U + 10FFFF are invalid) {
   CAF_CHECK_EQUAL(utf8::first_invalid(bytes({0xF4, 0x90, 0x80, 0x80})), 0u);
   CAF_CHECK_EQUAL(utf8::first_invalid(bytes({0xF7, 0xBF, 0xBF, 0xBF})), 0u);
 }
