@@ -1,0 +1,139 @@
+// The SQL catalogue: every statement the store's shards prepare.
+#include "adapters/postgres/sql_catalogue.hpp"
+
+#include <string>
+
+#include <pqxx/pqxx>
+
+namespace troupe::pg {
+
+void prepare_statements(pqxx::connection& c) {
+  c.prepare("processed", "INSERT INTO processed_events (consumer, event_id) "
+                         "VALUES ($1, $2) ON CONFLICT DO NOTHING");
+  c.prepare("unprocess", "DELETE FROM processed_events "
+                         "WHERE consumer = $1 AND event_id = $2");
+  c.prepare("outbox", "INSERT INTO outbox (topic, key, payload, headers) "
+                      "VALUES ($1, $2, $3, $4::jsonb)");
+  c.prepare("timeline", "INSERT INTO order_timeline (order_id, kind, detail) "
+                        "VALUES ($1::uuid, $2, $3::jsonb)");
+  c.prepare("timeline_known",
+            "INSERT INTO order_timeline (order_id, kind, detail) "
+            "SELECT id, $2, $3::jsonb FROM orders WHERE id = $1::uuid");
+  c.prepare("timeline_many",
+            "INSERT INTO order_timeline (order_id, kind, detail) "
+            "SELECT $1::uuid, k, CASE WHEN k LIKE 'status.%' AND $3 <> '' "
+            "THEN jsonb_build_object('reason', $3) ELSE '{}'::jsonb END "
+            "FROM unnest($2::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n");
+  c.prepare("outbox_many",
+            "INSERT INTO outbox (topic, key, payload, headers) "
+            "SELECT t, $1, p, h::jsonb FROM unnest($2::text[], $3::text[], "
+            "$4::text[]) WITH ORDINALITY AS x(t, p, h, n) ORDER BY n");
+  // One statement per command where possible: the order, its timeline entry
+  // and its event are written together or not at all.
+  c.prepare(
+    "create_order",
+    "WITH o AS (INSERT INTO orders (id, customer_email, item_sku, "
+    "quantity, amount_cents, correlation_id, idempotency_key, "
+    "deadline_at) VALUES ($1::uuid, $2, $3, $4, $5, $6, "
+    "NULLIF($7, ''), clock_timestamp() + $8 * interval '1 millisecond') "
+    "ON CONFLICT DO NOTHING RETURNING id), "
+    "t AS (INSERT INTO order_timeline (order_id, kind, detail) "
+    "SELECT id, 'created', $9::jsonb FROM o), "
+    "b AS (INSERT INTO outbox (topic, key, payload, headers) "
+    "SELECT 'order.created', $1, $10, $11::jsonb FROM o) "
+    "SELECT count(*) FROM o");
+  // After a conflict: the order this very command created (a re-run after a
+  // commit whose outcome was unknown) or the one of an earlier request with
+  // the same idempotency key.
+  c.prepare(
+    "existing_order",
+    "SELECT id::text, correlation_id, status, id = $1::uuid FROM orders "
+    "WHERE id = $1::uuid OR idempotency_key = NULLIF($2, '') "
+    "ORDER BY id = $1::uuid DESC LIMIT 1");
+  c.prepare("payment",
+            "WITH p AS (INSERT INTO processed_events (consumer, event_id) "
+            "VALUES ('payment', $1) ON CONFLICT DO NOTHING RETURNING 1), "
+            "x AS (INSERT INTO payments (order_id, approved, reason, "
+            "amount_cents) SELECT $2::uuid, $3, NULLIF($4, ''), $5 FROM p "
+            "ON CONFLICT (order_id) DO NOTHING), "
+            "b AS (INSERT INTO outbox (topic, key, payload, headers) "
+            "SELECT 'payment.result', $2, $6, $7::jsonb FROM p) "
+            "SELECT count(*) FROM p");
+  c.prepare("refund", "UPDATE payments SET refunded_at = clock_timestamp() "
+                      "WHERE order_id = $1::uuid AND approved "
+                      "AND refunded_at IS NULL RETURNING amount_cents");
+  c.prepare("seed_stock", "INSERT INTO stock (sku, available) VALUES ($1, $2) "
+                          "ON CONFLICT (sku) DO NOTHING");
+  c.prepare("reservation_of",
+            "SELECT status FROM reservations WHERE order_id = $1::uuid");
+  c.prepare("take_stock", "UPDATE stock SET available = available - $2 "
+                          "WHERE sku = $1 AND available >= $2 "
+                          "RETURNING available");
+  c.prepare("reserve", "INSERT INTO reservations (order_id, sku, quantity, "
+                       "status) VALUES ($1::uuid, $2, $3, 'RESERVED')");
+  c.prepare("release", "UPDATE reservations SET status = 'RELEASED', "
+                       "released_at = clock_timestamp() "
+                       "WHERE order_id = $1::uuid AND status = 'RESERVED' "
+                       "RETURNING sku, quantity");
+  c.prepare("return_stock",
+            "UPDATE stock SET available = available + $2 WHERE sku = $1");
+  c.prepare("notify",
+            "WITH p AS (INSERT INTO processed_events (consumer, event_id) "
+            "VALUES ('notification', $1) ON CONFLICT DO NOTHING RETURNING 1), "
+            "n AS (INSERT INTO notifications (order_id, status, reason, "
+            "recipient) SELECT $2::uuid, $3, NULLIF($4, ''), $5 FROM p "
+            "ON CONFLICT DO NOTHING), "
+            "t AS (INSERT INTO order_timeline (order_id, kind, detail) "
+            "SELECT $2::uuid, 'notification.sent', $6::jsonb FROM p) "
+            "SELECT count(*) FROM p");
+  c.prepare("analytics",
+            "WITH p AS (INSERT INTO processed_events (consumer, event_id) "
+            "VALUES ('analytics', $1) ON CONFLICT DO NOTHING RETURNING 1), "
+            "a AS (INSERT INTO analytics_sku_daily AS a (day, sku, orders, "
+            "quantity, amount_cents) SELECT current_date, $2, 1, $3, $4 FROM p "
+            "ON CONFLICT (day, sku) DO UPDATE SET orders = a.orders + 1, "
+            "quantity = a.quantity + EXCLUDED.quantity, "
+            "amount_cents = a.amount_cents + EXCLUDED.amount_cents) "
+            "SELECT count(*) FROM p");
+  c.prepare("fence", "SELECT 1 FROM partition_owners WHERE kafka_partition "
+                     "= $1 AND generation = $2 FOR SHARE");
+  c.prepare("saga_update",
+            "UPDATE orders SET "
+            "payment_status = COALESCE(NULLIF($2, ''), payment_status), "
+            "inventory_status = COALESCE(NULLIF($3, ''), inventory_status), "
+            "status = CASE WHEN $4 <> '' THEN $4 ELSE status END, "
+            "reason = CASE WHEN $4 <> '' THEN NULLIF($5, '') ELSE reason END, "
+            "finalized_at = CASE WHEN $4 <> '' THEN clock_timestamp() "
+            "ELSE finalized_at END, updated_at = clock_timestamp() "
+            "WHERE id = $1::uuid AND status = $6 "
+            "AND COALESCE(payment_status, '') = $7 "
+            "AND COALESCE(inventory_status, '') = $8 "
+            "RETURNING customer_email, item_sku, quantity, amount_cents");
+  const char* snapshot_cols
+    = "SELECT id::text, correlation_id, customer_email, item_sku, quantity, "
+      "amount_cents, status, COALESCE(reason, ''), "
+      "COALESCE(payment_status, ''), COALESCE(inventory_status, ''), "
+      "(EXTRACT(EPOCH FROM (deadline_at - clock_timestamp())) * 1000)::bigint, "
+      "(EXTRACT(EPOCH FROM created_at) * 1000)::bigint "
+      "FROM orders ";
+  c.prepare("load_saga", std::string{snapshot_cols} + "WHERE id = $1::uuid");
+  c.prepare("open_sagas",
+            std::string{snapshot_cols}
+              + "WHERE status = 'NEW' AND ($1 < 0 OR deadline_at < "
+                "clock_timestamp() + $1 * interval '1 millisecond') "
+                "ORDER BY deadline_at LIMIT $2");
+  c.prepare("dead_letter",
+            "INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, "
+            "key, payload, error, attempts, first_failure, last_failure, "
+            "correlation_id, consumer, key_raw, payload_raw) VALUES ($1, $2, "
+            "$3, $4, $5, $6, $7, $8::timestamptz, $9::timestamptz, "
+            "NULLIF($10, ''), $11, NULLIF(decode($12, 'hex'), ''::bytea), "
+            "NULLIF(decode($13, 'hex'), ''::bytea)) ON CONFLICT DO NOTHING");
+  c.prepare("outbox_raw",
+            "INSERT INTO outbox (topic, key, payload, headers, key_raw, "
+            "payload_raw) VALUES ($1, $2, $3, $4::jsonb, "
+            "NULLIF(decode($5, 'hex'), ''::bytea), "
+            "NULLIF(decode($6, 'hex'), ''::bytea))");
+}
+
+} // namespace troupe::pg

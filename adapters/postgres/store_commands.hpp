@@ -1,0 +1,40 @@
+// The store's commands, one function each, run inside a shard's
+// transaction (pg_store.cpp batches them). Each is idempotent: run again
+// after an unknown commit, it answers what is now true.
+#pragma once
+
+#include <vector>
+
+#include <pqxx/transaction>
+
+#include "actors/commands.hpp"
+#include "actors/messages.hpp"
+#include "adapters/postgres/fencing.hpp"
+
+namespace troupe::pg {
+
+created_order exec(pqxx::work& tx, const create_order& c);
+write_outcome exec(pqxx::work& tx, const payment_cmd& c);
+write_outcome exec(pqxx::work& tx, const refund_cmd& c);
+write_outcome exec(pqxx::work& tx, const reserve_cmd& c);
+write_outcome exec(pqxx::work& tx, const release_cmd& c);
+write_outcome exec(pqxx::work& tx, const notify_cmd& c);
+write_outcome exec(pqxx::work& tx, const analytics_cmd& c);
+/// Refused as `fenced` when `fence` says this node no longer owns the
+/// order's partition.
+write_outcome exec(pqxx::work& tx, const saga_write& w, partition_fence* fence);
+saga_snapshot exec(pqxx::work& tx, const load_saga& c);
+std::vector<saga_snapshot> exec(pqxx::work& tx, const list_open_sagas& c);
+write_outcome exec(pqxx::work& tx, const dead_letter& d);
+write_outcome exec(pqxx::work& tx, const retry_note& n);
+
+/// Runs `cmd` with what it needs from its shard (the fence).
+template <class Cmd>
+auto run_command(pqxx::work& tx, partition_fence* fence, const Cmd& cmd) {
+  if constexpr (std::is_same_v<Cmd, saga_write>)
+    return exec(tx, cmd, fence);
+  else
+    return exec(tx, cmd);
+}
+
+} // namespace troupe::pg
