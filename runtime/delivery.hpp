@@ -1,13 +1,12 @@
 // Delivery of consumed messages to their handlers: retries with backoff,
 // dead letters, and outage detection. One per consumer.
 //
-//   [kafka consumer] ──delivery_job──▶ [delivery] ──request──▶ handler
-//   (service, router)
-//          ▲                              │  error: retry after backoff +
-//          jitter │                              │         (a delayed message,
-//          never a sleep) │                              │  malformed, final
-//          error or budget spent: │ └──dead_letter──▶ [dead-letter port] └────
-//          delivery_outcome (after the handler's or the dead letter's commit)
+//   [kafka consumer] ──delivery_job──▶ [delivery] ──request──▶ handler (service, router)
+//          ▲                              │  error: retry after backoff + jitter
+//          │                              │         (a delayed message, never a sleep)
+//          │                              │  malformed, final error or budget spent:
+//          │                              └──dead_letter──▶ [dead-letter port]
+//          └──── delivery_outcome (after the handler's or the dead letter's commit)
 //          └──── (outage_atom, bool): the store is unreachable / back
 //
 // What happens after a failure depends only on the error's tier
@@ -23,16 +22,15 @@
 // else (PostgreSQL refused the row, or the budget of retries ran out) sends
 // the message's `.dlq` copy straight to Kafka through `fallback`, counted as
 // troupe_dead_letters_direct_total. Should Kafka refuse that too, the message
-// is logged with its coordinates and counted as
-// troupe_dead_letters_dropped_total: no path retries forever in silence.
+// is logged with its coordinates and counted as troupe_dead_letters_dropped_total:
+// no path retries forever in silence.
 //
 // An outage of the store (storage_unavailable, commit_unknown, unavailable)
 // is not the message's fault: it retries (at most `outage_probe` apart)
 // without spending its budget, and the consumer is told to stop fetching.
 // The first write that succeeds again ends the outage: every job waiting it
-// out is tried at once, and the consumer fetches again. Everything else
-// retryable spends one attempt of `retry.max-attempts`; a non-retryable error
-// dead-letters at once.
+// out is tried at once, and the consumer fetches again. Everything else retryable spends one attempt of
+// `retry.max-attempts`; a non-retryable error dead-letters at once.
 //
 // Owned by the consumer that spawns it (linked); runs on CAF's scheduler.
 #pragma once

@@ -1,7 +1,6 @@
 // A supervisor keeps its children alive.
 //
-//   [supervisor] ──spawn/monitor──▶ [consumer payment] [consumer inventory] ...
-//   [outbox relay]
+//   [supervisor] ──spawn/monitor──▶ [consumer payment] [consumer inventory] ... [outbox relay]
 //        ▲ down (crash)                   │
 //        └────────────────────────────────┘ restart after backoff
 //
@@ -16,9 +15,9 @@
 // it is not restarted, and it is reported as "<name> stopped" without making
 // the supervisor unhealthy (nothing is waiting for it to come back). Requests
 // forwarded to a finished child are answered with the final `not_found`
-// error, so nobody retries into it forever. The work a crashed child held is
-// redelivered: its Kafka offsets were not committed. On exit, the supervisor
-// stops its children.
+// error, so nobody retries into it forever. The work a crashed child held is redelivered:
+// its Kafka offsets were not committed. On exit, the supervisor stops its
+// children.
 //
 // A supervisor may also stand in front of one child (`forward_to`): others
 // hold the supervisor's handle, which stays valid across restarts, and every

@@ -232,8 +232,7 @@ http_routes::match(const std::string& method, const std::string& path,
   return nullptr;
 }
 
-// -- the API
-// -------------------------------------------------------------------
+// -- the API -------------------------------------------------------------------
 
 http_api::http_api(caf::actor_system& sys, http_settings cfg, caf::actor store,
                    std::shared_ptr<order_queries> queries, readiness ready,

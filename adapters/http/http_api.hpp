@@ -1,12 +1,10 @@
 // The HTTP API, embedded in the node: routes over the http_server transport
 // (libmicrohttpd, one event thread for all connections, a small worker pool).
 //
-//   client ──POST /orders──▶ [event thread] ─▶ [worker: parse] ─▶ request ─▶
-//   pg_store
-//                                  ▲ │ └──────────── answer (connection
-//                                  resumed) ◀─┘
-//   client ──GET /orders...─▶ [event thread] ─▶ [worker] ──read──▶
-//   order_queries
+//   client ──POST /orders──▶ [event thread] ─▶ [worker: parse] ─▶ request ─▶ pg_store
+//                                  ▲                                           │
+//                                  └──────────── answer (connection resumed) ◀─┘
+//   client ──GET /orders...─▶ [event thread] ─▶ [worker] ──read──▶ order_queries
 //
 // Every error is a JSON body {"error": ..., "details": ...} with a 4xx or 5xx
 // status; nothing a client sends can crash the node or write half an order.

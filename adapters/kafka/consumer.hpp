@@ -1,7 +1,6 @@
 // The Kafka consumer actor: one per consumer group and node.
 //
-//   Kafka ──poll──▶ [consumer] ──job──▶ [delivery] ──event──▶ handler actor
-//   (service)
+//   Kafka ──poll──▶ [consumer] ──job──▶ [delivery] ──event──▶ handler actor (service)
 //                      │ ◀──── outcome ──────┘ ◀── reply after commit ──┘
 //                      ├─ offsets: commits only the contiguous done prefix
 //                      ├─ failures, malformed messages: see actors/delivery.hpp

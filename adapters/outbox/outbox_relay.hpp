@@ -1,7 +1,6 @@
 // The outbox relay: publishes committed outbox rows to Kafka.
 //
-//   PostgreSQL outbox ──claim (FOR UPDATE SKIP LOCKED)──▶ [relay] ──produce──▶
-//   Kafka
+//   PostgreSQL outbox ──claim (FOR UPDATE SKIP LOCKED)──▶ [relay] ──produce──▶ Kafka
 //        ▲                                                  │
 //        └────────── mark published after delivery ◀────────┘
 //

@@ -14,8 +14,7 @@
 // `storage_unavailable` (delivery waits), never with `fenced` (which gives the
 // work away). A `partition_claimer` retries the claim in the background.
 //
-//   consumer thread, on assignment ──assign()──▶ [fence] ◀──token()── store
-//   shards
+//   consumer thread, on assignment ──assign()──▶ [fence] ◀──token()── store shards
 //                        └──wake()──▶ [claimer thread] ──claim (1 connection,
 //                                          backoff)──▶ partition_owners
 //                                          └─ on_claimed(parts): rehydrate

@@ -11,8 +11,7 @@
 //   statement cancelled, lock not granted -> transient (retry)
 //   the order's partition not claimed yet -> storage_unavailable (outage)
 //   anything else the server refused, and
-//   any other exception (a defect)        -> storage_rejected / internal
-//   (final)
+//   any other exception (a defect)        -> storage_rejected / internal (final)
 #pragma once
 
 #include <exception>

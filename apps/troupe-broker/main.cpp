@@ -194,8 +194,7 @@ int main(int argc, char** argv) {
   // The mock brokers inherit this: without it, every small response waits
   // for the client's delayed ACK (~40 ms per request).
   rd_kafka_conf_set(conf, "socket.nagle.disable", "true", err, sizeof(err));
-  // This handle only hosts the cluster; hide its "no bootstrap.servers"
-  // warning.
+  // This handle only hosts the cluster; hide its "no bootstrap.servers" warning.
   rd_kafka_conf_set(conf, "log_level", "3", err, sizeof(err));
   auto rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
   if (rk == nullptr) {

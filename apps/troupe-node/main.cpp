@@ -1,12 +1,10 @@
 // troupe-node: the engine. Wires the actors of the roles this node runs.
 //
-//   [http api] ─▶ [pg_store] ◀─ [payment] ◀─ consumer(order.created,
-//   payment.refund)
-//                     ▲ ▲      ◀─ [inventory] ◀─ consumer(order.created,
-//                     inventory.release) │ └───── ◀─ [saga router] ─▶
-//                     orchestrators ◀─ consumer(*.result) │        ◀─
-//                     [notification] ◀─ consumer(order.status.changed) │ ◀─
-//                     [analytics] ◀─ consumer(order.created)
+//   [http api] ─▶ [pg_store] ◀─ [payment] ◀─ consumer(order.created, payment.refund)
+//                     ▲ ▲      ◀─ [inventory] ◀─ consumer(order.created, inventory.release)
+//                     │ └───── ◀─ [saga router] ─▶ orchestrators ◀─ consumer(*.result)
+//                     │        ◀─ [notification] ◀─ consumer(order.status.changed)
+//                     │        ◀─ [analytics] ◀─ consumer(order.created)
 //   [outbox relay] ───┘ (claims outbox rows, produces them to Kafka)
 //
 // Only this file decides which actors run detached (blocking I/O) and who

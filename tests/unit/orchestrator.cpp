@@ -210,8 +210,7 @@ CAF_TEST(plan_step is pure and ignores what it has seen) {
   CAF_CHECK(!plan_step(s, step));
 }
 
-// -- acting on what is committed
-// -----------------------------------------------
+// -- acting on what is committed -----------------------------------------------
 
 CAF_TEST(a write whose reply was lost is learned from the store) {
   start("o-20", 120000);
