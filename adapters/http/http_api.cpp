@@ -429,6 +429,17 @@ void http_api::create_order(const http_request& req, responder done) {
 }
 
 void http_api::routes() {
+  probe_routes();
+  order_routes();
+  admin_routes();
+  if (extra_)
+    extra_(routes_);
+  // Anything else under GET: the web UI (embedded, or `http.static-dir`),
+  // otherwise the JSON 404 (see handle()).
+}
+
+/// Liveness, readiness and metrics.
+void http_api::probe_routes() {
   auto& srv = routes_;
   using on = http_routes::on;
 
@@ -465,7 +476,11 @@ void http_api::routes() {
                        {"details", secrets::redact(why)}});
     },
     on::event_thread);
+}
 
+/// Orders: placing one, reading one, listing them.
+void http_api::order_routes() {
+  auto& srv = routes_;
   srv.post_async("/orders", [this](const http_request& req, responder done) {
     create_order(req, std::move(done));
   });
@@ -542,9 +557,12 @@ void http_api::routes() {
       unavailable(res, e.what());
     }
   });
+}
 
-  // Operator endpoints: behind the access check in handle(), like any
-  // route under /admin added later.
+/// Operator endpoints: behind the access check in handle(), like any route
+/// under /admin added later.
+void http_api::admin_routes() {
+  auto& srv = routes_;
   auto admin_list = [this](const char* path,
                            nlohmann::json (order_queries::*list)(int)) {
     routes_.get(path,
@@ -576,11 +594,6 @@ void http_api::routes() {
                unavailable(res, e.what());
              }
            });
-
-  if (extra_)
-    extra_(srv);
-  // Anything else under GET: the web UI (embedded, or `http.static-dir`),
-  // otherwise the JSON 404 (see handle()).
 }
 
 std::string http_api::start() {

@@ -111,6 +111,9 @@ public:
 
 private:
   void routes();
+  void probe_routes();
+  void order_routes();
+  void admin_routes();
   void handle(http_request&& req, responder done);
   void create_order(const http_request& req, responder done);
 
