@@ -32,6 +32,18 @@ int64_t now_ns() {
     .count();
 }
 
+/// The answer to a request the server can no longer serve.
+http_response shutting_down() {
+  http_response res;
+  res.status = 503;
+  res.set_header("Retry-After", "1");
+  res.set_header("Connection", "close");
+  res.set_content(
+    R"({"error":"unavailable","details":"the node is shutting down"})",
+    "application/json");
+  return res;
+}
+
 enum class phase : int { reading, idle, busy };
 
 } // namespace
@@ -405,14 +417,7 @@ void http_server::dispatch(MHD_Connection* c, request_state* rs,
   }
   if (closing) {
     slot->rs = nullptr;
-    http_response res;
-    res.status = 503;
-    res.set_header("Retry-After", "1");
-    res.set_header("Connection", "close");
-    res.set_content(
-      R"({"error":"unavailable","details":"the node is shutting down"})",
-      "application/json");
-    deliver(rs, std::move(res));
+    deliver(rs, shutting_down());
     std::lock_guard<std::mutex> g{rs->mtx};
     rs->queued = true;
     queue(c, rs);
@@ -567,14 +572,7 @@ void http_server::stop(std::chrono::milliseconds grace) {
       }
       if (target == nullptr)
         continue;
-      http_response res;
-      res.status = 503;
-      res.set_header("Retry-After", "1");
-      res.set_header("Connection", "close");
-      res.set_content(
-        R"({"error":"unavailable","details":"the node is shutting down"})",
-        "application/json");
-      deliver(target, std::move(res));
+      deliver(target, shutting_down());
     }
   }
   if (daemon_ != nullptr) {

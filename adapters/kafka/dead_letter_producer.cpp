@@ -36,19 +36,11 @@ dead_letter_fallback_actor::behavior_type dead_letter_producer(
       auto& st = self->state;
       if (st.producer == nullptr) {
         try {
-          auto conf = make_conf(st.kafka);
-          set_conf(conf, "enable.idempotence", "true");
-          set_conf(conf, "acks", "all");
-          set_conf(conf, "message.timeout.ms", "10000");
-          rd_kafka_conf_set_opaque(conf, &st);
-          rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-          char err[512];
-          st.producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-          if (st.producer == nullptr) {
-            rd_kafka_conf_destroy(conf);
-            return make_error(troupe_errc::timeout,
-                              std::string{"kafka producer: "} + err);
-          }
+          std::string why;
+          st.producer = make_producer(
+            st.kafka, {{"message.timeout.ms", "10000"}}, &st, on_delivery, why);
+          if (st.producer == nullptr)
+            return make_error(troupe_errc::timeout, "kafka producer: " + why);
         } catch (const std::exception& e) {
           return make_error(troupe_errc::internal, e.what());
         }

@@ -59,4 +59,29 @@ rd_kafka_conf_t* make_conf(const kafka_settings& cfg) {
   return conf;
 }
 
+rd_kafka_t*
+make_producer(const kafka_settings& cfg,
+              const std::vector<std::pair<const char*, std::string>>& extra,
+              void* opaque, delivery_report_cb on_delivery, std::string& why) {
+  auto conf = make_conf(cfg);
+  try {
+    set_conf(conf, "enable.idempotence", "true");
+    set_conf(conf, "acks", "all");
+    for (auto& [key, val] : extra)
+      set_conf(conf, key, val);
+  } catch (...) {
+    rd_kafka_conf_destroy(conf);
+    throw;
+  }
+  rd_kafka_conf_set_opaque(conf, opaque);
+  rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+  char err[512];
+  auto producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+  if (producer == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    why = err;
+  }
+  return producer;
+}
+
 } // namespace troupe

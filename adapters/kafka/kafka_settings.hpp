@@ -5,8 +5,12 @@
 
 #include <chrono>
 #include <string>
+#include <utility>
+#include <vector>
 
 struct rd_kafka_conf_s;
+struct rd_kafka_s;
+struct rd_kafka_message_s;
 
 namespace troupe {
 
@@ -29,5 +33,19 @@ rd_kafka_conf_s* make_conf(const kafka_settings& cfg);
 
 /// Sets one property; throws std::runtime_error when librdkafka refuses it.
 void set_conf(rd_kafka_conf_s* conf, const char* key, const std::string& val);
+
+/// Called by librdkafka (inside rd_kafka_poll) for each produced message.
+using delivery_report_cb = void (*)(rd_kafka_s*, const rd_kafka_message_s*,
+                                    void* opaque);
+
+/// An idempotent producer (acks=all) with `extra` properties on top of
+/// `cfg`; its delivery reports go to `on_delivery` with `opaque`. Throws
+/// std::runtime_error when librdkafka refuses a property; returns nullptr
+/// with the reason in `why` when it cannot create the producer. Nothing
+/// leaks either way.
+rd_kafka_s*
+make_producer(const kafka_settings& cfg,
+              const std::vector<std::pair<const char*, std::string>>& extra,
+              void* opaque, delivery_report_cb on_delivery, std::string& why);
 
 } // namespace troupe

@@ -385,26 +385,15 @@ caf::behavior outbox_relay(caf::stateful_actor<relay_state>* self,
   st.conn = std::make_unique<pg_connection>(
     st.cfg.pg_url, "relay", [&st](pqxx::connection& c) { set_up(st, c); },
     [&st](pqxx::connection&) { st.listener.reset(); });
-  auto conf = make_conf(st.cfg.kafka);
-  try {
-    set_conf(conf, "enable.idempotence", "true");
-    set_conf(conf, "acks", "all");
-    set_conf(conf, "linger.ms", "1");
-    set_conf(conf, "partitioner", "murmur2_random");
-    set_conf(conf, "message.timeout.ms",
-             std::to_string(st.cfg.delivery_timeout.count()));
-  } catch (...) {
-    rd_kafka_conf_destroy(conf);
-    throw;
-  }
-  rd_kafka_conf_set_opaque(conf, &st);
-  rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-  char err[512];
-  st.producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-  if (st.producer == nullptr) {
-    rd_kafka_conf_destroy(conf);
-    throw std::runtime_error(std::string{"kafka producer: "} + err);
-  }
+  std::string why;
+  st.producer = make_producer(
+    st.cfg.kafka,
+    {{"linger.ms", "1"},
+     {"partitioner", "murmur2_random"},
+     {"message.timeout.ms", std::to_string(st.cfg.delivery_timeout.count())}},
+    &st, on_delivery, why);
+  if (st.producer == nullptr)
+    throw std::runtime_error("kafka producer: " + why);
   self->send(self, poll_atom::value);
   return {
     [=](poll_atom) { cycle(self); },
