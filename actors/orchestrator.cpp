@@ -1,6 +1,5 @@
 // The orchestrator's state machine.
 #include "actors/orchestrator.hpp"
-#include "base/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -24,10 +23,10 @@ void add_outcome(saga_write& w, const rules::outcome& o) {
   w.release = o.release;
   w.refund = o.refund;
   if (o.release)
-    w.timeline.emplace_back("compensation.release");
+    w.timeline.push_back(timeline_kind::compensation_release);
   if (o.refund)
-    w.timeline.emplace_back("compensation.refund");
-  w.timeline.emplace_back("status." + o.status);
+    w.timeline.push_back(timeline_kind::compensation_refund);
+  w.timeline.push_back(timeline_of(o.status));
 }
 
 } // namespace
@@ -40,44 +39,42 @@ std::optional<saga_write> plan_step(const saga_snapshot& saga,
   w.expect_status = saga.status;
   w.expect_payment = saga.payment_status;
   w.expect_inventory = saga.inventory_status;
-  bool open = saga.status == status::fresh;
+  bool open = saga.status == order_status::fresh;
   switch (step.kind) {
     case saga_step::payment: {
-      if (!saga.payment_status.empty())
+      if (saga.payment_status != payment_state::none)
         return std::nullopt; // seen already: a redelivery
       w.event_id = step.pay.event_id;
-      w.payment_status = step.pay.approved ? pay::approved : pay::declined;
-      w.timeline.emplace_back("payment." + ascii_lower(w.payment_status));
+      w.payment_status = step.pay.approved ? payment_state::approved
+                                           : payment_state::declined;
+      w.timeline.push_back(timeline_of(w.payment_status));
       if (open) {
         auto o = rules::decide(w.payment_status, saga.inventory_status);
-        if (!o.status.empty())
+        if (o.status != order_status::fresh)
           add_outcome(w, o);
-      } else if (step.pay.approved && saga.status == status::cancelled) {
+      } else if (step.pay.approved && saga.status == order_status::cancelled) {
         // Money taken for an order that is already cancelled goes back.
         w.refund = true;
-        w.timeline.emplace_back("compensation.refund");
+        w.timeline.push_back(timeline_kind::compensation_refund);
       }
       return w;
     }
     case saga_step::inventory: {
-      if (!saga.inventory_status.empty())
+      if (saga.inventory_status != inventory_state::none)
         return std::nullopt;
       w.event_id = step.inv.event_id;
-      if (step.inv.reserved)
-        w.inventory_status = inv::reserved;
-      else if (step.inv.reason == reason::quantity_limit)
-        w.inventory_status = inv::quantity_limit;
-      else
-        w.inventory_status = inv::out_of_stock;
-      w.timeline.emplace_back("inventory." + ascii_lower(w.inventory_status));
+      w.inventory_status = step.inv.reserved
+                             ? inventory_state::reserved
+                             : inventory_failure(step.inv.reason);
+      w.timeline.push_back(timeline_of(w.inventory_status));
       if (open) {
         auto o = rules::decide(saga.payment_status, w.inventory_status);
-        if (!o.status.empty())
+        if (o.status != order_status::fresh)
           add_outcome(w, o);
-      } else if (step.inv.reserved && saga.status == status::cancelled) {
+      } else if (step.inv.reserved && saga.status == order_status::cancelled) {
         // A reservation that arrives after the end is released.
         w.release = true;
-        w.timeline.emplace_back("compensation.release");
+        w.timeline.push_back(timeline_kind::compensation_release);
       }
       return w;
     }
@@ -87,8 +84,8 @@ std::optional<saga_write> plan_step(const saga_snapshot& saga,
       // Both results committed in time (the decision's write was lost):
       // decide from them; otherwise the deadline cancels.
       auto o = rules::decide(saga.payment_status, saga.inventory_status);
-      if (o.status.empty()) {
-        w.timeline.emplace_back("deadline.expired");
+      if (o.status == order_status::fresh) {
+        w.timeline.push_back(timeline_kind::deadline_expired);
         o = rules::expire(saga.payment_status, saga.inventory_status);
       }
       add_outcome(w, o);
@@ -99,11 +96,11 @@ std::optional<saga_write> plan_step(const saga_snapshot& saga,
 }
 
 void apply_write(saga_snapshot& saga, const saga_write& w) {
-  if (!w.payment_status.empty())
+  if (w.payment_status != payment_state::none)
     saga.payment_status = w.payment_status;
-  if (!w.inventory_status.empty())
+  if (w.inventory_status != inventory_state::none)
     saga.inventory_status = w.inventory_status;
-  if (!w.final_status.empty()) {
+  if (w.final_status != order_status::fresh) {
     saga.status = w.final_status;
     saga.reason = w.reason;
   }
@@ -145,7 +142,7 @@ void fail(orchestrator_ptr self, const work& w, caf::error err) {
 
 void start_deadline(orchestrator_ptr self) {
   auto& saga = self->state.saga;
-  if (saga.status == status::fresh)
+  if (saga.status == order_status::fresh)
     self->delayed_send(
       self,
       std::chrono::milliseconds(std::max<int64_t>(0, saga.deadline_in_ms)),
@@ -155,10 +152,13 @@ void start_deadline(orchestrator_ptr self) {
 void record_final(orchestrator_ptr self, const saga_write& plan) {
   auto& st = self->state;
   log::debug_order("orchestrator", st.order_id, st.saga.correlation_id,
-                   "order {} {}", plan.final_status, plan.reason);
+                   "order {} {}", to_string(plan.final_status),
+                   to_string(plan.reason));
   metrics::inc("troupe_orders_finalized_total",
-               {{"status", plan.final_status},
-                {"reason", plan.reason.empty() ? "none" : plan.reason}});
+               {{"status", to_string(plan.final_status)},
+                {"reason", plan.reason == cancel_reason::none
+                             ? "none"
+                             : to_string(plan.reason)}});
   if (st.saga.created_at_ms > 0) {
     auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                  std::chrono::system_clock::now().time_since_epoch())
@@ -264,7 +264,7 @@ void run(orchestrator_ptr self, const work& w) {
     succeed(w, write_outcome::duplicate);
     return;
   }
-  bool was_open = st.saga.status == status::fresh;
+  bool was_open = st.saga.status == order_status::fresh;
   ask_store<write_outcome>(
     self, *plan,
     [=](write_outcome x) {
@@ -298,11 +298,11 @@ void run(orchestrator_ptr self, const work& w) {
       }
       if (x == write_outcome::applied) {
         apply_write(st.saga, *plan);
-        if (!plan->final_status.empty())
+        if (plan->final_status != order_status::fresh)
           record_final(self, *plan);
       }
       succeed(w, x);
-      if (was_open && st.saga.status != status::fresh)
+      if (was_open && st.saga.status != order_status::fresh)
         close(self);
     },
     [=](caf::error& err) {
@@ -347,7 +347,7 @@ orchestrator_actor::behavior_type open(orchestrator_ptr self) {
       run(self, w);
     },
     [=](done_atom) {
-      if (self->state.saga.status != status::fresh)
+      if (self->state.saga.status != order_status::fresh)
         self->quit();
     },
   };
@@ -364,7 +364,7 @@ orchestrator(orchestrator_ptr self, std::string order_id, store_actor store,
   if (preloaded) {
     st.saga = std::move(*preloaded);
     start_deadline(self);
-    if (st.saga.status != status::fresh)
+    if (st.saga.status != order_status::fresh)
       self->send(self, done_atom::value);
     return open(self);
   }
@@ -384,7 +384,7 @@ orchestrator(orchestrator_ptr self, std::string order_id, store_actor store,
         st.saga = std::move(snap);
         self->become(open(self));
         start_deadline(self);
-        if (st.saga.status != status::fresh)
+        if (st.saga.status != order_status::fresh)
           self->send(self, done_atom::value);
       },
       [=](caf::error& err) {

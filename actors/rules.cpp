@@ -3,50 +3,51 @@
 
 namespace troupe::rules {
 
-std::string payment_decision(int64_t amount_cents) {
-  return amount_cents > max_amount_cents ? reason::payment_declined : "";
+cancel_reason payment_decision(int64_t amount_cents) {
+  return amount_cents > max_amount_cents ? cancel_reason::payment_declined
+                                         : cancel_reason::none;
 }
 
-std::string inventory_precheck(int32_t quantity) {
-  return quantity > max_quantity ? reason::quantity_limit : "";
+cancel_reason inventory_precheck(int32_t quantity) {
+  return quantity > max_quantity ? cancel_reason::quantity_limit
+                                 : cancel_reason::none;
 }
 
-std::string inventory_decision(int32_t quantity, int64_t available) {
-  if (auto r = inventory_precheck(quantity); !r.empty())
+cancel_reason inventory_decision(int32_t quantity, int64_t available) {
+  if (auto r = inventory_precheck(quantity); r != cancel_reason::none)
     return r;
-  return available >= quantity ? "" : reason::out_of_stock;
+  return available >= quantity ? cancel_reason::none
+                               : cancel_reason::out_of_stock;
 }
 
-outcome decide(const std::string& payment_status,
-               const std::string& inventory_status) {
+outcome decide(payment_state payment, inventory_state inventory) {
   outcome result;
-  if (payment_status.empty() || inventory_status.empty())
+  if (payment == payment_state::none || inventory == inventory_state::none)
     return result;
-  bool paid = payment_status == pay::approved;
-  bool reserved = inventory_status == inv::reserved;
+  bool paid = payment == payment_state::approved;
+  bool reserved = inventory == inventory_state::reserved;
   if (paid && reserved) {
-    result.status = status::confirmed;
+    result.status = order_status::confirmed;
     return result;
   }
-  result.status = status::cancelled;
+  result.status = order_status::cancelled;
   if (!paid)
-    result.reason = reason::payment_declined;
-  else if (inventory_status == inv::quantity_limit)
-    result.reason = reason::quantity_limit;
+    result.reason = cancel_reason::payment_declined;
+  else if (inventory == inventory_state::quantity_limit)
+    result.reason = cancel_reason::quantity_limit;
   else
-    result.reason = reason::out_of_stock;
+    result.reason = cancel_reason::out_of_stock;
   result.refund = paid;
   result.release = reserved;
   return result;
 }
 
-outcome expire(const std::string& payment_status,
-               const std::string& inventory_status) {
+outcome expire(payment_state payment, inventory_state inventory) {
   outcome result;
-  result.status = status::cancelled;
-  result.reason = reason::timeout;
-  result.refund = payment_status == pay::approved;
-  result.release = inventory_status == inv::reserved;
+  result.status = order_status::cancelled;
+  result.reason = cancel_reason::timeout;
+  result.refund = payment == payment_state::approved;
+  result.release = inventory == inventory_state::reserved;
   return result;
 }
 

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
 
 #include "actors/messages.hpp"
 
@@ -14,19 +13,20 @@ constexpr int64_t max_amount_cents = 100000;
 /// Orders above this quantity fail the inventory step.
 constexpr int32_t max_quantity = 10;
 
-/// Payment: declined when `amount_cents > 100000`. Returns the reason or "".
-std::string payment_decision(int64_t amount_cents);
+/// Payment: declined when `amount_cents > 100000`. Returns the reason, or
+/// none when approved.
+cancel_reason payment_decision(int64_t amount_cents);
 
 /// Inventory, the part that needs no stock: `quantity > 10` fails.
-std::string inventory_precheck(int32_t quantity);
+cancel_reason inventory_precheck(int32_t quantity);
 
 /// Inventory against live stock: reserved when `available >= quantity`.
-std::string inventory_decision(int32_t quantity, int64_t available);
+cancel_reason inventory_decision(int32_t quantity, int64_t available);
 
-/// The decision of a saga given both results (either may still be empty).
+/// The decision of a saga given both results (either may still be none).
 struct outcome {
-  std::string status; ///< empty while undecided
-  std::string reason;
+  order_status status = order_status::fresh; ///< fresh while undecided
+  cancel_reason reason = cancel_reason::none;
   bool release = false; ///< compensate the reservation
   bool refund = false;  ///< compensate the payment
 };
@@ -34,11 +34,9 @@ struct outcome {
 /// Decides once both results are known; undecided otherwise. When both
 /// failed, the payment's reason wins so the outcome does not depend on
 /// arrival order.
-outcome decide(const std::string& payment_status,
-               const std::string& inventory_status);
+outcome decide(payment_state payment, inventory_state inventory);
 
 /// The deadline passed: cancel with `timeout` and compensate what succeeded.
-outcome expire(const std::string& payment_status,
-               const std::string& inventory_status);
+outcome expire(payment_state payment, inventory_state inventory);
 
 } // namespace troupe::rules

@@ -36,7 +36,7 @@ payment_actor::behavior_type payment_service(payment_actor::pointer self,
       cmd.correlation_id = std::move(x.correlation_id);
       cmd.amount_cents = x.amount_cents;
       cmd.reason = rules::payment_decision(x.amount_cents);
-      cmd.approved = cmd.reason.empty();
+      cmd.approved = cmd.reason == cancel_reason::none;
       return forward(self, store, std::move(cmd));
     },
     [=](compensation& x) -> caf::result<write_outcome> {
@@ -71,8 +71,8 @@ notification_service(notification_actor::pointer self, store_actor store) {
   return {
     [=](status_changed& x) -> caf::result<write_outcome> {
       log::debug_order("notification", x.order_id, x.correlation_id,
-                       "notify {}: order {} {}", x.customer_email, x.status,
-                       x.reason);
+                       "notify {}: order {} {}", x.customer_email,
+                       to_string(x.status), to_string(x.reason));
       return forward(self, store, notify_cmd{std::move(x)});
     },
   };

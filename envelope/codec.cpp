@@ -1,4 +1,4 @@
-// Envelope decoding.
+// Envelope encoding and decoding.
 #include "envelope/codec.hpp"
 
 #include <cstdint>
@@ -58,6 +58,24 @@ int32_t int32(const json& obj, const char* key) {
   if (x < INT32_MIN || x > INT32_MAX)
     throw malformed(std::string{"field '"} + key + "' is out of range");
   return static_cast<int32_t>(x);
+}
+
+/// An optional text field holding one of a vocabulary's spellings.
+template <class Parse>
+auto word(const json& obj, const char* key, Parse parse) {
+  auto text = opt_str(obj, key);
+  auto x = parse(text);
+  if (!x && text.empty())
+    throw malformed(std::string{"missing field '"} + key + "'");
+  if (!x)
+    throw malformed(std::string{"field '"} + key + "' has unknown value '"
+                    + utf8::excerpt(text, 64) + "'");
+  return *x;
+}
+
+/// A reason as a payload field: null when there is none.
+json reason_field(cancel_reason x) {
+  return x == cancel_reason::none ? json() : json(to_string(x));
 }
 
 bool boolean(const json& obj, const char* key) {
@@ -121,17 +139,17 @@ decode(const std::string& topic, const std::string& key,
       return caf::make_message(std::move(x));
     }
     if (topic == events::payment_result)
-      return caf::make_message(payment_result{event_id, order_id, corr,
-                                              boolean(p, "approved"),
-                                              opt_str(p, "reason")});
-    if (topic == events::inventory_result)
-      return caf::make_message(inventory_result{event_id, order_id, corr,
-                                                boolean(p, "reserved"),
-                                                opt_str(p, "reason")});
-    if (topic == events::status_changed)
       return caf::make_message(
-        status_changed{event_id, order_id, corr, str(p, "status"),
-                       opt_str(p, "reason"), opt_str(p, "customer_email")});
+        payment_result{event_id, order_id, corr, boolean(p, "approved"),
+                       word(p, "reason", parse_cancel_reason)});
+    if (topic == events::inventory_result)
+      return caf::make_message(
+        inventory_result{event_id, order_id, corr, boolean(p, "reserved"),
+                         word(p, "reason", parse_cancel_reason)});
+    if (topic == events::status_changed)
+      return caf::make_message(status_changed{
+        event_id, order_id, corr, word(p, "status", parse_order_status),
+        word(p, "reason", parse_cancel_reason), opt_str(p, "customer_email")});
     if (topic == events::inventory_release)
       return caf::make_message(compensation{
         event_id, order_id, corr, str(p, "item_sku"), int32(p, "quantity")});
@@ -147,6 +165,48 @@ decode(const std::string& topic, const std::string& key,
   // Out of memory on a huge value, say: still final for this message.
   return make_error(troupe_errc::malformed_event,
                     std::string{"cannot decode: "} + e.what());
+}
+
+events::envelope encode(const order_created& x) {
+  return events::make(events::order_created, x.order_id, x.correlation_id,
+                      {{"customer_email", x.customer_email},
+                       {"item_sku", x.sku},
+                       {"quantity", x.quantity},
+                       {"amount_cents", x.amount_cents}});
+}
+
+events::envelope encode(const payment_result& x, int64_t amount_cents) {
+  return events::make(events::payment_result, x.order_id, x.correlation_id,
+                      {{"approved", x.approved},
+                       {"amount_cents", amount_cents},
+                       {"reason", reason_field(x.reason)}});
+}
+
+events::envelope encode(const inventory_result& x, const std::string& sku,
+                        int32_t quantity) {
+  return events::make(events::inventory_result, x.order_id, x.correlation_id,
+                      {{"reserved", x.reserved},
+                       {"item_sku", sku},
+                       {"quantity", quantity},
+                       {"reason", reason_field(x.reason)}});
+}
+
+events::envelope encode(const status_changed& x) {
+  return events::make(events::status_changed, x.order_id, x.correlation_id,
+                      {{"status", to_string(x.status)},
+                       {"previous_status", to_string(order_status::fresh)},
+                       {"customer_email", x.customer_email},
+                       {"reason", reason_field(x.reason)}});
+}
+
+events::envelope encode_release(const compensation& x) {
+  return events::make(events::inventory_release, x.order_id, x.correlation_id,
+                      {{"item_sku", x.sku}, {"quantity", x.quantity}});
+}
+
+events::envelope encode_refund(const compensation& x, int64_t amount_cents) {
+  return events::make(events::payment_refund, x.order_id, x.correlation_id,
+                      {{"amount_cents", amount_cents}});
 }
 
 } // namespace troupe::codec

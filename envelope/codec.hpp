@@ -1,4 +1,6 @@
-// Decoding of Kafka event envelopes into the domain's messages. A message
+// The payloads of Troupe's Kafka events: encoding each event into its
+// envelope, and decoding envelopes back into the domain's messages (the unit
+// suite `codec` checks the round trip). A message
 // whose key or value is not valid UTF-8, that is not JSON, lacks a field, has
 // a field of the wrong type, or carries an unknown type or version is
 // malformed: it goes to the dead-letter topic without retries. The cause is
@@ -10,6 +12,9 @@
 #include <caf/expected.hpp>
 #include <caf/message.hpp>
 
+#include "actors/messages.hpp"
+#include "envelope/events.hpp"
+
 namespace troupe::codec {
 
 /// Decodes the message with `key` and `payload` read from `topic` into the
@@ -19,5 +24,18 @@ namespace troupe::codec {
 caf::expected<caf::message>
 decode(const std::string& topic, const std::string& key,
        const std::string& payload, std::string& correlation_id);
+
+/// The envelope of each event, as `decode` reads it back. The envelope gets
+/// a new event id (`x.event_id` is not read). Payload fields that only
+/// readers outside Troupe use are passed beside the event.
+events::envelope encode(const order_created& x);
+events::envelope encode(const payment_result& x, int64_t amount_cents);
+events::envelope encode(const inventory_result& x, const std::string& sku,
+                        int32_t quantity);
+events::envelope encode(const status_changed& x);
+/// `inventory.release`: the reservation's SKU and quantity.
+events::envelope encode_release(const compensation& x);
+/// `payment.refund`: the amount to give back.
+events::envelope encode_refund(const compensation& x, int64_t amount_cents);
 
 } // namespace troupe::codec

@@ -5,7 +5,19 @@
 
 #include <pqxx/pqxx>
 
+#include "actors/vocabulary.hpp"
+
 namespace troupe::pg {
+
+namespace {
+
+/// A vocabulary word as an SQL literal (the words need no escaping).
+template <class T>
+std::string literal(T x) {
+  return std::string{"'"} + to_string(x) + "'";
+}
+
+} // namespace
 
 void prepare_statements(pqxx::connection& c) {
   c.prepare("processed", "INSERT INTO processed_events (consumer, event_id) "
@@ -38,10 +50,12 @@ void prepare_statements(pqxx::connection& c) {
     "NULLIF($7, ''), clock_timestamp() + $8 * interval '1 millisecond') "
     "ON CONFLICT DO NOTHING RETURNING id), "
     "t AS (INSERT INTO order_timeline (order_id, kind, detail) "
-    "SELECT id, 'created', $9::jsonb FROM o), "
-    "b AS (INSERT INTO outbox (topic, key, payload, headers) "
-    "SELECT 'order.created', $1, $10, $11::jsonb FROM o) "
-    "SELECT count(*) FROM o");
+    "SELECT id, "
+      + literal(timeline_kind::created)
+      + ", $9::jsonb FROM o), "
+        "b AS (INSERT INTO outbox (topic, key, payload, headers) "
+        "SELECT 'order.created', $1, $10, $11::jsonb FROM o) "
+        "SELECT count(*) FROM o");
   // After a conflict: the order this very command created (a re-run after a
   // commit whose outcome was unknown) or the one of an earlier request with
   // the same idempotency key.
@@ -84,8 +98,10 @@ void prepare_statements(pqxx::connection& c) {
             "recipient) SELECT $2::uuid, $3, NULLIF($4, ''), $5 FROM p "
             "ON CONFLICT DO NOTHING), "
             "t AS (INSERT INTO order_timeline (order_id, kind, detail) "
-            "SELECT $2::uuid, 'notification.sent', $6::jsonb FROM p) "
-            "SELECT count(*) FROM p");
+            "SELECT $2::uuid, "
+              + literal(timeline_kind::notification_sent)
+              + ", $6::jsonb FROM p) "
+                "SELECT count(*) FROM p");
   c.prepare("analytics",
             "WITH p AS (INSERT INTO processed_events (consumer, event_id) "
             "VALUES ('analytics', $1) ON CONFLICT DO NOTHING RETURNING 1), "
@@ -119,7 +135,8 @@ void prepare_statements(pqxx::connection& c) {
   c.prepare("load_saga", std::string{snapshot_cols} + "WHERE id = $1::uuid");
   c.prepare("open_sagas",
             std::string{snapshot_cols}
-              + "WHERE status = 'NEW' AND ($1 < 0 OR deadline_at < "
+              + "WHERE status = " + literal(order_status::fresh)
+              + " AND ($1 < 0 OR deadline_at < "
                 "clock_timestamp() + $1 * interval '1 millisecond') "
                 "ORDER BY deadline_at LIMIT $2");
   c.prepare("dead_letter",

@@ -2,13 +2,16 @@
 // catalogue's statements, the events it emits to the outbox, its timeline.
 #include "adapters/postgres/store_commands.hpp"
 
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
 #include "base/utf8.hpp"
+#include "envelope/codec.hpp"
 #include "envelope/events.hpp"
 
 namespace troupe::pg {
@@ -22,26 +25,32 @@ bool mark_processed(pqxx::work& tx, const char* consumer,
   return tx.exec_prepared("processed", consumer, event_id).affected_rows() > 0;
 }
 
-void emit(pqxx::work& tx, const char* type, const std::string& order_id,
-          const std::string& correlation_id, json payload) {
-  auto ev = events::make(type, order_id, correlation_id, std::move(payload));
-  tx.exec_prepared("outbox", type, order_id, ev.text,
-                   events::headers(type, correlation_id));
+void timeline(pqxx::work& tx, const std::string& order_id, timeline_kind kind,
+              json detail = json::object()) {
+  tx.exec_prepared("timeline", order_id, to_string(kind), detail.dump());
 }
 
-void timeline(pqxx::work& tx, const std::string& order_id,
-              const std::string& kind, json detail = json::object()) {
-  tx.exec_prepared("timeline", order_id, kind, detail.dump());
+/// The wire text of a vocabulary word.
+std::string text(const char* x) {
+  return x;
+}
+template <class T>
+std::string text(const T& x) {
+  if constexpr (std::is_enum_v<T>)
+    return to_string(x);
+  else
+    return x;
 }
 
 /// A PostgreSQL array literal of text elements.
-std::string pg_array(const std::vector<std::string>& xs) {
+template <class T>
+std::string pg_array(const std::vector<T>& xs) {
   std::string out = "{";
   for (size_t i = 0; i < xs.size(); ++i) {
     if (i > 0)
       out += ',';
     out += '"';
-    for (char ch : xs[i]) {
+    for (char ch : text(xs[i])) {
       if (ch == '"' || ch == '\\')
         out += '\\';
       out += ch;
@@ -52,6 +61,18 @@ std::string pg_array(const std::vector<std::string>& xs) {
   return out;
 }
 
+/// A column holding a vocabulary word; a word Troupe does not know means the
+/// row was written by something else, which this node cannot act on.
+template <class Parse>
+auto column(const pqxx::field& f, Parse parse) {
+  auto text = f.as<std::string>();
+  auto x = parse(text);
+  if (!x)
+    throw std::runtime_error("column " + std::string{f.name()}
+                             + " holds unknown value '" + text + "'");
+  return *x;
+}
+
 saga_snapshot to_snapshot(const pqxx::row& r) {
   saga_snapshot s;
   s.order_id = r[0].as<std::string>();
@@ -60,10 +81,10 @@ saga_snapshot to_snapshot(const pqxx::row& r) {
   s.sku = r[3].as<std::string>();
   s.quantity = r[4].as<int32_t>();
   s.amount_cents = r[5].as<int64_t>();
-  s.status = r[6].as<std::string>();
-  s.reason = r[7].as<std::string>();
-  s.payment_status = r[8].as<std::string>();
-  s.inventory_status = r[9].as<std::string>();
+  s.status = column(r[6], parse_order_status);
+  s.reason = column(r[7], parse_cancel_reason);
+  s.payment_status = column(r[8], parse_payment_state);
+  s.inventory_status = column(r[9], parse_inventory_state);
   s.deadline_in_ms = r[10].as<int64_t>();
   s.created_at_ms = r[11].as<int64_t>();
   s.found = true;
@@ -88,11 +109,9 @@ std::string raw_if_needed(const std::string& x, const std::string& shown) {
 } // namespace
 
 created_order exec(pqxx::work& tx, const create_order& c) {
-  auto ev = events::make(events::order_created, c.order_id, c.correlation_id,
-                         {{"customer_email", c.customer_email},
-                          {"item_sku", c.sku},
-                          {"quantity", c.quantity},
-                          {"amount_cents", c.amount_cents}});
+  auto ev = codec::encode(order_created{"", c.order_id, c.correlation_id,
+                                        c.customer_email, c.sku, c.quantity,
+                                        c.amount_cents});
   json detail{{"item_sku", c.sku},
               {"quantity", c.quantity},
               {"amount_cents", c.amount_cents}};
@@ -108,17 +127,18 @@ created_order exec(pqxx::work& tx, const create_order& c) {
                          existing[1].as<std::string>(),
                          existing[2].as<std::string>(), existing[3].as<bool>()};
   }
-  return created_order{c.order_id, c.correlation_id, "NEW", true};
+  return created_order{c.order_id, c.correlation_id,
+                       to_string(order_status::fresh), true};
 }
 
 write_outcome exec(pqxx::work& tx, const payment_cmd& c) {
-  json payload{{"approved", c.approved}, {"amount_cents", c.amount_cents}};
-  payload["reason"] = c.reason.empty() ? json() : json(c.reason);
-  auto ev = events::make(events::payment_result, c.order_id, c.correlation_id,
-                         std::move(payload));
-  auto r = tx.exec_prepared1(
-    "payment", c.event_id, c.order_id, c.approved, c.reason, c.amount_cents,
-    ev.text, events::headers(events::payment_result, c.correlation_id));
+  auto ev = codec::encode(payment_result{"", c.order_id, c.correlation_id,
+                                         c.approved, c.reason},
+                          c.amount_cents);
+  auto r = tx.exec_prepared1("payment", c.event_id, c.order_id, c.approved,
+                             text(c.reason), c.amount_cents, ev.text,
+                             events::headers(events::payment_result,
+                                             c.correlation_id));
   return r[0].as<int64_t>() > 0 ? write_outcome::applied
                                 : write_outcome::duplicate;
 }
@@ -128,7 +148,7 @@ write_outcome exec(pqxx::work& tx, const refund_cmd& c) {
     return write_outcome::duplicate;
   auto r = tx.exec_prepared("refund", c.what.order_id);
   if (!r.empty())
-    timeline(tx, c.what.order_id, "payment.refunded",
+    timeline(tx, c.what.order_id, timeline_kind::payment_refunded,
              {{"amount_cents", r[0][0].as<int64_t>()}});
   return write_outcome::applied;
 }
@@ -136,8 +156,8 @@ write_outcome exec(pqxx::work& tx, const refund_cmd& c) {
 write_outcome exec(pqxx::work& tx, const reserve_cmd& c) {
   if (!mark_processed(tx, "inventory", c.event_id))
     return write_outcome::duplicate;
-  std::string failure = c.reason;
-  if (failure.empty()) {
+  auto failure = c.reason;
+  if (failure == cancel_reason::none) {
     // Stock is reserved at most once per order, whatever the redeliveries.
     auto existing = tx.exec_prepared("reservation_of", c.order_id);
     if (existing.empty()) {
@@ -150,19 +170,19 @@ write_outcome exec(pqxx::work& tx, const reserve_cmd& c) {
         taken = tx.exec_prepared("take_stock", c.sku, c.quantity);
       }
       if (taken.empty())
-        failure = "out_of_stock";
+        failure = cancel_reason::out_of_stock;
       else
         tx.exec_prepared("reserve", c.order_id, c.sku, c.quantity);
     } else if (existing[0][0].as<std::string>() != "RESERVED") {
-      failure = "out_of_stock";
+      failure = cancel_reason::out_of_stock;
     }
   }
-  json payload{{"reserved", failure.empty()},
-               {"item_sku", c.sku},
-               {"quantity", c.quantity}};
-  payload["reason"] = failure.empty() ? json() : json(failure);
-  emit(tx, events::inventory_result, c.order_id, c.correlation_id,
-       std::move(payload));
+  auto ev
+    = codec::encode(inventory_result{"", c.order_id, c.correlation_id,
+                                     failure == cancel_reason::none, failure},
+                    c.sku, c.quantity);
+  tx.exec_prepared("outbox", events::inventory_result, c.order_id, ev.text,
+                   events::headers(events::inventory_result, c.correlation_id));
   return write_outcome::applied;
 }
 
@@ -174,16 +194,16 @@ write_outcome exec(pqxx::work& tx, const release_cmd& c) {
     auto sku = r[0][0].as<std::string>();
     auto qty = r[0][1].as<int32_t>();
     tx.exec_prepared("return_stock", sku, qty);
-    timeline(tx, c.what.order_id, "inventory.released",
+    timeline(tx, c.what.order_id, timeline_kind::inventory_released,
              {{"item_sku", sku}, {"quantity", qty}});
   }
   return write_outcome::applied;
 }
 
 write_outcome exec(pqxx::work& tx, const notify_cmd& c) {
-  json detail{{"channel", "email"}, {"status", c.what.status}};
+  json detail{{"channel", "email"}, {"status", to_string(c.what.status)}};
   auto r = tx.exec_prepared1("notify", c.what.event_id, c.what.order_id,
-                             c.what.status, c.what.reason,
+                             text(c.what.status), text(c.what.reason),
                              c.what.customer_email, detail.dump());
   return r[0].as<int64_t>() > 0 ? write_outcome::applied
                                 : write_outcome::duplicate;
@@ -208,10 +228,12 @@ write_outcome exec(pqxx::work& tx, const saga_write& w,
     return write_outcome::duplicate;
   // Conditional on the state the plan assumed: a write planned from a stale
   // snapshot changes nothing and answers `stale`, and its sender reloads.
-  auto r = tx.exec_prepared("saga_update", w.order_id, w.payment_status,
-                            w.inventory_status, w.final_status, w.reason,
-                            w.expect_status, w.expect_payment,
-                            w.expect_inventory);
+  bool final = w.final_status != order_status::fresh;
+  auto r = tx.exec_prepared("saga_update", w.order_id, text(w.payment_status),
+                            text(w.inventory_status),
+                            final ? text(w.final_status) : std::string{},
+                            text(w.reason), text(w.expect_status),
+                            text(w.expect_payment), text(w.expect_inventory));
   if (r.empty()) {
     if (!w.event_id.empty())
       tx.exec_prepared("unprocess", "orchestrator", w.event_id);
@@ -223,26 +245,22 @@ write_outcome exec(pqxx::work& tx, const saga_write& w,
   auto amount = r[0][3].as<int64_t>();
   if (!w.timeline.empty())
     tx.exec_prepared("timeline_many", w.order_id, pg_array(w.timeline),
-                     w.reason);
+                     text(w.reason));
   std::vector<std::string> topics, payloads, headers;
-  auto add = [&](const char* type, json payload) {
-    auto ev = events::make(type, w.order_id, w.correlation_id,
-                           std::move(payload));
+  auto add = [&](const char* type, events::envelope ev) {
     topics.emplace_back(type);
     payloads.push_back(std::move(ev.text));
     headers.push_back(events::headers(type, w.correlation_id));
   };
-  if (!w.final_status.empty()) {
-    json payload{{"status", w.final_status},
-                 {"previous_status", "NEW"},
-                 {"customer_email", email}};
-    payload["reason"] = w.reason.empty() ? json() : json(w.reason);
-    add(events::status_changed, std::move(payload));
-  }
+  if (final)
+    add(events::status_changed,
+        codec::encode(status_changed{"", w.order_id, w.correlation_id,
+                                     w.final_status, w.reason, email}));
+  compensation what{"", w.order_id, w.correlation_id, sku, qty};
   if (w.release)
-    add(events::inventory_release, {{"item_sku", sku}, {"quantity", qty}});
+    add(events::inventory_release, codec::encode_release(what));
   if (w.refund)
-    add(events::payment_refund, {{"amount_cents", amount}});
+    add(events::payment_refund, codec::encode_refund(what, amount));
   if (!topics.empty())
     tx.exec_prepared("outbox_many", w.order_id, pg_array(topics),
                      pg_array(payloads), pg_array(headers));
@@ -290,7 +308,8 @@ write_outcome exec(pqxx::work& tx, const dead_letter& d) {
   tx.exec_prepared("outbox_raw", topic + ".dlq", key, payload, headers.dump(),
                    key_raw, payload_raw);
   if (events::is_uuid(d.key))
-    tx.exec_prepared("timeline_known", d.key, "dead_lettered",
+    tx.exec_prepared("timeline_known", d.key,
+                     to_string(timeline_kind::dead_lettered),
                      json{{"topic", topic},
                           {"consumer", d.consumer},
                           {"attempts", d.attempts},
@@ -303,7 +322,7 @@ write_outcome exec(pqxx::work& tx, const dead_letter& d) {
 write_outcome exec(pqxx::work& tx, const retry_note& n) {
   if (!events::is_uuid(n.key))
     return write_outcome::stale;
-  tx.exec_prepared("timeline_known", n.key, "retry",
+  tx.exec_prepared("timeline_known", n.key, to_string(timeline_kind::retry),
                    json{{"topic", utf8::escape(n.topic)},
                         {"consumer", n.consumer},
                         {"attempt", n.attempt},

@@ -106,16 +106,17 @@ CAF_TEST(a stale owner cannot commit saga writes) {
   w.order_id = c.order_id;
   w.correlation_id = "corr";
   w.event_id = "ev-a";
-  w.payment_status = pay::approved;
+  w.payment_status = payment_state::approved;
   // Node A owns the partition: its write goes through.
   fence_a->claim({0});
   CAF_CHECK_EQUAL(write(sys, store_a, w), write_outcome::applied);
   // Node B takes the partition over; node A has not noticed yet.
   fence_b->claim({0});
   w.event_id = "ev-a2";
-  w.expect_payment = pay::approved; // the state this write was planned on
-  w.inventory_status = inv::reserved;
-  w.final_status = status::confirmed;
+  w.expect_payment
+    = payment_state::approved; // the state this write was planned on
+  w.inventory_status = inventory_state::reserved;
+  w.final_status = order_status::confirmed;
   CAF_CHECK_EQUAL(write(sys, store_a, w), write_outcome::fenced);
   auto st = query_column(url, "SELECT status FROM orders");
   CAF_CHECK_EQUAL(st.at(0), "NEW");
@@ -193,7 +194,7 @@ CAF_TEST(a failed claim is retried in the background and writes wait for it) {
   w.order_id = c.order_id;
   w.correlation_id = "corr";
   w.event_id = "ev-1";
-  w.payment_status = pay::approved;
+  w.payment_status = payment_state::approved;
   auto early = try_write(sys, store, w);
   CAF_REQUIRE(!early);
   CAF_MESSAGE("early write: " << describe(early.error()));

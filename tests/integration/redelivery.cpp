@@ -183,7 +183,8 @@ CAF_TEST(a SKU that another node seeds at the same moment is reserved) {
   std::thread reserver{[&] {
     caf::scoped_actor self{sys};
     reserve_cmd cmd{
-      "ev-seed", order.order_id, order.correlation_id, "SKU-NEW", 2, 100, ""};
+      "ev-seed", order.order_id,     order.correlation_id, "SKU-NEW", 2,
+      100,       cancel_reason::none};
     self->request(store, std::chrono::seconds(30), cmd)
       .receive([&](write_outcome y) { outcome = y; },
                [&](caf::error& e) { CAF_FAIL(to_string(e)); });

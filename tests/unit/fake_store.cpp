@@ -69,10 +69,12 @@ fake_store(store_actor::stateful_pointer<fake_store_state> self,
         return unavailable();
       if (!first_time(*db, "inventory", c.event_id))
         return write_outcome::duplicate;
-      if (c.reason.empty() && db->reservations.count(c.order_id) == 0) {
+      if (c.reason == cancel_reason::none
+          && db->reservations.count(c.order_id) == 0) {
         auto& available
           = db->stock.emplace(c.sku, c.default_stock).first->second;
-        if (rules::inventory_decision(c.quantity, available).empty()) {
+        if (rules::inventory_decision(c.quantity, available)
+            == cancel_reason::none) {
           available -= c.quantity;
           db->reservations[c.order_id] = {"RESERVED", c.quantity};
         }
@@ -137,11 +139,11 @@ fake_store(store_actor::stateful_pointer<fake_store_state> self,
           db->processed.erase({"orchestrator", w.event_id});
         return write_outcome::stale;
       }
-      if (!w.payment_status.empty())
+      if (w.payment_status != payment_state::none)
         s.payment_status = w.payment_status;
-      if (!w.inventory_status.empty())
+      if (w.inventory_status != inventory_state::none)
         s.inventory_status = w.inventory_status;
-      if (!w.final_status.empty()) {
+      if (w.final_status != order_status::fresh) {
         s.status = w.final_status;
         s.reason = w.reason;
         db->events.emplace_back("order.status.changed", w.order_id);
@@ -179,7 +181,7 @@ fake_store(store_actor::stateful_pointer<fake_store_state> self,
     [=](list_open_sagas& q) -> std::vector<saga_snapshot> {
       std::vector<saga_snapshot> result;
       for (auto& [id, s] : db->orders)
-        if (s.status == status::fresh
+        if (s.status == order_status::fresh
             && (q.within_ms < 0 || s.deadline_in_ms < q.within_ms))
           result.push_back(s);
       return result;

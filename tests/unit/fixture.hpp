@@ -50,18 +50,19 @@ inline payment_result payment(const std::string& order, bool approved,
   if (event.empty())
     event = "pay-" + order;
   return payment_result{event, order, "corr-" + order, approved,
-                        approved ? "" : reason::payment_declined};
+                        approved ? cancel_reason::none
+                                 : cancel_reason::payment_declined};
 }
 
 inline inventory_result inventory(const std::string& order, bool reserved,
-                                  std::string why = "",
+                                  cancel_reason why = cancel_reason::none,
                                   std::string event = "") {
   if (event.empty())
     event = "inv-" + order;
-  if (!reserved && why.empty())
-    why = reason::out_of_stock;
+  if (!reserved && why == cancel_reason::none)
+    why = cancel_reason::out_of_stock;
   return inventory_result{event, order, "corr-" + order, reserved,
-                          reserved ? "" : why};
+                          reserved ? cancel_reason::none : why};
 }
 
 } // namespace troupe::test

@@ -44,15 +44,15 @@ CAF_TEST(payment first then inventory confirms the order) {
   w.event_id = "pay-o-1";
   w.order_id = "o-1";
   w.correlation_id = "corr-o-1";
-  w.payment_status = pay::approved;
-  w.timeline = {"payment.approved"};
+  w.payment_status = payment_state::approved;
+  w.timeline = {timeline_kind::payment_approved};
   expect((saga_write), from(orch).to(store).with(w));
   drain();
-  CAF_CHECK_EQUAL(order("o-1").payment_status, pay::approved);
-  CAF_CHECK_EQUAL(order("o-1").status, status::fresh);
+  CAF_CHECK_EQUAL(order("o-1").payment_status, payment_state::approved);
+  CAF_CHECK_EQUAL(order("o-1").status, order_status::fresh);
   CAF_CHECK_EQUAL(ask(orch, inventory("o-1", true)), write_outcome::applied);
-  CAF_CHECK_EQUAL(order("o-1").status, status::confirmed);
-  CAF_CHECK_EQUAL(order("o-1").reason, "");
+  CAF_CHECK_EQUAL(order("o-1").status, order_status::confirmed);
+  CAF_CHECK_EQUAL(order("o-1").reason, cancel_reason::none);
   CAF_CHECK_EQUAL(db->count_events("order.status.changed", "o-1"), 1u);
   CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-1"), 0u);
   CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-1"), 0u);
@@ -61,12 +61,12 @@ CAF_TEST(payment first then inventory confirms the order) {
 CAF_TEST(inventory first then payment confirms the order) {
   start("o-2");
   CAF_CHECK_EQUAL(ask(orch, inventory("o-2", true)), write_outcome::applied);
-  CAF_CHECK_EQUAL(order("o-2").status, status::fresh);
+  CAF_CHECK_EQUAL(order("o-2").status, order_status::fresh);
   CAF_CHECK_EQUAL(ask(orch, payment("o-2", true)), write_outcome::applied);
-  CAF_CHECK_EQUAL(order("o-2").status, status::confirmed);
+  CAF_CHECK_EQUAL(order("o-2").status, order_status::confirmed);
   CAF_REQUIRE_EQUAL(db->saga_writes.size(), 2u);
   auto& last = db->saga_writes.back();
-  CAF_CHECK_EQUAL(last.final_status, status::confirmed);
+  CAF_CHECK_EQUAL(last.final_status, order_status::confirmed);
   CAF_CHECK_EQUAL(last.event_id, "pay-o-2");
 }
 
@@ -84,15 +84,15 @@ CAF_TEST(a duplicate result changes nothing) {
   CAF_CHECK_EQUAL(ask(orch, payment("o-4", true)), write_outcome::applied);
   CAF_CHECK_EQUAL(ask(orch, payment("o-4", true)), write_outcome::duplicate);
   CAF_CHECK_EQUAL(db->saga_writes.size(), 1u);
-  CAF_CHECK_EQUAL(order("o-4").status, status::fresh);
+  CAF_CHECK_EQUAL(order("o-4").status, order_status::fresh);
 }
 
 CAF_TEST(a declined payment cancels and releases the reserved stock) {
   start("o-5");
   ask(orch, inventory("o-5", true));
   ask(orch, payment("o-5", false));
-  CAF_CHECK_EQUAL(order("o-5").status, status::cancelled);
-  CAF_CHECK_EQUAL(order("o-5").reason, reason::payment_declined);
+  CAF_CHECK_EQUAL(order("o-5").status, order_status::cancelled);
+  CAF_CHECK_EQUAL(order("o-5").reason, cancel_reason::payment_declined);
   CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-5"), 1u);
   CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-5"), 0u);
 }
@@ -100,31 +100,31 @@ CAF_TEST(a declined payment cancels and releases the reserved stock) {
 CAF_TEST(a quantity over the limit cancels and refunds the payment) {
   start("o-6");
   ask(orch, payment("o-6", true));
-  ask(orch, inventory("o-6", false, reason::quantity_limit));
-  CAF_CHECK_EQUAL(order("o-6").status, status::cancelled);
-  CAF_CHECK_EQUAL(order("o-6").reason, reason::quantity_limit);
+  ask(orch, inventory("o-6", false, cancel_reason::quantity_limit));
+  CAF_CHECK_EQUAL(order("o-6").status, order_status::cancelled);
+  CAF_CHECK_EQUAL(order("o-6").reason, cancel_reason::quantity_limit);
   CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-6"), 1u);
   CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-6"), 0u);
 }
 
 CAF_TEST(short stock cancels with out_of_stock and refunds once) {
   start("o-7");
-  ask(orch, inventory("o-7", false, reason::out_of_stock));
+  ask(orch, inventory("o-7", false, cancel_reason::out_of_stock));
   ask(orch, payment("o-7", true));
   ask(orch, payment("o-7", true)); // redelivered
-  CAF_CHECK_EQUAL(order("o-7").reason, reason::out_of_stock);
+  CAF_CHECK_EQUAL(order("o-7").reason, cancel_reason::out_of_stock);
   CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-7"), 1u);
 }
 
 CAF_TEST(when both fail the payment reason wins whatever the order) {
   start("o-8");
-  ask(orch, inventory("o-8", false, reason::quantity_limit));
+  ask(orch, inventory("o-8", false, cancel_reason::quantity_limit));
   ask(orch, payment("o-8", false));
-  CAF_CHECK_EQUAL(order("o-8").reason, reason::payment_declined);
+  CAF_CHECK_EQUAL(order("o-8").reason, cancel_reason::payment_declined);
   start("o-9");
   ask(orch, payment("o-9", false));
-  ask(orch, inventory("o-9", false, reason::quantity_limit));
-  CAF_CHECK_EQUAL(order("o-9").reason, reason::payment_declined);
+  ask(orch, inventory("o-9", false, cancel_reason::quantity_limit));
+  CAF_CHECK_EQUAL(order("o-9").reason, cancel_reason::payment_declined);
   CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-9"), 0u);
   CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-9"), 0u);
 }
@@ -133,10 +133,10 @@ CAF_TEST(a missing result cancels the order exactly at the deadline) {
   start("o-10", 5000);
   ask(orch, payment("o-10", true));
   advance(4999ms);
-  CAF_CHECK_EQUAL(order("o-10").status, status::fresh);
+  CAF_CHECK_EQUAL(order("o-10").status, order_status::fresh);
   advance(1ms);
-  CAF_CHECK_EQUAL(order("o-10").status, status::cancelled);
-  CAF_CHECK_EQUAL(order("o-10").reason, reason::timeout);
+  CAF_CHECK_EQUAL(order("o-10").status, order_status::cancelled);
+  CAF_CHECK_EQUAL(order("o-10").reason, cancel_reason::timeout);
   CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-10"), 1u);
   CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-10"), 0u);
   CAF_CHECK(!alive(orch));
@@ -148,8 +148,8 @@ CAF_TEST(no result at all times out without compensation) {
   orch = sys.spawn(orchestrator, "o-11", store, snap);
   drain();
   advance(2000ms);
-  CAF_CHECK_EQUAL(order("o-11").status, status::cancelled);
-  CAF_CHECK_EQUAL(order("o-11").reason, reason::timeout);
+  CAF_CHECK_EQUAL(order("o-11").status, order_status::cancelled);
+  CAF_CHECK_EQUAL(order("o-11").reason, cancel_reason::timeout);
   CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-11"), 0u);
   CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-11"), 0u);
   CAF_CHECK_EQUAL(db->count_events("order.status.changed", "o-11"), 1u);
@@ -158,7 +158,7 @@ CAF_TEST(no result at all times out without compensation) {
 CAF_TEST(a late reservation is released once and changes nothing else) {
   start("o-12", 1000);
   advance(1000ms);
-  CAF_REQUIRE_EQUAL(order("o-12").reason, reason::timeout);
+  CAF_REQUIRE_EQUAL(order("o-12").reason, cancel_reason::timeout);
   // A new orchestrator handles what arrives after the end.
   orch = sys.spawn(orchestrator, "o-12", store, std::nullopt);
   CAF_CHECK_EQUAL(ask(orch, inventory("o-12", true)), write_outcome::applied);
@@ -166,8 +166,8 @@ CAF_TEST(a late reservation is released once and changes nothing else) {
   orch = sys.spawn(orchestrator, "o-12", store, std::nullopt);
   CAF_CHECK_EQUAL(ask(orch, inventory("o-12", true)), write_outcome::duplicate);
   CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-12"), 1u);
-  CAF_CHECK_EQUAL(order("o-12").status, status::cancelled);
-  CAF_CHECK_EQUAL(order("o-12").reason, reason::timeout);
+  CAF_CHECK_EQUAL(order("o-12").status, order_status::cancelled);
+  CAF_CHECK_EQUAL(order("o-12").reason, cancel_reason::timeout);
   CAF_CHECK_EQUAL(db->count_events("order.status.changed", "o-12"), 1u);
 }
 
@@ -177,7 +177,7 @@ CAF_TEST(a late approved payment is refunded) {
   orch = sys.spawn(orchestrator, "o-13", store, std::nullopt);
   ask(orch, payment("o-13", true));
   CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-13"), 1u);
-  CAF_CHECK_EQUAL(order("o-13").reason, reason::timeout);
+  CAF_CHECK_EQUAL(order("o-13").reason, cancel_reason::timeout);
 }
 
 CAF_TEST(a storage failure reaches the sender and a retry succeeds) {
@@ -186,15 +186,15 @@ CAF_TEST(a storage failure reaches the sender and a retry succeeds) {
   auto first = ask(orch, payment("o-14", true));
   CAF_CHECK(!first);
   CAF_CHECK(retryable(first.error()));
-  CAF_CHECK_EQUAL(order("o-14").payment_status, "");
+  CAF_CHECK_EQUAL(order("o-14").payment_status, payment_state::none);
   CAF_CHECK_EQUAL(ask(orch, payment("o-14", true)), write_outcome::applied);
-  CAF_CHECK_EQUAL(order("o-14").payment_status, pay::approved);
+  CAF_CHECK_EQUAL(order("o-14").payment_status, payment_state::approved);
 }
 
 CAF_TEST(plan_step is pure and ignores what it has seen) {
   saga_snapshot s;
   s.order_id = "o-15";
-  s.payment_status = pay::approved;
+  s.payment_status = payment_state::approved;
   saga_step step;
   step.kind = saga_step::payment;
   step.pay = payment("o-15", true);
@@ -203,9 +203,9 @@ CAF_TEST(plan_step is pure and ignores what it has seen) {
   step.inv = inventory("o-15", true);
   auto w = plan_step(s, step);
   CAF_REQUIRE(w);
-  CAF_CHECK_EQUAL(w->final_status, status::confirmed);
-  CAF_CHECK_EQUAL(w->inventory_status, inv::reserved);
-  s.status = status::confirmed;
+  CAF_CHECK_EQUAL(w->final_status, order_status::confirmed);
+  CAF_CHECK_EQUAL(w->inventory_status, inventory_state::reserved);
+  s.status = order_status::confirmed;
   step.kind = saga_step::deadline;
   CAF_CHECK(!plan_step(s, step));
 }
@@ -217,7 +217,8 @@ CAF_TEST(a write whose reply was lost is learned from the store) {
   db->lose_reply_next = 1;
   auto rh = self->request(orch, caf::infinite, payment("o-20", true));
   drain();
-  CAF_CHECK_EQUAL(order("o-20").payment_status, pay::approved); // committed
+  CAF_CHECK_EQUAL(order("o-20").payment_status,
+                  payment_state::approved); // committed
   advance(30s); // the orchestrator's request to the store times out
   bool failed = false;
   rh.receive([](write_outcome) {}, [&](caf::error&) { failed = true; });
@@ -226,7 +227,7 @@ CAF_TEST(a write whose reply was lost is learned from the store) {
   // then decides from what the store holds.
   CAF_CHECK_EQUAL(ask(orch, payment("o-20", true)), write_outcome::duplicate);
   CAF_CHECK_EQUAL(ask(orch, inventory("o-20", true)), write_outcome::applied);
-  CAF_CHECK_EQUAL(order("o-20").status, status::confirmed);
+  CAF_CHECK_EQUAL(order("o-20").status, order_status::confirmed);
   CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-20"), 0u);
   CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-20"), 0u);
 }
@@ -239,7 +240,7 @@ CAF_TEST(a commit whose outcome is unknown is learned from the store) {
   CAF_CHECK(retryable(first.error()));
   CAF_CHECK_EQUAL(ask(orch, payment("o-21", true)), write_outcome::duplicate);
   CAF_CHECK_EQUAL(ask(orch, inventory("o-21", true)), write_outcome::applied);
-  CAF_CHECK_EQUAL(order("o-21").status, status::confirmed);
+  CAF_CHECK_EQUAL(order("o-21").status, order_status::confirmed);
 }
 
 CAF_TEST(the deadline compensates what is committed not what is remembered) {
@@ -249,11 +250,11 @@ CAF_TEST(the deadline compensates what is committed not what is remembered) {
   drain();
   advance(30s); // lost: the payment is committed, the actor does not know
   db->unknown_commit_next = 1;
-  auto r = ask(orch, inventory("o-22", false, reason::out_of_stock));
+  auto r = ask(orch, inventory("o-22", false, cancel_reason::out_of_stock));
   CAF_CHECK(!r);
   advance(30s); // the deadline, with no redelivery in between
-  CAF_CHECK_EQUAL(order("o-22").status, status::cancelled);
-  CAF_CHECK_EQUAL(order("o-22").reason, reason::out_of_stock);
+  CAF_CHECK_EQUAL(order("o-22").status, order_status::cancelled);
+  CAF_CHECK_EQUAL(order("o-22").reason, cancel_reason::out_of_stock);
   CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-22"), 1u);
   CAF_CHECK_EQUAL(db->count_events("order.status.changed", "o-22"), 1u);
 }
@@ -262,13 +263,13 @@ CAF_TEST(a stale snapshot does not decide the deadline) {
   // Rehydrated from a copy taken before the payment committed.
   db->add_order("o-23", 1000);
   auto stale = db->orders.at("o-23");
-  db->orders.at("o-23").payment_status = pay::approved;
+  db->orders.at("o-23").payment_status = payment_state::approved;
   db->payments["o-23"] = true;
   orch = sys.spawn(orchestrator, "o-23", store, stale);
   drain();
   advance(1000ms);
-  CAF_CHECK_EQUAL(order("o-23").status, status::cancelled);
-  CAF_CHECK_EQUAL(order("o-23").reason, reason::timeout);
+  CAF_CHECK_EQUAL(order("o-23").status, order_status::cancelled);
+  CAF_CHECK_EQUAL(order("o-23").reason, cancel_reason::timeout);
   CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-23"), 1u);
   CAF_CHECK_EQUAL(db->count_events("order.status.changed", "o-23"), 1u);
 }
@@ -276,13 +277,13 @@ CAF_TEST(a stale snapshot does not decide the deadline) {
 CAF_TEST(a stale snapshot does not hide a committed reservation) {
   db->add_order("o-24", 1000);
   auto stale = db->orders.at("o-24");
-  db->orders.at("o-24").inventory_status = inv::reserved;
+  db->orders.at("o-24").inventory_status = inventory_state::reserved;
   db->reservations["o-24"] = {"RESERVED", 1};
   orch = sys.spawn(orchestrator, "o-24", store, stale);
   drain();
   CAF_CHECK_EQUAL(ask(orch, payment("o-24", false)), write_outcome::applied);
-  CAF_CHECK_EQUAL(order("o-24").status, status::cancelled);
-  CAF_CHECK_EQUAL(order("o-24").reason, reason::payment_declined);
+  CAF_CHECK_EQUAL(order("o-24").status, order_status::cancelled);
+  CAF_CHECK_EQUAL(order("o-24").reason, cancel_reason::payment_declined);
   CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-24"), 1u);
 }
 
@@ -307,9 +308,11 @@ CAF_TEST(results that arrive during a write wait for it and keep their order) {
                 [&](caf::error& e) { CAF_FAIL(to_string(e)); });
   CAF_CHECK_EQUAL(answers.size(), 2u);
   CAF_CHECK_EQUAL(db->saga_writes.size(), 2u);
-  CAF_CHECK_EQUAL(db->saga_writes.at(0).payment_status, pay::approved);
-  CAF_CHECK_EQUAL(db->saga_writes.at(1).inventory_status, inv::reserved);
-  CAF_CHECK_EQUAL(order("o-30").status, status::confirmed);
+  CAF_CHECK_EQUAL(db->saga_writes.at(0).payment_status,
+                  payment_state::approved);
+  CAF_CHECK_EQUAL(db->saga_writes.at(1).inventory_status,
+                  inventory_state::reserved);
+  CAF_CHECK_EQUAL(order("o-30").status, order_status::confirmed);
 }
 
 CAF_TEST(a result already waiting when the order ends is still compensated) {
@@ -322,8 +325,8 @@ CAF_TEST(a result already waiting when the order ends is still compensated) {
   inv.receive(
     [](write_outcome x) { CAF_CHECK_EQUAL(x, write_outcome::applied); },
     [](caf::error& e) { CAF_FAIL(to_string(e)); });
-  CAF_CHECK_EQUAL(order("o-31").status, status::cancelled);
-  CAF_CHECK_EQUAL(order("o-31").reason, reason::payment_declined);
+  CAF_CHECK_EQUAL(order("o-31").status, order_status::cancelled);
+  CAF_CHECK_EQUAL(order("o-31").reason, cancel_reason::payment_declined);
   CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-31"), 1u);
   CAF_CHECK(!alive(orch));
 }
@@ -343,8 +346,8 @@ CAF_TEST(a revoke during a write stops after it and hands off what waits) {
                 handed_off = tier_of(e) == error_tier::handed_off;
               });
   CAF_CHECK(handed_off);
-  CAF_CHECK_EQUAL(order("o-32").payment_status, pay::approved);
-  CAF_CHECK_EQUAL(order("o-32").inventory_status, "");
+  CAF_CHECK_EQUAL(order("o-32").payment_status, payment_state::approved);
+  CAF_CHECK_EQUAL(order("o-32").inventory_status, inventory_state::none);
   CAF_CHECK(!alive(orch));
 }
 

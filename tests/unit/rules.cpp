@@ -7,48 +7,57 @@
 using namespace troupe;
 
 CAF_TEST(payment is declined above 100000 cents) {
-  CAF_CHECK_EQUAL(rules::payment_decision(0), "");
-  CAF_CHECK_EQUAL(rules::payment_decision(100000), "");
-  CAF_CHECK_EQUAL(rules::payment_decision(100001), reason::payment_declined);
+  CAF_CHECK_EQUAL(rules::payment_decision(0), cancel_reason::none);
+  CAF_CHECK_EQUAL(rules::payment_decision(100000), cancel_reason::none);
+  CAF_CHECK_EQUAL(rules::payment_decision(100001),
+                  cancel_reason::payment_declined);
 }
 
 CAF_TEST(inventory fails above 10 units or when stock is short) {
-  CAF_CHECK_EQUAL(rules::inventory_precheck(10), "");
-  CAF_CHECK_EQUAL(rules::inventory_precheck(11), reason::quantity_limit);
-  CAF_CHECK_EQUAL(rules::inventory_decision(3, 3), "");
-  CAF_CHECK_EQUAL(rules::inventory_decision(3, 2), reason::out_of_stock);
-  CAF_CHECK_EQUAL(rules::inventory_decision(11, 1000), reason::quantity_limit);
+  CAF_CHECK_EQUAL(rules::inventory_precheck(10), cancel_reason::none);
+  CAF_CHECK_EQUAL(rules::inventory_precheck(11), cancel_reason::quantity_limit);
+  CAF_CHECK_EQUAL(rules::inventory_decision(3, 3), cancel_reason::none);
+  CAF_CHECK_EQUAL(rules::inventory_decision(3, 2), cancel_reason::out_of_stock);
+  CAF_CHECK_EQUAL(rules::inventory_decision(11, 1000),
+                  cancel_reason::quantity_limit);
 }
 
 CAF_TEST(the decision waits for both results) {
-  CAF_CHECK_EQUAL(rules::decide(pay::approved, "").status, "");
-  CAF_CHECK_EQUAL(rules::decide("", inv::reserved).status, "");
-  auto ok = rules::decide(pay::approved, inv::reserved);
-  CAF_CHECK_EQUAL(ok.status, status::confirmed);
+  CAF_CHECK_EQUAL(
+    rules::decide(payment_state::approved, inventory_state::none).status,
+    order_status::fresh);
+  CAF_CHECK_EQUAL(
+    rules::decide(payment_state::none, inventory_state::reserved).status,
+    order_status::fresh);
+  auto ok = rules::decide(payment_state::approved, inventory_state::reserved);
+  CAF_CHECK_EQUAL(ok.status, order_status::confirmed);
   CAF_CHECK(!ok.release && !ok.refund);
 }
 
 CAF_TEST(cancellations compensate what succeeded) {
-  auto a = rules::decide(pay::declined, inv::reserved);
-  CAF_CHECK_EQUAL(a.reason, reason::payment_declined);
+  auto a = rules::decide(payment_state::declined, inventory_state::reserved);
+  CAF_CHECK_EQUAL(a.reason, cancel_reason::payment_declined);
   CAF_CHECK(a.release && !a.refund);
-  auto b = rules::decide(pay::approved, inv::quantity_limit);
-  CAF_CHECK_EQUAL(b.reason, reason::quantity_limit);
+  auto b = rules::decide(payment_state::approved,
+                         inventory_state::quantity_limit);
+  CAF_CHECK_EQUAL(b.reason, cancel_reason::quantity_limit);
   CAF_CHECK(!b.release && b.refund);
-  auto c = rules::decide(pay::approved, inv::out_of_stock);
-  CAF_CHECK_EQUAL(c.reason, reason::out_of_stock);
-  auto d = rules::decide(pay::declined, inv::out_of_stock);
-  CAF_CHECK_EQUAL(d.reason, reason::payment_declined);
+  auto c = rules::decide(payment_state::approved,
+                         inventory_state::out_of_stock);
+  CAF_CHECK_EQUAL(c.reason, cancel_reason::out_of_stock);
+  auto d = rules::decide(payment_state::declined,
+                         inventory_state::out_of_stock);
+  CAF_CHECK_EQUAL(d.reason, cancel_reason::payment_declined);
   CAF_CHECK(!d.release && !d.refund);
 }
 
 CAF_TEST(expiry cancels with timeout and compensates what succeeded) {
-  auto a = rules::expire("", "");
-  CAF_CHECK_EQUAL(a.status, status::cancelled);
-  CAF_CHECK_EQUAL(a.reason, reason::timeout);
+  auto a = rules::expire(payment_state::none, inventory_state::none);
+  CAF_CHECK_EQUAL(a.status, order_status::cancelled);
+  CAF_CHECK_EQUAL(a.reason, cancel_reason::timeout);
   CAF_CHECK(!a.release && !a.refund);
-  auto b = rules::expire(pay::approved, "");
+  auto b = rules::expire(payment_state::approved, inventory_state::none);
   CAF_CHECK(b.refund && !b.release);
-  auto c = rules::expire("", inv::reserved);
+  auto c = rules::expire(payment_state::none, inventory_state::reserved);
   CAF_CHECK(c.release && !c.refund);
 }

@@ -44,7 +44,7 @@ CAF_TEST(the first event of an order spawns its orchestrator) {
   CAF_CHECK_EQUAL(live(), 0u);
   CAF_CHECK_EQUAL(ask(router, payment("o-1", true)), write_outcome::applied);
   CAF_CHECK_EQUAL(live(), 1u);
-  CAF_CHECK_EQUAL(db->orders.at("o-1").payment_status, pay::approved);
+  CAF_CHECK_EQUAL(db->orders.at("o-1").payment_status, payment_state::approved);
 }
 
 CAF_TEST(the second event reaches the same orchestrator and ends it) {
@@ -55,17 +55,17 @@ CAF_TEST(the second event reaches the same orchestrator and ends it) {
   ask(router, payment("o-2", true));
   CAF_CHECK_EQUAL(live(), 2u);
   CAF_CHECK_EQUAL(ask(router, inventory("o-1", true)), write_outcome::applied);
-  CAF_CHECK_EQUAL(db->orders.at("o-1").status, status::confirmed);
+  CAF_CHECK_EQUAL(db->orders.at("o-1").status, order_status::confirmed);
   CAF_CHECK_EQUAL(live(), 1u);
   CAF_CHECK_EQUAL(ask(router, inventory("o-2", false)), write_outcome::applied);
-  CAF_CHECK_EQUAL(db->orders.at("o-2").reason, reason::out_of_stock);
+  CAF_CHECK_EQUAL(db->orders.at("o-2").reason, cancel_reason::out_of_stock);
   CAF_CHECK_EQUAL(live(), 0u);
 }
 
 CAF_TEST(rehydration finishes open sagas at their deadlines) {
   db->add_order("o-1", 1000);
-  db->add_order("o-2", 3000).payment_status = pay::approved;
-  db->add_order("o-3", 30000).status = status::confirmed;
+  db->add_order("o-2", 3000).payment_status = payment_state::approved;
+  db->add_order("o-3", 30000).status = order_status::confirmed;
   start();
   self->send(router, rehydrate_atom::value);
   expect((rehydrate_atom), from(self).to(router));
@@ -74,24 +74,24 @@ CAF_TEST(rehydration finishes open sagas at their deadlines) {
   drain();
   CAF_CHECK_EQUAL(live(), 2u);
   advance(1000ms);
-  CAF_CHECK_EQUAL(db->orders.at("o-1").reason, reason::timeout);
-  CAF_CHECK_EQUAL(db->orders.at("o-2").status, status::fresh);
+  CAF_CHECK_EQUAL(db->orders.at("o-1").reason, cancel_reason::timeout);
+  CAF_CHECK_EQUAL(db->orders.at("o-2").status, order_status::fresh);
   CAF_CHECK_EQUAL(live(), 1u);
   advance(2000ms);
-  CAF_CHECK_EQUAL(db->orders.at("o-2").reason, reason::timeout);
+  CAF_CHECK_EQUAL(db->orders.at("o-2").reason, cancel_reason::timeout);
   CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-2"), 1u);
   CAF_CHECK_EQUAL(live(), 0u);
-  CAF_CHECK_EQUAL(db->orders.at("o-3").status, status::confirmed);
+  CAF_CHECK_EQUAL(db->orders.at("o-3").status, order_status::confirmed);
 }
 
 CAF_TEST(a result arriving for a rehydrated saga reaches it) {
-  db->add_order("o-1", 5000).inventory_status = inv::reserved;
+  db->add_order("o-1", 5000).inventory_status = inventory_state::reserved;
   start();
   self->send(router, rehydrate_atom::value);
   drain();
   CAF_CHECK_EQUAL(live(), 1u);
   CAF_CHECK_EQUAL(ask(router, payment("o-1", true)), write_outcome::applied);
-  CAF_CHECK_EQUAL(db->orders.at("o-1").status, status::confirmed);
+  CAF_CHECK_EQUAL(db->orders.at("o-1").status, order_status::confirmed);
   CAF_CHECK_EQUAL(live(), 0u);
 }
 
@@ -105,8 +105,8 @@ CAF_TEST(only owned sagas are rehydrated) {
   drain();
   CAF_CHECK_EQUAL(live(), 1u);
   advance(1000ms);
-  CAF_CHECK_EQUAL(db->orders.at("mine").reason, reason::timeout);
-  CAF_CHECK_EQUAL(db->orders.at("theirs").status, status::fresh);
+  CAF_CHECK_EQUAL(db->orders.at("mine").reason, cancel_reason::timeout);
+  CAF_CHECK_EQUAL(db->orders.at("theirs").status, order_status::fresh);
 }
 
 CAF_TEST(revoking a partition hands its orchestrators off) {
@@ -122,9 +122,9 @@ CAF_TEST(revoking a partition hands its orchestrators off) {
   drain();
   CAF_CHECK_EQUAL(live(), 1u);
   // The new owner rehydrates from the store: the payment is not lost.
-  CAF_CHECK_EQUAL(db->orders.at("a-1").payment_status, pay::approved);
+  CAF_CHECK_EQUAL(db->orders.at("a-1").payment_status, payment_state::approved);
   CAF_CHECK_EQUAL(ask(router, inventory("b-1", true)), write_outcome::applied);
-  CAF_CHECK_EQUAL(db->orders.at("b-1").status, status::confirmed);
+  CAF_CHECK_EQUAL(db->orders.at("b-1").status, order_status::confirmed);
 }
 
 CAF_TEST(a revoked orchestrator commits its write in flight before it stops) {
@@ -150,7 +150,7 @@ CAF_TEST(a revoked orchestrator commits its write in flight before it stops) {
     [](caf::error& e) {
       CAF_FAIL("the write in flight was dropped: " << to_string(e));
     });
-  CAF_CHECK_EQUAL(db->orders.at("a-1").status, status::confirmed);
+  CAF_CHECK_EQUAL(db->orders.at("a-1").status, order_status::confirmed);
   CAF_CHECK_EQUAL(db->saga_writes.size(), 2u);
 }
 
@@ -164,14 +164,14 @@ CAF_TEST(the periodic sweep picks up sagas close to their deadline) {
   drain();
   CAF_CHECK_EQUAL(live(), 2u); // the first sweep rehydrates everything open
   advance(500ms);
-  CAF_CHECK_EQUAL(db->orders.at("late").reason, reason::timeout);
-  CAF_CHECK_EQUAL(db->orders.at("early").status, status::fresh);
+  CAF_CHECK_EQUAL(db->orders.at("late").reason, cancel_reason::timeout);
+  CAF_CHECK_EQUAL(db->orders.at("early").status, order_status::fresh);
   // The next sweep comes one interval after the first.
   db->add_order("later", 1500);
   advance(500ms);
   CAF_CHECK_EQUAL(live(), 2u);
   advance(1500ms);
-  CAF_CHECK_EQUAL(db->orders.at("later").reason, reason::timeout);
+  CAF_CHECK_EQUAL(db->orders.at("later").reason, cancel_reason::timeout);
   // The sweep re-arms forever: stop the router before the fixture drains.
   self->send_exit(router, caf::exit_reason::user_shutdown);
   drain();

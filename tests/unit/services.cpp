@@ -36,10 +36,11 @@ CAF_TEST_FIXTURE_SCOPE(services_tests, fixture)
 CAF_TEST(payment approves up to 100000 cents) {
   self->send(payment_svc, created("o-1", 1, 100000));
   expect((order_created), from(self).to(payment_svc));
-  expect((payment_cmd), from(payment_svc)
-                          .to(store)
-                          .with(payment_cmd{"created-o-1", "o-1", "corr-o-1",
-                                            100000, true, ""}));
+  expect((payment_cmd),
+         from(payment_svc)
+           .to(store)
+           .with(payment_cmd{"created-o-1", "o-1", "corr-o-1", 100000, true,
+                             cancel_reason::none}));
   drain();
   CAF_CHECK_EQUAL(db->payments.at("o-1"), true);
 }
@@ -51,7 +52,7 @@ CAF_TEST(payment declines above 100000 cents) {
          from(payment_svc)
            .to(store)
            .with(payment_cmd{"created-o-2", "o-2", "corr-o-2", 100001, false,
-                             reason::payment_declined}));
+                             cancel_reason::payment_declined}));
   drain();
   CAF_CHECK_EQUAL(db->payments.at("o-2"), false);
 }
@@ -82,7 +83,7 @@ CAF_TEST(inventory rejects more than 10 units without touching stock) {
          from(inventory_svc)
            .to(store)
            .with(reserve_cmd{"created-o-6", "o-6", "corr-o-6", "SKU-1", 11, 20,
-                             reason::quantity_limit}));
+                             cancel_reason::quantity_limit}));
   drain();
   CAF_CHECK_EQUAL(db->reservations.count("o-6"), 0u);
   CAF_CHECK_EQUAL(db->stock.count("SKU-1"), 0u);
