@@ -41,8 +41,8 @@ const char* name_of(const std::array<const char*, N>& names, E x) {
 }
 
 template <class E, size_t N>
-std::optional<E> value_of(const std::array<const char*, N>& names,
-                          std::string_view text) {
+std::optional<E>
+value_of(const std::array<const char*, N>& names, std::string_view text) {
   for (size_t i = 0; i < N; ++i)
     if (text == names[i])
       return static_cast<E>(i);
