@@ -7,8 +7,11 @@
 #include <vector>
 
 #include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
 
 #include "actors/messages.hpp"
+#include "actors/store.hpp"
 
 namespace troupe {
 
@@ -43,5 +46,14 @@ typename Inspector::result_type inspect(Inspector& f, created_order& x) {
   return f(caf::meta::type_name("created_order"), x.order_id, x.correlation_id,
            x.status, x.created);
 }
+
+/// Order intake: what the HTTP adapter asks of the store.
+using order_intake_actor
+  = caf::typed_actor<caf::replies_to<create_order>::with<created_order>>;
+
+/// Everything a store binding offers a node: the domain's port, the dead
+/// letters and order intake. Narrower handles convert from it implicitly.
+using node_store_actor
+  = store_actor::extend_with<dead_letter_actor, order_intake_actor>;
 
 } // namespace troupe

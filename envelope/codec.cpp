@@ -85,6 +85,14 @@ bool boolean(const json& obj, const char* key) {
   return x.get<bool>();
 }
 
+/// The message of one topic, built as the topic's event type: a decoder
+/// that builds another type does not compile.
+template <class Event, class Build>
+caf::message as(topic<Event>, Build build) {
+  Event x = build();
+  return caf::make_message(std::move(x));
+}
+
 } // namespace
 
 caf::expected<caf::message>
@@ -126,35 +134,48 @@ decode(const std::string& topic, const std::string& key,
     auto& p = field(env, "payload");
     if (!p.is_object())
       throw malformed("payload must be an object");
-    if (topic == events::order_created) {
-      order_created x{event_id,
-                      order_id,
-                      corr,
-                      str(p, "customer_email"),
-                      str(p, "item_sku"),
-                      int32(p, "quantity"),
-                      integer(p, "amount_cents")};
-      if (x.quantity < 1 || x.amount_cents < 0)
-        throw malformed("quantity or amount_cents out of range");
-      return caf::make_message(std::move(x));
-    }
-    if (topic == events::payment_result)
-      return caf::make_message(
-        payment_result{event_id, order_id, corr, boolean(p, "approved"),
-                       word(p, "reason", parse_cancel_reason)});
-    if (topic == events::inventory_result)
-      return caf::make_message(
-        inventory_result{event_id, order_id, corr, boolean(p, "reserved"),
-                         word(p, "reason", parse_cancel_reason)});
-    if (topic == events::status_changed)
-      return caf::make_message(status_changed{
-        event_id, order_id, corr, word(p, "status", parse_order_status),
-        word(p, "reason", parse_cancel_reason), opt_str(p, "customer_email")});
-    if (topic == events::inventory_release)
-      return caf::make_message(compensation{
-        event_id, order_id, corr, str(p, "item_sku"), int32(p, "quantity")});
-    if (topic == events::payment_refund)
-      return caf::make_message(compensation{event_id, order_id, corr, "", 0});
+    if (topic == topics::order_created.name)
+      return as(topics::order_created, [&] {
+        order_created x{event_id,
+                        order_id,
+                        corr,
+                        str(p, "customer_email"),
+                        str(p, "item_sku"),
+                        int32(p, "quantity"),
+                        integer(p, "amount_cents")};
+        if (x.quantity < 1 || x.amount_cents < 0)
+          throw malformed("quantity or amount_cents out of range");
+        return x;
+      });
+    if (topic == topics::payment_result.name)
+      return as(topics::payment_result, [&] {
+        return payment_result{event_id, order_id, corr, boolean(p, "approved"),
+                              word(p, "reason", parse_cancel_reason)};
+      });
+    if (topic == topics::inventory_result.name)
+      return as(topics::inventory_result, [&] {
+        return inventory_result{event_id, order_id, corr,
+                                boolean(p, "reserved"),
+                                word(p, "reason", parse_cancel_reason)};
+      });
+    if (topic == topics::status_changed.name)
+      return as(topics::status_changed, [&] {
+        return status_changed{event_id,
+                              order_id,
+                              corr,
+                              word(p, "status", parse_order_status),
+                              word(p, "reason", parse_cancel_reason),
+                              opt_str(p, "customer_email")};
+      });
+    if (topic == topics::inventory_release.name)
+      return as(topics::inventory_release, [&] {
+        return compensation{event_id, order_id, corr, str(p, "item_sku"),
+                            int32(p, "quantity")};
+      });
+    if (topic == topics::payment_refund.name)
+      return as(topics::payment_refund, [&] {
+        return compensation{event_id, order_id, corr, "", 0};
+      });
     throw malformed("no decoder for topic " + topic);
   } catch (const malformed& e) {
     return make_error(troupe_errc::malformed_event, e.what());

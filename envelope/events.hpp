@@ -9,15 +9,18 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/messages.hpp"
+#include "actors/topics.hpp"
 
 namespace troupe::events {
 
-constexpr const char* order_created = "order.created";
-constexpr const char* payment_result = "payment.result";
-constexpr const char* inventory_result = "inventory.result";
-constexpr const char* status_changed = "order.status.changed";
-constexpr const char* inventory_release = "inventory.release";
-constexpr const char* payment_refund = "payment.refund";
+// Topic names (the event type of a message is its topic); declared with
+// their event types in actors/topics.hpp.
+constexpr const char* order_created = topics::order_created.name;
+constexpr const char* payment_result = topics::payment_result.name;
+constexpr const char* inventory_result = topics::inventory_result.name;
+constexpr const char* status_changed = topics::status_changed.name;
+constexpr const char* inventory_release = topics::inventory_release.name;
+constexpr const char* payment_refund = topics::payment_refund.name;
 
 constexpr int version = 1;
 

@@ -137,14 +137,14 @@ void dispatch(delivery_ptr self, uint64_t id) {
   if (i == st.jobs.end())
     return;
   auto& p = i->second;
-  auto route = st.cfg.routes.find(p.job.topic);
-  if (route == st.cfg.routes.end()) {
+  auto handler = st.cfg.routes.handler(p.job.topic);
+  if (!handler) {
     p.last_error = "no handler for topic " + p.job.topic;
     write_dead_letter(self, id);
     return;
   }
   ++p.attempts;
-  self->request(route->second, st.cfg.handler_timeout, p.job.event)
+  self->request(handler, st.cfg.handler_timeout, p.job.event)
     .then([=](write_outcome) { finish(self, id, delivery_outcome::handled); },
           [=](caf::error& err) { failed(self, id, err); });
 }

@@ -53,6 +53,7 @@
 #include "actors/messages.hpp"
 #include "actors/store.hpp"
 #include "runtime/backoff.hpp"
+#include "runtime/event_routes.hpp"
 
 namespace troupe {
 
@@ -104,7 +105,7 @@ using delivery_actor
 
 struct delivery_config {
   std::string consumer; ///< name in dead letters, metrics and logs
-  std::map<std::string, caf::actor> routes; ///< topic -> handler
+  event_routes routes;  ///< topic -> handler
   dead_letter_actor dead_letters;
   /// Where a dead letter goes when the store refuses it: straight to Kafka.
   dead_letter_fallback_actor fallback;

@@ -37,6 +37,8 @@
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
 #include <caf/behavior.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
@@ -91,5 +93,24 @@ struct supervisor_state {
 caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
                          std::vector<child_spec> children,
                          supervisor_config cfg);
+
+/// Spawns a supervisor in front of one child (`forward_to`) that `start`
+/// spawns, and returns the supervisor's handle typed as the child's
+/// interface: the supervisor forwards what it receives to the current
+/// incarnation, so it answers what the child answers.
+///
+///   payment_actor payment = supervise_one(sys, "payment", cfg,
+///     [store](caf::actor_system& s) { return s.spawn(payment_service, store); });
+template <class Start>
+auto supervise_one(caf::actor_system& sys, std::string name,
+                   supervisor_config cfg, Start start) {
+  using handle = decltype(start(sys));
+  cfg.forward_to = name;
+  child_spec spec{std::move(name), [start](caf::local_actor* parent) {
+                    return caf::actor_cast<caf::actor>(start(parent->system()));
+                  }};
+  return caf::actor_cast<handle>(
+    sys.spawn(supervisor, std::vector<child_spec>{std::move(spec)}, cfg));
+}
 
 } // namespace troupe

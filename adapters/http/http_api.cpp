@@ -234,7 +234,8 @@ http_routes::match(const std::string& method, const std::string& path,
 
 // -- the API -------------------------------------------------------------------
 
-http_api::http_api(caf::actor_system& sys, http_settings cfg, caf::actor store,
+http_api::http_api(caf::actor_system& sys, http_settings cfg,
+                   order_intake_actor store,
                    std::shared_ptr<order_queries> queries, readiness ready,
                    route_hook extra)
   : sys_(sys),

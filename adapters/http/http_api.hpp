@@ -23,6 +23,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include "actors/commands.hpp"
 #include "adapters/http/access.hpp"
 #include "adapters/http/http_server.hpp"
 
@@ -90,7 +91,7 @@ public:
   /// Extra routes registered by the node.
   using route_hook = std::function<void(http_routes&)>;
 
-  http_api(caf::actor_system& sys, http_settings cfg, caf::actor store,
+  http_api(caf::actor_system& sys, http_settings cfg, order_intake_actor store,
            std::shared_ptr<order_queries> queries, readiness ready,
            route_hook extra = {});
   ~http_api();
@@ -119,7 +120,7 @@ private:
 
   caf::actor_system& sys_;
   http_settings cfg_;
-  caf::actor store_;
+  order_intake_actor store_;
   std::shared_ptr<order_queries> queries_;
   readiness ready_;
   route_hook extra_;

@@ -42,7 +42,7 @@ first_topic_partitions(consumer_state& st,
   std::vector<int32_t> result;
   if (st.cfg.routes.empty())
     return result;
-  auto& first = st.cfg.routes.begin()->first;
+  auto first = st.cfg.routes.topics().front();
   for (int i = 0; i < parts->cnt; ++i)
     if (first == parts->elems[i].topic)
       result.push_back(parts->elems[i].partition);
@@ -338,9 +338,10 @@ caf::behavior kafka_consumer(caf::stateful_actor<consumer_state>* self,
     throw std::runtime_error(std::string{"kafka consumer: "} + err);
   }
   rd_kafka_poll_set_consumer(st.rk);
+  auto routed = st.cfg.routes.topics();
   auto topics
-    = rd_kafka_topic_partition_list_new(static_cast<int>(st.cfg.routes.size()));
-  for (auto& [topic, target] : st.cfg.routes)
+    = rd_kafka_topic_partition_list_new(static_cast<int>(routed.size()));
+  for (auto& topic : routed)
     rd_kafka_topic_partition_list_add(topics, topic.c_str(),
                                       RD_KAFKA_PARTITION_UA);
   auto rc = rd_kafka_subscribe(st.rk, topics);

@@ -28,12 +28,13 @@
 #include "actors/store.hpp"
 #include "adapters/kafka/kafka_settings.hpp"
 #include "runtime/backoff.hpp"
+#include "runtime/event_routes.hpp"
 
 namespace troupe {
 
 struct consumer_config {
-  std::string name; ///< the consumer group is `<group_prefix>.<name>`
-  std::map<std::string, caf::actor> routes; ///< topic -> handler
+  std::string name;    ///< the consumer group is `<group_prefix>.<name>`
+  event_routes routes; ///< topic -> handler
   kafka_settings kafka;
   dead_letter_actor dead_letters; ///< the PostgreSQL store
   /// Takes dead letters the store refuses straight to Kafka.

@@ -8,9 +8,9 @@
 #include <memory>
 #include <vector>
 
-#include <caf/actor_cast.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 #include <pqxx/pqxx>
 
 #include "actors/commands.hpp"
@@ -61,7 +61,10 @@ struct shard_state {
   bool flush_scheduled = false;
 };
 
-using shard_ptr = caf::stateful_actor<shard_state>*;
+/// A shard answers the store's commands; `flush_atom` runs its next batch.
+using shard_actor = node_store_actor::extend<caf::reacts_to<flush_atom>>;
+
+using shard_ptr = shard_actor::stateful_pointer<shard_state>;
 
 bool ensure_connection(shard_ptr self) {
   return self->state.conn->get() != nullptr;
@@ -158,7 +161,8 @@ caf::typed_response_promise<reply_of<Cmd>> enqueue(shard_ptr self, Cmd cmd) {
   return rp;
 }
 
-caf::behavior pg_shard(shard_ptr self, pg_settings cfg, int32_t index) {
+shard_actor::behavior_type pg_shard(shard_ptr self, pg_settings cfg,
+                                    int32_t index) {
   self->state.cfg = std::move(cfg);
   self->state.index = index;
   self->state.conn = std::make_unique<pg_connection>(
@@ -186,20 +190,21 @@ caf::behavior pg_shard(shard_ptr self, pg_settings cfg, int32_t index) {
 
 struct router_state {
   static inline const char* name = "pg_store";
-  std::vector<caf::actor> shards;
+  std::vector<shard_actor> shards;
   size_t next = 0;
 };
 
-caf::behavior pg_router(caf::stateful_actor<router_state>* self,
-                        std::vector<caf::actor> shards) {
+node_store_actor::behavior_type
+pg_router(node_store_actor::stateful_pointer<router_state> self,
+          std::vector<shard_actor> shards) {
   self->state.shards = std::move(shards);
   for (auto& shard : self->state.shards)
     self->link_to(shard);
-  auto by_key = [=](const std::string& key) -> const caf::actor& {
+  auto by_key = [=](const std::string& key) -> const shard_actor& {
     auto& s = self->state.shards;
     return s[std::hash<std::string>{}(key) % s.size()];
   };
-  auto any = [=]() -> const caf::actor& {
+  auto any = [=]() -> const shard_actor& {
     auto& st = self->state;
     return st.shards[st.next++ % st.shards.size()];
   };
@@ -238,15 +243,12 @@ caf::behavior pg_router(caf::stateful_actor<router_state>* self,
 
 } // namespace
 
-caf::actor spawn_pg_store(caf::actor_system& sys, const pg_settings& cfg) {
-  std::vector<caf::actor> shards;
+node_store_actor spawn_pg_store(caf::actor_system& sys,
+                                const pg_settings& cfg) {
+  std::vector<shard_actor> shards;
   for (int32_t i = 0; i < std::max(1, cfg.pool_size); ++i)
     shards.push_back(sys.spawn<caf::detached>(pg_shard, cfg, i));
   return sys.spawn(pg_router, std::move(shards));
-}
-
-store_actor as_store(const caf::actor& pg_store) {
-  return caf::actor_cast<store_actor>(pg_store);
 }
 
 } // namespace troupe

@@ -23,7 +23,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
-#include "actors/store.hpp"
+#include "actors/commands.hpp"
 #include "adapters/postgres/fencing.hpp"
 
 namespace troupe {
@@ -37,11 +37,7 @@ struct pg_settings {
   std::shared_ptr<partition_fence> fence;
 };
 
-/// Spawns the shards and their router; the returned handle also accepts
-/// `create_order` and `dead_letter` (adapters/postgres/commands.hpp).
-caf::actor spawn_pg_store(caf::actor_system& sys, const pg_settings& cfg);
-
-/// The same actor, seen through the domain's port.
-store_actor as_store(const caf::actor& pg_store);
+/// Spawns the shards and their router.
+node_store_actor spawn_pg_store(caf::actor_system& sys, const pg_settings& cfg);
 
 } // namespace troupe

@@ -29,7 +29,7 @@ using namespace troupe::test;
 
 namespace {
 
-write_outcome write(caf::actor_system& sys, const caf::actor& store,
+write_outcome write(caf::actor_system& sys, const node_store_actor& store,
                     saga_write w) {
   write_outcome result = write_outcome::stale;
   caf::scoped_actor self{sys};
@@ -41,8 +41,8 @@ write_outcome write(caf::actor_system& sys, const caf::actor& store,
   return result;
 }
 
-caf::expected<write_outcome> try_write(caf::actor_system& sys,
-                                       const caf::actor& store, saga_write w) {
+caf::expected<write_outcome>
+try_write(caf::actor_system& sys, const node_store_actor& store, saga_write w) {
   caf::expected<write_outcome> result{caf::error{}};
   caf::scoped_actor self{sys};
   self->request(store, std::chrono::seconds(10), std::move(w))

@@ -43,7 +43,7 @@ bool wait_for(const std::string& url, const std::string& sql,
   return false;
 }
 
-created_order create(caf::actor_system& sys, const caf::actor& store,
+created_order create(caf::actor_system& sys, const node_store_actor& store,
                      int64_t amount) {
   create_order cmd;
   cmd.order_id = events::new_uuid();
@@ -75,7 +75,7 @@ CAF_TEST(a redelivered order.created is charged once) {
   auto store = spawn_pg_store(sys, pg);
   auto order = create(sys, store, 5000);
   CAF_CHECK(order.created);
-  auto payment = sys.spawn(payment_service, as_store(store));
+  auto payment = sys.spawn(payment_service, store);
   order_created ev{
     "ev-1", order.order_id, order.correlation_id, "c@example.com", "SKU-IT", 1,
     5000};
@@ -128,15 +128,14 @@ CAF_TEST(the consumer applies a redelivered event once and dead
   v9["version"] = 9;
   v9["event_id"] = "ev-43";
   kafka.produce("order.created", order.order_id, v9.dump());
-  auto payment
-    = caf::actor_cast<caf::actor>(sys.spawn(payment_service, as_store(store)));
+  auto payment = sys.spawn(payment_service, store);
   consumer_config cc;
   cc.name = "payment";
   cc.kafka.brokers = kafka.bootstrap();
   cc.kafka.session_timeout = std::chrono::seconds(6);
   cc.kafka.group_prefix = "it";
-  cc.routes = {{"order.created", payment}};
-  cc.dead_letters = caf::actor_cast<dead_letter_actor>(store);
+  cc.routes.add(topics::order_created, payment);
+  cc.dead_letters = store;
   auto consumer = sys.spawn<caf::detached>(kafka_consumer, cc);
   CAF_CHECK(wait_for(url, "SELECT count(*) FROM dead_letters", "2"));
   CAF_CHECK(wait_for(url, "SELECT count(*) FROM processed_events", "1"));

@@ -36,8 +36,11 @@ struct recorder {
 
 using rec_ptr = std::shared_ptr<recorder>;
 
+using order_handler = event_handler_actor<order_created>;
+
 /// A handler that fails as scripted, then succeeds.
-caf::behavior scripted_handler(caf::event_based_actor*, rec_ptr rec) {
+order_handler::behavior_type scripted_handler(order_handler::pointer,
+                                              rec_ptr rec) {
   return {
     [=](order_created&) -> caf::result<write_outcome> {
       ++rec->handler_calls;
@@ -112,7 +115,7 @@ struct fixture : test_coordinator_fixture<> {
   void start(retry_policy p) {
     delivery_config cfg;
     cfg.consumer = "payment";
-    cfg.routes = {{"order.created", sys.spawn(scripted_handler, rec)}};
+    cfg.routes.add(topics::order_created, sys.spawn(scripted_handler, rec));
     cfg.dead_letters = sys.spawn(fake_dlq, rec);
     cfg.fallback = sys.spawn(fake_direct, rec);
     cfg.retry = p;

@@ -1,0 +1,151 @@
+#include "apps/troupe-node/roles.hpp"
+
+#include <caf/send.hpp>
+
+#include "actors/saga_router.hpp"
+#include "actors/services.hpp"
+#include "actors/topics.hpp"
+#include "adapters/kafka/partitioner.hpp"
+#include "observability/log.hpp"
+
+namespace troupe {
+
+int32_t partition_ownership::partition_of(const std::string& order_id) const {
+  auto n = partitions.load();
+  return n > 0 ? partition_for(order_id, n) : -1;
+}
+
+bool partition_ownership::owns(const std::string& order_id) {
+  auto p = partition_of(order_id);
+  std::lock_guard<std::mutex> guard{mtx};
+  return p >= 0 && owned.count(p) > 0;
+}
+
+namespace {
+
+/// A service role: `spawn(sys, store, cfg)` starts the service, which
+/// answers the events of every topic in `ts`.
+template <class Spawn, class... Events>
+consumer_role service(const char* name, Spawn spawn, topic<Events>... ts) {
+  return {name, [=](node_context& n, consumer_config& c) {
+            auto svc = n.supervise(
+              name, [spawn, store = store_actor{n.store},
+                     stock = n.cfg.default_stock](caf::actor_system& sys) {
+                return spawn(sys, store, stock);
+              });
+            (c.routes.add(ts, svc), ...);
+          }};
+}
+
+/// The orchestrator role: the saga router behind a supervisor, fed by the
+/// results topics; partition assignments drive fencing, claims and
+/// hand-offs.
+void wire_orchestrator(node_context& n, consumer_config& c) {
+  auto own = n.own;
+  auto fence = n.fence;
+  auto metadata = n.metadata;
+  const auto* results = topics::payment_result.name;
+  // One try now; if Kafka does not answer, the readiness check learns the
+  // partition count as soon as it does.
+  own->partitions = metadata->partitions(results);
+  if (own->partitions == 0)
+    log::warn("node",
+              "cannot read the partitions of {} yet; sagas are rehydrated "
+              "once Kafka answers",
+              results);
+  saga_router_config rc;
+  rc.sweep_interval = std::chrono::duration_cast<std::chrono::milliseconds>(
+    n.cfg.sweep_interval);
+  rc.owns = [own](const std::string& id) { return own->owns(id); };
+  rc.partition_of = [own](const std::string& id) {
+    return own->partition_of(id);
+  };
+  // A restarted router rehydrates the open sagas of its partitions.
+  auto router = n.supervise(
+    "saga router",
+    [store = store_actor{n.store}, rc](caf::actor_system& sys) {
+      return sys.spawn(saga_router, store, rc, true);
+    });
+  c.routes.add(topics::payment_result, router);
+  c.routes.add(topics::inventory_result, router);
+  // Claims run on the claimer's thread with backoff until they succeed; the
+  // sagas of claimed partitions are rehydrated then.
+  partition_claimer::settings ps;
+  ps.base = n.retry.base;
+  ps.cap = std::min(n.retry.cap, std::chrono::milliseconds{2000});
+  auto claimer = std::make_shared<partition_claimer>(
+    fence, n.cfg.pg_url, ps, [router](const std::vector<int32_t>&) {
+      caf::anon_send(router, rehydrate_atom::value);
+    });
+  n.keep.push_back(claimer);
+  n.checks.push_back({"fencing", [fence] { return fence->not_ready_reason(); }});
+  n.checks.push_back(
+    {"orchestrator", [own, metadata, router, results]() -> std::string {
+       if (own->partitions > 0)
+         return "";
+       if (auto n = metadata->partitions(results); n > 0) {
+         own->partitions = n;
+         log::info("node", "{} has {} partitions: rehydrating sagas",
+                   results, n);
+         caf::anon_send(router, rehydrate_atom::value);
+         return "";
+       }
+       return std::string{"orchestrator: partitions of "} + results
+              + " not known yet";
+     }});
+  // Runs on the consumer's thread inside librdkafka's rebalance callback:
+  // records the assignment and returns; the claimer claims. Until then saga
+  // writes for these partitions get a retryable error.
+  c.on_assigned = [own, fence, claimer](const std::vector<int32_t>& parts) {
+    fence->assign(parts);
+    {
+      std::lock_guard<std::mutex> guard{own->mtx};
+      own->owned.insert(parts.begin(), parts.end());
+    }
+    claimer->wake();
+  };
+  c.on_revoked = [own, router, fence](const std::vector<int32_t>& parts) {
+    fence->release(parts);
+    {
+      std::lock_guard<std::mutex> guard{own->mtx};
+      for (auto p : parts)
+        own->owned.erase(p);
+    }
+    caf::anon_send(router, revoke_atom::value, parts);
+  };
+}
+
+} // namespace
+
+const std::vector<consumer_role>& consumer_roles() {
+  static const std::vector<consumer_role> roles{
+    service(
+      "payment",
+      [](caf::actor_system& sys, store_actor store, int64_t) {
+        return sys.spawn(payment_service, store);
+      },
+      topics::order_created, topics::payment_refund),
+    service(
+      "inventory",
+      [](caf::actor_system& sys, store_actor store, int64_t stock) {
+        return sys.spawn(inventory_service, store, stock);
+      },
+      topics::order_created, topics::inventory_release),
+    service(
+      "notification",
+      [](caf::actor_system& sys, store_actor store, int64_t) {
+        return sys.spawn(notification_service, store);
+      },
+      topics::status_changed),
+    service(
+      "analytics",
+      [](caf::actor_system& sys, store_actor store, int64_t) {
+        return sys.spawn(analytics_service, store);
+      },
+      topics::order_created),
+    {"orchestrator", wire_orchestrator},
+  };
+  return roles;
+}
+
+} // namespace troupe

@@ -1,0 +1,88 @@
+// The roles a node runs, as data.
+//
+//   role           consumer reads                         handler
+//   payment        order.created, payment.refund          payment service
+//   inventory      order.created, inventory.release       inventory service
+//   notification   order.status.changed                   notification service
+//   analytics      order.created                          analytics service
+//   orchestrator   payment.result, inventory.result       saga router (+ fencing)
+//
+// Each consumer role is a name and a `wire` function that spawns the role's
+// handler under a supervisor and routes the consumer's topics to it; the
+// composition root (main.cpp) runs one loop over the table. The `api` role
+// is the HTTP server (main.cpp).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <caf/actor_addr.hpp>
+#include <caf/actor_system.hpp>
+
+#include "actors/commands.hpp"
+#include "adapters/kafka/consumer.hpp"
+#include "adapters/kafka/metadata.hpp"
+#include "adapters/postgres/fencing.hpp"
+#include "apps/troupe-node/node_config.hpp"
+#include "runtime/readiness.hpp"
+#include "runtime/supervisor.hpp"
+
+namespace troupe {
+
+/// Partitions of the orchestrator's topics this node owns. Written on the
+/// orchestrator consumer's thread (rebalances), read by the fence and the
+/// saga router.
+struct partition_ownership {
+  std::mutex mtx;
+  std::set<int32_t> owned;
+  std::atomic<int32_t> partitions{0}; ///< 0: not known yet
+
+  int32_t partition_of(const std::string& order_id) const;
+  bool owns(const std::string& order_id);
+};
+
+/// What the roles are wired with; lives as long as the node's actors.
+struct node_context {
+  caf::actor_system& sys;
+  const node_config& cfg;
+  retry_policy retry; ///< restarts back off like retries
+  node_store_actor store;
+  readiness_actor readiness;
+  std::shared_ptr<kafka_metadata> metadata;
+  std::shared_ptr<partition_ownership> own;
+  std::shared_ptr<partition_fence> fence; ///< set with the orchestrator role
+  /// Checks the readiness prober runs; roles add theirs.
+  std::vector<readiness_check> checks;
+  /// The supervised handlers, stopped after the consumers at shutdown.
+  std::vector<caf::actor_addr> handlers;
+  /// Helpers that must outlive the actors (the partition claimer).
+  std::vector<std::shared_ptr<void>> keep;
+
+  /// `start`'s actor under a supervisor reporting to readiness as `name`;
+  /// returns the supervisor's handle typed as the actor's.
+  template <class Start>
+  auto supervise(std::string name, Start start) {
+    supervisor_config sc;
+    sc.backoff = retry;
+    sc.on_health = report_health(readiness, name);
+    auto handle = supervise_one(sys, std::move(name), std::move(sc), start);
+    handlers.push_back(handle.address());
+    return handle;
+  }
+};
+
+struct consumer_role {
+  const char* name;
+  /// Spawns the role's handler and adds its routes (and callbacks) to `c`.
+  std::function<void(node_context&, consumer_config& c)> wire;
+};
+
+/// Every consumer role, in start order.
+const std::vector<consumer_role>& consumer_roles();
+
+} // namespace troupe
