@@ -24,9 +24,9 @@ using namespace troupe;
 
 namespace {
 
-const char* topics[] = {events::order_created,     events::payment_result,
-                        events::inventory_result,  events::status_changed,
-                        events::inventory_release, events::payment_refund};
+const char* fuzz_topics[] = {events::order_created,     events::payment_result,
+                             events::inventory_result,  events::status_changed,
+                             events::inventory_release, events::payment_refund};
 
 [[noreturn]] void violated(const char* what, std::string_view input) {
   std::fprintf(stderr, "invariant violated: %s\ninput: %s\n", what,
@@ -61,11 +61,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto nl1 = input.find('\n');
   auto first = input.substr(0, nl1);
   std::string topic;
-  for (auto t : topics)
+  for (auto t : fuzz_topics)
     if (first == t)
       topic = t;
   if (topic.empty())
-    topic = topics[first.size() % 6];
+    topic = fuzz_topics[first.size() % 6];
   std::string key, value;
   if (nl1 != std::string_view::npos) {
     auto rest = input.substr(nl1 + 1);

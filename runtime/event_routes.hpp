@@ -27,9 +27,8 @@ namespace troupe {
 
 /// The interface a handler of `Event` needs.
 template <class Event>
-using event_handler_actor
-  = caf::typed_actor<typename caf::replies_to<Event>::template with<
-    write_outcome>>;
+using event_handler_actor = caf::typed_actor<
+  typename caf::replies_to<Event>::template with<write_outcome>>;
 
 class event_routes {
 public:

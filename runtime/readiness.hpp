@@ -58,7 +58,7 @@ using readiness_actor = caf::typed_actor<
 
 struct readiness_state {
   static inline const char* name = "readiness";
-  std::vector<std::string> sources; ///< required, in order
+  std::vector<std::string> sources;             ///< required, in order
   std::map<std::string, std::string> not_ready; ///< source -> why
   std::shared_ptr<readiness_view> view;
 };

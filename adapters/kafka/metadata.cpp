@@ -31,8 +31,7 @@ std::string kafka_metadata::why_unreachable(std::chrono::milliseconds timeout) {
   if (rk_ == nullptr)
     return error_;
   const rd_kafka_metadata_t* md = nullptr;
-  if (rd_kafka_metadata(rk_, 1, nullptr, &md,
-                        static_cast<int>(timeout.count()))
+  if (rd_kafka_metadata(rk_, 1, nullptr, &md, static_cast<int>(timeout.count()))
       != RD_KAFKA_RESP_ERR_NO_ERROR)
     return "kafka: brokers unreachable";
   rd_kafka_metadata_destroy(md);

@@ -61,11 +61,10 @@ void wire_orchestrator(node_context& n, consumer_config& c) {
     return own->partition_of(id);
   };
   // A restarted router rehydrates the open sagas of its partitions.
-  auto router = n.supervise(
-    "saga router",
-    [store = store_actor{n.store}, rc](caf::actor_system& sys) {
-      return sys.spawn(saga_router, store, rc, true);
-    });
+  auto router = n.supervise("saga router", [store = store_actor{n.store},
+                                            rc](caf::actor_system& sys) {
+    return sys.spawn(saga_router, store, rc, true);
+  });
   c.routes.add(topics::payment_result, router);
   c.routes.add(topics::inventory_result, router);
   // Claims run on the claimer's thread with backoff until they succeed; the
@@ -78,15 +77,16 @@ void wire_orchestrator(node_context& n, consumer_config& c) {
       caf::anon_send(router, rehydrate_atom::value);
     });
   n.keep.push_back(claimer);
-  n.checks.push_back({"fencing", [fence] { return fence->not_ready_reason(); }});
+  n.checks.push_back(
+    {"fencing", [fence] { return fence->not_ready_reason(); }});
   n.checks.push_back(
     {"orchestrator", [own, metadata, router, results]() -> std::string {
        if (own->partitions > 0)
          return "";
        if (auto n = metadata->partitions(results); n > 0) {
          own->partitions = n;
-         log::info("node", "{} has {} partitions: rehydrating sagas",
-                   results, n);
+         log::info("node", "{} has {} partitions: rehydrating sagas", results,
+                   n);
          caf::anon_send(router, rehydrate_atom::value);
          return "";
        }
