@@ -534,16 +534,6 @@ std::string validate_file(const std::string& path,
   return "";
 }
 
-/// Whether CAF's command-line syntax of `opt` accepts `value`. CAF stores
-/// what it parses; `parse` below then stores the file and the arguments
-/// again, in their order, so the final value is the same.
-std::string check_value(const caf::config_option& opt,
-                        const std::string& value) {
-  if (opt.parse(value))
-    return "";
-  return "expects " + str(opt.type_name()) + ", got '" + value + "'";
-}
-
 std::string read_bootstrap(const std::string& path) {
   std::ifstream in{path};
   std::string line;
@@ -596,14 +586,38 @@ void node_config::print_help(std::ostream& out) const {
   out << "\nCAF's own options (scheduler, logger, ...): --long-help\n";
 }
 
-std::string node_config::collect_args(int argc, char** argv,
-                                      std::vector<std::string>& args,
-                                      std::string& file) {
-  std::vector<std::string> flags;
+std::string
+node_config::collect_args(int argc, char** argv, std::vector<std::string>& args,
+                          std::vector<late_value>& late, std::string& file) {
+  // CAF's command line takes a boolean only as a bare `--key` (meaning
+  // true): booleans with a value, from a flag or the environment, are stored
+  // after CAF has read the file, in the same order, so later still wins.
+  auto take = [&](const caf::config_option& opt,
+                  const std::string& value) -> std::string {
+    // CAF's parse of one value also stores it; `parse` in `load` then
+    // stores the file and these arguments again, in their order.
+    auto parsed = opt.parse(value);
+    if (!parsed)
+      return "expects " + str(opt.type_name()) + ", got '" + value + "'";
+    if (opt.is_flag())
+      late.push_back({&opt, std::move(*parsed)});
+    else
+      args.push_back("--" + str(opt.full_name()) + "=" + value);
+    return "";
+  };
+  // Environment first, then the command line, so flags win. CAF's own
+  // options follow the same naming rule (TROUPE_SCHEDULER_MAX_THREADS).
+  for (auto& opt : custom_options_) {
+    auto key = str(opt.category()) + "." + str(opt.long_name());
+    auto name = env_name(key);
+    if (auto val = std::getenv(name.c_str()))
+      if (auto why = take(opt, val); !why.empty())
+        return name + " (" + key + "): " + why;
+  }
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--long-help" || arg == "--dump-config") {
-      flags.push_back(arg);
+      args.push_back(arg);
       continue;
     }
     if (arg.rfind("--", 0) != 0 || arg.size() == 2)
@@ -628,23 +642,9 @@ std::string node_config::collect_args(int argc, char** argv,
       return "--" + name + ": missing value (" + str(opt->type_name()) + ")";
     if (name == "config-file")
       file = value;
-    else if (auto why = check_value(*opt, value); !why.empty())
+    if (auto why = take(*opt, value); !why.empty())
       return "--" + name + ": " + why;
-    flags.push_back("--" + name + "=" + value);
   }
-  // Environment first, then the command line, so flags win. CAF's own
-  // options follow the same naming rule (TROUPE_SCHEDULER_MAX_THREADS).
-  for (auto& opt : custom_options_) {
-    auto key = str(opt.category()) + "." + str(opt.long_name());
-    auto name = env_name(key);
-    auto val = std::getenv(name.c_str());
-    if (val == nullptr)
-      continue;
-    if (auto why = check_value(opt, val); !why.empty())
-      return name + " (" + key + "): " + why;
-    args.emplace_back("--" + str(opt.full_name()) + "=" + val);
-  }
-  args.insert(args.end(), flags.begin(), flags.end());
   return "";
 }
 
@@ -658,14 +658,19 @@ std::string node_config::load(int argc, char** argv) {
     }
   }
   std::vector<std::string> args;
+  std::vector<late_value> late;
   std::string file;
-  if (auto err = collect_args(argc, argv, args, file); !err.empty())
+  if (auto err = collect_args(argc, argv, args, late, file); !err.empty())
     return err;
   if (!file.empty())
     if (auto err = validate_file(file, custom_options_); !err.empty())
       return err;
   if (auto err = parse(args, file.empty() ? nullptr : file.c_str()))
     return "invalid command line or environment: " + render(err);
+  for (auto& [opt, value] : late) {
+    opt->store(value);
+    caf::put(content, opt->full_name(), value);
+  }
   if (!remainder.empty())
     return "unexpected argument '" + remainder.front() + "'";
   if (cli_helptext_printed)

@@ -169,10 +169,18 @@ public:
   void print_help(std::ostream& out) const;
 
 private:
-  /// Checks the flags and the environment, and returns them as
-  /// `--key=value` arguments for CAF (environment first, so flags win).
+  /// A boolean from the environment or a flag, stored after CAF's parse.
+  struct late_value {
+    const caf::config_option* opt;
+    caf::config_value value;
+  };
+
+  /// Checks the environment and the flags, and returns them as `--key=value`
+  /// arguments for CAF (environment first, so flags win) and booleans to
+  /// store after CAF's parse. `file` is the --config-file, if any.
   std::string collect_args(int argc, char** argv,
-                           std::vector<std::string>& args, std::string& file);
+                           std::vector<std::string>& args,
+                           std::vector<late_value>& late, std::string& file);
 };
 
 } // namespace troupe
