@@ -77,7 +77,7 @@ std::string join(const std::vector<std::string>& xs) {
   return result;
 }
 
-// -- allowed values -------------------------------------------------------------
+// -- allowed values -----------------------------------------------------------
 
 /// The allowed values of an option of type T: words for --help, and the
 /// check. `violation` returns "" or what is wrong, without the key.
@@ -198,7 +198,7 @@ limit<std::string> token() {
           }};
 }
 
-// -- entries ----------------------------------------------------------------------
+// -- entries ------------------------------------------------------------------
 
 /// The type of the field a member pointer or an accessor designates.
 template <class Field>
@@ -235,6 +235,9 @@ option_spec option(std::string key, Field field, field_type<Field> fallback,
   };
   o.violation = [field, key = o.key,
                  why = lim.violation](const node_config& cfg) -> std::string {
+    // Accessors take a mutable config (a retry step's entry is reached
+    // through the map's operator[]); the entry exists since `reset`, so
+    // reading through one changes nothing.
     auto& self = const_cast<node_config&>(cfg);
     auto problem = why(std::invoke(field, self));
     return problem.empty() ? "" : key + ": " + problem;
