@@ -23,6 +23,8 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "cli/cli.hpp"
+
 namespace {
 
 const std::vector<std::string> engine_topics{
@@ -169,7 +171,8 @@ int main(int argc, char** argv) {
       "topics to create, comma-separated; each also gets a .dlq topic")
     ->delimiter(',')
     ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit_code = troupe::cli::parse(app, "troupe-broker", argc, argv))
+    return *exit_code;
 
   // Started with stdin (or stdout/stderr) closed, librdkafka's first pipe or
   // socket would become fd 0 and the command reader would drain it.

@@ -24,6 +24,8 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include "cli/cli.hpp"
+
 using json = nlohmann::json;
 using clock_type = std::chrono::steady_clock;
 
@@ -182,14 +184,15 @@ int main(int argc, char** argv) {
   app.add_flag("--json", as_json, "print the summary as JSON");
   app.add_option("--svg", svg, "write the latency histogram to this SVG file");
   app.add_flag("--no-wait", no_wait, "do not wait for final statuses");
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit_code = troupe::cli::parse(app, "troupe-load", argc, argv))
+    return *exit_code;
 
   std::vector<mix_entry> mix;
   try {
     mix = parse_mix(mix_text);
   } catch (const std::exception& e) {
-    std::cerr << "troupe-load: --mix: " << e.what() << std::endl;
-    return 2;
+    return troupe::cli::usage_error("troupe-load",
+                                    std::string{"--mix: "} + e.what());
   }
   std::vector<std::string> urls;
   {
@@ -200,8 +203,7 @@ int main(int argc, char** argv) {
         urls.push_back(u);
   }
   if (urls.empty()) {
-    std::cerr << "troupe-load: --url is empty" << std::endl;
-    return 2;
+    return troupe::cli::usage_error("troupe-load", "--url is empty");
   }
   {
     httplib::Client probe{urls.front()};

@@ -36,6 +36,7 @@
 #include "apps/troupe-node/roles.hpp"
 #include "apps/troupe-node/settings.hpp"
 #include "base/secrets.hpp"
+#include "cli/cli.hpp"
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
 #include "runtime/readiness.hpp"
@@ -177,15 +178,13 @@ int main(int argc, char** argv) {
   node_config cfg;
   if (auto err = cfg.load(argc, argv); !err.empty()) {
     protect_secrets(cfg);
-    std::cerr << "troupe-node: " << secrets::redact(err) << std::endl;
-    return 2;
+    return cli::usage_error("troupe-node", secrets::redact(err));
   }
   protect_secrets(cfg);
   if (cfg.cli_helptext_printed)
     return 0;
   if (!log::init(cfg.node_id, cfg.log_level, cfg.log_format)) {
-    std::cerr << "troupe-node: log.level or log.format invalid" << std::endl;
-    return 2;
+    return cli::usage_error("troupe-node", "log.level or log.format invalid");
   }
   log::info("node", "starting {} with roles [{}]", cfg.node_id,
             fmt::join(cfg.roles, ","));

@@ -14,3 +14,8 @@ troupe_e2e(claim_outage claim_outage_e2e.py)
 troupe_e2e(kafka_start kafka_start_e2e.py)
 troupe_e2e(hostile hostile_e2e.py)
 troupe_e2e(security security_e2e.py)
+# One command-line dialect and exit-code policy in the three programs; needs
+# no database (the broker it starts is local).
+add_test(NAME e2e.cli COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e/cli_e2e.py)
+set_tests_properties(e2e.cli PROPERTIES LABELS e2e TIMEOUT 300
+  ENVIRONMENT "TROUPE_SOURCE_DIR=${PROJECT_SOURCE_DIR};TROUPE_BUILD_DIR=${CMAKE_BINARY_DIR}")
