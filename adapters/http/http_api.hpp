@@ -23,7 +23,9 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include "actors/saga_probe.hpp"
 #include "adapters/http/access.hpp"
+#include "adapters/http/http_probe.hpp"
 #include "adapters/http/http_server.hpp"
 
 namespace troupe {
@@ -126,6 +128,8 @@ private:
   http_routes routes_;
   std::unique_ptr<http_server> server_;
   std::atomic<bool> draining_{false};
+  http_probe probe_;
+  saga_probe saga_;
 };
 
 } // namespace troupe
