@@ -11,7 +11,6 @@
 #include "actors/rules.hpp"
 #include "base/errors.hpp"
 #include "observability/log.hpp"
-#include "observability/metrics.hpp"
 
 namespace troupe {
 
@@ -154,17 +153,12 @@ void record_final(orchestrator_ptr self, const saga_write& plan) {
   log::debug_order("orchestrator", st.order_id, st.saga.correlation_id,
                    "order {} {}", to_string(plan.final_status),
                    to_string(plan.reason));
-  metrics::inc("troupe_orders_finalized_total",
-               {{"status", to_string(plan.final_status)},
-                {"reason", plan.reason == cancel_reason::none
-                             ? "none"
-                             : to_string(plan.reason)}});
+  st.probe.finalized(plan.final_status, plan.reason);
   if (st.saga.created_at_ms > 0) {
     auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
-    metrics::observe("troupe_order_duration_seconds", {},
-                     (now - st.saga.created_at_ms) / 1000.0);
+    st.probe.duration((now - st.saga.created_at_ms) / 1000.0);
   }
 }
 

@@ -35,6 +35,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/messages.hpp"
+#include "actors/saga_probe.hpp"
 #include "actors/store.hpp"
 
 namespace troupe {
@@ -58,6 +59,7 @@ struct orchestrator_state {
   store_actor store;
   saga_snapshot saga;
   bool reload = false; ///< memory may differ from the store: load first
+  saga_probe probe;
 };
 
 using orchestrator_ptr

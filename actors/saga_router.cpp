@@ -9,7 +9,6 @@
 
 #include "base/errors.hpp"
 #include "observability/log.hpp"
-#include "observability/metrics.hpp"
 
 namespace troupe {
 
@@ -25,8 +24,7 @@ orchestrator_actor spawn_orchestrator(saga_router_ptr self,
                                        std::move(snap));
   self->monitor(orch);
   st.live.emplace(order_id, orch);
-  metrics::set("troupe_live_orchestrators", {},
-               static_cast<double>(st.live.size()));
+  st.probe.live_orchestrators(st.live.size());
   return orch;
 }
 
@@ -103,8 +101,7 @@ saga_router(saga_router_ptr self, store_actor store, saga_router_config cfg,
     for (auto i = live.begin(); i != live.end(); ++i) {
       if (i->second.address() == dm.source) {
         live.erase(i);
-        metrics::set("troupe_live_orchestrators", {},
-                     static_cast<double>(live.size()));
+        self->state.probe.live_orchestrators(live.size());
         return;
       }
     }
@@ -144,8 +141,7 @@ saga_router(saga_router_ptr self, store_actor store, saga_router_config cfg,
       }
       if (stopped > 0) {
         log::info("saga_router", "handed off {} orchestrator(s)", stopped);
-        metrics::set("troupe_live_orchestrators", {},
-                     static_cast<double>(st.live.size()));
+        st.probe.live_orchestrators(st.live.size());
       }
     },
     [=](live_atom) { return static_cast<uint64_t>(self->state.live.size()); },

@@ -24,6 +24,7 @@
 
 #include "actors/messages.hpp"
 #include "actors/orchestrator.hpp"
+#include "actors/saga_probe.hpp"
 #include "actors/store.hpp"
 
 namespace troupe {
@@ -52,6 +53,7 @@ struct saga_router_state {
   bool first_sweep = true;
   bool sweeping = false;
   uint32_t sweep_failures = 0; ///< consecutive failed sweeps
+  saga_probe probe;
 };
 
 using saga_router_ptr = saga_router_actor::stateful_pointer<saga_router_state>;

@@ -1,242 +1,180 @@
-// The metrics registry.
+// The registry, the build info and the process metrics.
 #include "observability/metrics.hpp"
 
-#include <array>
-#include <charconv>
 #include <chrono>
-#include <cstring>
-
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+#include <vector>
+
 #include <dirent.h>
 #include <sys/resource.h>
 #include <unistd.h>
+
+#include <prometheus/gauge.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+#include "build_commit.hpp" // TROUPE_COMMIT, generated at every build
 
 namespace troupe::metrics {
 
 namespace {
 
-constexpr std::array<double, 14> bounds{
-  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
+#if defined(__clang__)
+constexpr const char* compiler = "clang " __clang_version__;
+#elif defined(__GNUC__)
+constexpr const char* compiler = "gcc " __VERSION__;
+#else
+constexpr const char* compiler = "unknown";
+#endif
 
-struct histogram {
-  std::array<uint64_t, bounds.size()> buckets{};
-  uint64_t count = 0;
-  double sum = 0;
-};
-
-struct registry {
-  std::mutex mtx;
-  std::map<std::string, std::pair<std::string, std::string>> meta; // type, help
-  std::map<std::string, std::map<labels, double>> values;
-  std::map<std::string, std::map<labels, histogram>> histograms;
-};
-
-registry& reg() {
-  static registry r;
-  return r;
+/// Declares troupe_build_info in `r`: one series, always 1, whose labels
+/// say what this node runs.
+void describe_build(prometheus::Registry& r) {
+  prometheus::BuildGauge()
+    .Name("troupe_build_info")
+    .Help("The Troupe build this node runs: version, commit and compiler")
+    .Register(r)
+    .Add({{"version", TROUPE_VERSION},
+          {"commit", TROUPE_COMMIT},
+          {"compiler", compiler}})
+    .Set(1);
 }
 
-std::string escape(const std::string& x) {
-  std::string out;
-  for (char c : x) {
-    if (c == '\\' || c == '"')
-      out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
+prometheus::MetricFamily family(const char* name, const char* help,
+                                prometheus::MetricType type, double value) {
+  prometheus::MetricFamily f;
+  f.name = name;
+  f.help = help;
+  f.type = type;
+  prometheus::ClientMetric m;
+  if (type == prometheus::MetricType::Counter)
+    m.counter.value = value;
+  else
+    m.gauge.value = value;
+  f.metric.push_back(std::move(m));
+  return f;
+}
+
+/// Seconds since the epoch at which this process started: its start time in
+/// clock ticks since boot (field 22 of /proc/self/stat) plus the boot time.
+/// Negative when /proc cannot tell.
+double start_time() {
+  char buf[1024];
+  size_t n = 0;
+  if (FILE* f = std::fopen("/proc/self/stat", "r")) {
+    n = std::fread(buf, 1, sizeof(buf) - 1, f);
+    std::fclose(f);
+  }
+  buf[n] = 0;
+  double uptime = 0;
+  if (FILE* u = std::fopen("/proc/uptime", "r")) {
+    if (std::fscanf(u, "%lf", &uptime) != 1)
+      uptime = 0;
+    std::fclose(u);
+  }
+  // The command name (field 2) is in parentheses and may hold spaces.
+  auto* p = std::strrchr(buf, ')');
+  if (p == nullptr || uptime <= 0)
+    return -1;
+  char* save = nullptr;
+  int field = 2;
+  for (char* tok = strtok_r(p + 1, " ", &save); tok != nullptr;
+       tok = strtok_r(nullptr, " ", &save)) {
+    if (++field == 22) {
+      auto ticks = static_cast<double>(std::strtoull(tok, nullptr, 10));
+      auto now = std::chrono::duration<double>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+      return std::floor(now - uptime + ticks / sysconf(_SC_CLK_TCK));
     }
-    out += c;
   }
-  return out;
+  return -1;
 }
 
-std::string render_labels(const labels& l, const std::string& extra = {}) {
-  if (l.empty() && extra.empty())
-    return {};
-  std::string out = "{";
-  bool first = true;
-  for (auto& [k, v] : l) {
-    if (!first)
-      out += ',';
-    first = false;
-    out += k + "=\"" + escape(v) + "\"";
-  }
-  if (!extra.empty()) {
-    if (!first)
-      out += ',';
-    out += extra;
-  }
-  return out + "}";
-}
-
-/// The shortest text that reads back as `x` ("0.1", not
-/// "0.10000000000000001"): bucket labels are matched as strings.
-std::string number(double x) {
-  if (std::isinf(x))
-    return x > 0 ? "+Inf" : "-Inf";
-  if (std::isnan(x))
-    return "NaN";
-  char buf[64];
-  auto res = std::to_chars(buf, buf + sizeof(buf), x);
-  return std::string(buf, res.ptr);
-}
-
-/// The process_* metrics every Prometheus client exports (Linux /proc).
-void render_process(std::string& out) {
-  long page = sysconf(_SC_PAGESIZE);
-  long ticks = sysconf(_SC_CLK_TCK);
+/// The process_* metrics every Prometheus client library exports, read from
+/// /proc/self now. A figure the system does not give is left out.
+std::vector<prometheus::MetricFamily> process_metrics() {
+  using prometheus::MetricType;
+  std::vector<prometheus::MetricFamily> out;
+  auto page = static_cast<double>(sysconf(_SC_PAGESIZE));
   if (FILE* f = std::fopen("/proc/self/statm", "r")) {
-    unsigned long size = 0, resident = 0;
+    unsigned long size = 0;
+    unsigned long resident = 0;
     if (std::fscanf(f, "%lu %lu", &size, &resident) == 2) {
-      out += "# HELP process_resident_memory_bytes Resident memory size in "
-             "bytes.\n# TYPE process_resident_memory_bytes gauge\n"
-             "process_resident_memory_bytes "
-             + std::to_string(resident * page) + "\n";
-      out += "# HELP process_virtual_memory_bytes Virtual memory size in "
-             "bytes.\n# TYPE process_virtual_memory_bytes gauge\n"
-             "process_virtual_memory_bytes "
-             + std::to_string(size * page) + "\n";
+      out.push_back(family("process_resident_memory_bytes",
+                           "Resident memory size in bytes.", MetricType::Gauge,
+                           resident * page));
+      out.push_back(family("process_virtual_memory_bytes",
+                           "Virtual memory size in bytes.", MetricType::Gauge,
+                           size * page));
     }
     std::fclose(f);
   }
   struct rusage ru {};
-  if (getrusage(RUSAGE_SELF, &ru) == 0) {
-    auto secs = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec
-                + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-    out += "# HELP process_cpu_seconds_total Total user and system CPU time "
-           "spent in seconds.\n# TYPE process_cpu_seconds_total counter\n"
-           "process_cpu_seconds_total "
-           + number(secs) + "\n";
-  }
-  size_t fds = 0;
+  if (getrusage(RUSAGE_SELF, &ru) == 0)
+    out.push_back(family(
+      "process_cpu_seconds_total",
+      "Total user and system CPU time spent in seconds.", MetricType::Counter,
+      static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
+        + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6));
   if (DIR* d = opendir("/proc/self/fd")) {
+    size_t fds = 0;
     while (auto* e = readdir(d))
       if (e->d_name[0] != '.')
         ++fds;
     closedir(d);
-    out += "# HELP process_open_fds Number of open file descriptors.\n"
-           "# TYPE process_open_fds gauge\nprocess_open_fds "
-           + std::to_string(fds > 0 ? fds - 1 : 0)
-           + "\n"; // minus the DIR's own
+    // Less the one the listing itself held open.
+    out.push_back(family("process_open_fds", "Number of open file descriptors.",
+                         MetricType::Gauge,
+                         static_cast<double>(fds > 0 ? fds - 1 : 0)));
   }
-  if (FILE* f = std::fopen("/proc/self/stat", "r")) {
-    // Field 22 (after the parenthesised command name) is the start time in
-    // clock ticks since boot.
-    char buf[1024];
-    auto n = std::fread(buf, 1, sizeof(buf) - 1, f);
-    buf[n] = 0;
-    std::fclose(f);
-    double uptime = 0;
-    if (FILE* u = std::fopen("/proc/uptime", "r")) {
-      if (std::fscanf(u, "%lf", &uptime) != 1)
-        uptime = 0;
-      std::fclose(u);
-    }
-    if (auto* p = std::strrchr(buf, ')'); p != nullptr && uptime > 0) {
-      unsigned long long start = 0;
-      int field = 2;
-      for (char* tok = std::strtok(p + 1, " "); tok != nullptr;
-           tok = std::strtok(nullptr, " ")) {
-        if (++field == 22) {
-          start = std::strtoull(tok, nullptr, 10);
-          break;
-        }
-      }
-      auto now = std::chrono::duration<double>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
-      auto started = now - uptime + static_cast<double>(start) / ticks;
-      out += "# HELP process_start_time_seconds Start time of the process "
-             "since unix epoch in seconds.\n# TYPE process_start_time_seconds "
-             "gauge\nprocess_start_time_seconds "
-             + number(std::floor(started)) + "\n";
-    }
-  }
+  struct rlimit lim {};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY)
+    out.push_back(family("process_max_fds",
+                         "Maximum number of open file descriptors.",
+                         MetricType::Gauge, static_cast<double>(lim.rlim_cur)));
+  if (auto t = start_time(); t >= 0)
+    out.push_back(
+      family("process_start_time_seconds",
+             "Start time of the process since unix epoch in seconds.",
+             MetricType::Gauge, t));
+  return out;
 }
 
 } // namespace
 
-void remove(const std::string& name, const labels& l) {
-  std::lock_guard<std::mutex> guard{reg().mtx};
-  if (auto i = reg().values.find(name); i != reg().values.end())
-    i->second.erase(l);
+prometheus::Registry& registry() {
+  static prometheus::Registry* r = [] {
+    // Never destroyed: threads that outlive main's return (detached actors,
+    // libmicrohttpd's) may still count into it.
+    auto* x = new prometheus::Registry;
+    describe_build(*x);
+    return x;
+  }();
+  return *r;
 }
 
-void inc(const std::string& name, const labels& l, double n) {
-  std::lock_guard<std::mutex> guard{reg().mtx};
-  reg().values[name][l] += n;
-}
-
-void set(const std::string& name, const labels& l, double value) {
-  std::lock_guard<std::mutex> guard{reg().mtx};
-  reg().values[name][l] = value;
-}
-
-void add(const std::string& name, const labels& l, double n) {
-  inc(name, l, n);
-}
-
-void observe(const std::string& name, const labels& l, double seconds) {
-  std::lock_guard<std::mutex> guard{reg().mtx};
-  auto& h = reg().histograms[name][l];
-  for (size_t i = 0; i < bounds.size(); ++i)
-    if (seconds <= bounds[i])
-      ++h.buckets[i];
-  ++h.count;
-  h.sum += seconds;
-}
-
-void describe(const std::string& name, const std::string& type,
-              const std::string& help) {
-  std::lock_guard<std::mutex> guard{reg().mtx};
-  reg().meta[name] = {type, help};
+const prometheus::Histogram::BucketBoundaries& duration_buckets() {
+  // prometheus-cpp 1.0.1 writes a bound with 16 significant digits, which
+  // gives back each of these short decimals exactly (the unit suite
+  // `metrics` checks every `le`).
+  static const prometheus::Histogram::BucketBoundaries bounds{
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
+  return bounds;
 }
 
 std::string render() {
-  std::lock_guard<std::mutex> guard{reg().mtx};
-  auto& r = reg();
-  std::string out;
-  auto header = [&](const std::string& name, const char* fallback) {
-    auto i = r.meta.find(name);
-    if (i != r.meta.end())
-      out += "# HELP " + name + " " + i->second.second + "\n# TYPE " + name
-             + " " + i->second.first + "\n";
-    else
-      out += "# TYPE " + name + " " + fallback + "\n";
-  };
-  for (auto& [name, series] : r.values) {
-    header(name, name.size() > 6 && name.substr(name.size() - 6) == "_total"
-                   ? "counter"
-                   : "gauge");
-    for (auto& [l, v] : series)
-      out += name + render_labels(l) + " " + number(v) + "\n";
-  }
-  for (auto& [name, series] : r.histograms) {
-    header(name, "histogram");
-    for (auto& [l, h] : series) {
-      for (size_t i = 0; i < bounds.size(); ++i)
-        out += name + "_bucket"
-               + render_labels(l, "le=\"" + number(bounds[i]) + "\"") + " "
-               + std::to_string(h.buckets[i]) + "\n";
-      out += name + "_bucket" + render_labels(l, "le=\"+Inf\"") + " "
-             + std::to_string(h.count) + "\n";
-      out += name + "_sum" + render_labels(l) + " " + number(h.sum) + "\n";
-      out += name + "_count" + render_labels(l) + " " + std::to_string(h.count)
-             + "\n";
-    }
-  }
-  out += "# HELP troupe_build_info The Troupe version this node runs.\n"
-         "# TYPE troupe_build_info "
-         "gauge\ntroupe_build_info{version=\"" TROUPE_VERSION "\"} 1\n";
-  render_process(out);
-  return out;
-}
-
-void reset() {
-  std::lock_guard<std::mutex> guard{reg().mtx};
-  reg().values.clear();
-  reg().histograms.clear();
+  auto families = registry().Collect();
+  for (auto& f : process_metrics())
+    families.push_back(std::move(f));
+  std::ostringstream out;
+  out.imbue(std::locale::classic());
+  prometheus::TextSerializer{}.Serialize(out, families);
+  return out.str();
 }
 
 } // namespace troupe::metrics

@@ -1,42 +1,65 @@
-// Process-wide metrics in the Prometheus text format: counters, gauges and
-// histograms with labels. Thread-safe (one mutex; increments are cheap
-// compared to the work they count). Names follow Prometheus conventions:
-// `troupe_..._total` for counters, `_seconds` for durations.
+// Process-wide metrics: one prometheus::Registry that every module's probe
+// registers its families in, and the Prometheus text of it for /metrics.
+//
+// A metric is declared once, in the probe of the module that counts it
+// (actors/saga_probe, runtime/delivery_probe, adapters/*/..._probe): its
+// name, help text, type and label names live there and nowhere else. Call
+// sites say what happened (`probe.finalized(status, reason)`), never a name.
+// This file adds what every scrape carries besides: troupe_build_info and the
+// process_* metrics, read from /proc/self at scrape time.
 #pragma once
 
-#include <map>
-#include <mutex>
+#include <array>
+#include <atomic>
+#include <cstddef>
 #include <string>
-#include <utility>
-#include <vector>
+
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
 
 namespace troupe::metrics {
 
-using labels = std::vector<std::pair<std::string, std::string>>;
+/// The registry of this process. Families registered here stay for the
+/// life of the process (probes keep references to them).
+prometheus::Registry& registry();
 
-/// Adds `n` to a counter.
-void inc(const std::string& name, const labels& l = {}, double n = 1);
+/// The buckets (seconds) of every duration histogram. Each bound is a short
+/// decimal, so its `le` label is too ("0.1", not "0.10000000000000001").
+const prometheus::Histogram::BucketBoundaries& duration_buckets();
 
-/// Sets a gauge.
-void set(const std::string& name, const labels& l, double value);
+/// The content type of `render()`'s text.
+inline constexpr const char* content_type
+  = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Drops one series of a gauge (e.g. a partition no longer assigned).
-void remove(const std::string& name, const labels& l);
-
-/// Adds `n` to a gauge (may be negative).
-void add(const std::string& name, const labels& l, double n);
-
-/// Records one observation (seconds) in a histogram.
-void observe(const std::string& name, const labels& l, double seconds);
-
-/// Declares the help text and type of a metric family.
-void describe(const std::string& name, const std::string& type,
-              const std::string& help);
-
-/// The registry in the Prometheus text exposition format.
+/// The registry, troupe_build_info and the process_* metrics in the
+/// Prometheus text exposition format (version 0.0.4).
 std::string render();
 
-/// Forgets everything (tests).
-void reset();
+/// The series of a family for each of `N` fixed label sets (one per value of
+/// a small enum, say), added on first use and reached afterwards without a
+/// lookup. Thread-safe: Family::Add returns the series already there, so two
+/// threads racing on a first use get the same one.
+template <class T, size_t N>
+class series_cache {
+public:
+  explicit series_cache(prometheus::Family<T>& family) : family_(family) {
+  }
+
+  /// The series at `i`; `labels()` gives its label set on first use.
+  template <class Labels>
+  T& at(size_t i, Labels&& labels) {
+    auto* x = series_[i].load(std::memory_order_acquire);
+    if (x == nullptr) {
+      x = &family_.Add(labels());
+      series_[i].store(x, std::memory_order_release);
+    }
+    return *x;
+  }
+
+private:
+  prometheus::Family<T>& family_;
+  std::array<std::atomic<T*>, N> series_{};
+};
 
 } // namespace troupe::metrics

@@ -6,7 +6,6 @@
 
 #include "base/errors.hpp"
 #include "observability/log.hpp"
-#include "observability/metrics.hpp"
 
 namespace troupe {
 
@@ -117,8 +116,7 @@ void failed(delivery_ptr self, uint64_t id, const caf::error& err) {
     return;
   }
   auto delay = backoff_delay(st.cfg.retry, p.attempts, st.cfg.unit());
-  metrics::inc("troupe_events_retried_total",
-               {{"group", st.cfg.consumer}, {"topic", p.job.topic}});
+  st.probe.retried(p.job.topic);
   log::debug_order("delivery", p.job.key, p.job.correlation_id,
                    "{}: retry {} of {}[{}]@{} in {} ms: {}", st.cfg.consumer,
                    p.attempts, p.job.topic, p.job.partition, p.job.offset,
@@ -170,8 +168,7 @@ void write_direct(delivery_ptr self, uint64_t id, dead_letter cmd) {
                      "its dead letter ({}); it was: {}",
                      st.cfg.consumer, job.topic, job.partition, job.offset, why,
                      i->second.last_error);
-    metrics::inc("troupe_dead_letters_dropped_total",
-                 {{"group", st.cfg.consumer}, {"topic", job.topic}});
+    st.probe.dead_letter_dropped(job.topic);
     finish(self, id, delivery_outcome::dead_lettered, false);
   };
   if (!st.cfg.fallback) {
@@ -186,10 +183,8 @@ void write_direct(delivery_ptr self, uint64_t id, dead_letter cmd) {
         if (i == st.jobs.end())
           return;
         auto& topic = i->second.job.topic;
-        metrics::inc("troupe_events_dead_lettered_total",
-                     {{"group", st.cfg.consumer}, {"topic", topic}});
-        metrics::inc("troupe_dead_letters_direct_total",
-                     {{"group", st.cfg.consumer}, {"topic", topic}});
+        st.probe.dead_lettered(topic);
+        st.probe.dead_letter_direct(topic);
         finish(self, id, delivery_outcome::dead_lettered, false);
       },
       [=](caf::error& err) {
@@ -272,8 +267,7 @@ void write_dead_letter(delivery_ptr self, uint64_t id) {
   self->request(st.cfg.dead_letters, st.cfg.handler_timeout, cmd)
     .then(
       [=, topic = job.topic](write_outcome) {
-        metrics::inc("troupe_events_dead_lettered_total",
-                     {{"group", self->state.cfg.consumer}, {"topic", topic}});
+        self->state.probe.dead_lettered(topic);
         finish(self, id, delivery_outcome::dead_lettered);
       },
       [=](caf::error& err) { dead_letter_failed(self, id, err, cmd); });
@@ -284,6 +278,7 @@ void write_dead_letter(delivery_ptr self, uint64_t id) {
 delivery_actor::behavior_type delivery(delivery_ptr self, delivery_config cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
+  st.probe = delivery_probe{st.cfg.consumer};
   if (!st.cfg.unit)
     st.cfg.unit = jitter_source();
   return {

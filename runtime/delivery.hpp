@@ -53,6 +53,7 @@
 #include "actors/messages.hpp"
 #include "actors/store.hpp"
 #include "runtime/backoff.hpp"
+#include "runtime/delivery_probe.hpp"
 #include "runtime/event_routes.hpp"
 
 namespace troupe {
@@ -140,6 +141,7 @@ struct delivery_state {
   delivery_config cfg;
   std::unordered_map<uint64_t, pending_job> jobs;
   bool outage = false;
+  delivery_probe probe; ///< for the group `cfg.consumer`
 };
 
 using delivery_ptr = delivery_actor::stateful_pointer<delivery_state>;

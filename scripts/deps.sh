@@ -3,10 +3,11 @@
 # sudo when not root). Extra package names may be given as arguments.
 set -euo pipefail
 packages=(build-essential cmake pkg-config libcaf-dev librdkafka-dev libpqxx-dev
-  libmicrohttpd-dev libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libcli11-dev postgresql-15
+  libmicrohttpd-dev libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libcli11-dev prometheus-cpp-dev postgresql-15
   postgresql-client-15 kcat python3 curl procps chromium
   clang libfuzzer-14-dev libclang-rt-14-dev "$@")
 # libmicrohttpd serves the node's HTTP API; cpp-httplib is troupe-load's client.
+# prometheus-cpp: only its core library is linked (the registry behind /metrics).
 # clang + libFuzzer build the fuzz targets (fuzz/); the sanitizer and fuzzer
 # runtimes (libclang-rt-14-dev) are only recommended by clang, so named here.
 # The web UI's browser test drives Chromium from Node.js (playwright-core).

@@ -263,13 +263,8 @@ void http_api::handle(http_request&& req, responder done) {
     }
     if (draining_)
       res.set_header("Connection", "close");
-    metrics::inc("troupe_http_requests_total",
-                 {{"method", method},
-                  {"route", route},
-                  {"code", std::to_string(res.status)}});
-    metrics::observe(
-      "troupe_http_request_duration_seconds",
-      {{"method", method}, {"route", route}},
+    probe_.request(
+      method, route, res.status,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
         .count());
     done(std::move(res));
@@ -314,7 +309,7 @@ void http_api::handle(http_request&& req, responder done) {
       case access_decision::allowed:
         break;
       case access_decision::unauthorized:
-        metrics::inc("troupe_http_unauthorized_total", {{"route", route}});
+        probe_.unauthorized(route);
         res.set_header("WWW-Authenticate", "Bearer realm=\"troupe\"");
         send_error(res, 401, "unauthorized",
                    "this endpoint needs Authorization: Bearer <token>");
@@ -397,11 +392,11 @@ void http_api::create_order(const http_request& req, responder done) {
   cmd.deadline_ms = cfg_.deadline.count();
   // The store's answer comes to a short-lived actor; no thread waits.
   auto timeout = cfg_.request_timeout;
-  sys_.spawn([store = store_, timeout, cmd = std::move(cmd),
-              done](caf::event_based_actor* self) mutable {
+  sys_.spawn([store = store_, timeout, cmd = std::move(cmd), done,
+              saga = saga_](caf::event_based_actor* self) mutable {
     self->request(store, timeout, std::move(cmd))
       .then(
-        [done](created_order& x) {
+        [done, saga](created_order& x) mutable {
           http_response res;
           res.set_header("Location", "/orders/" + x.order_id);
           res.set_header("X-Correlation-ID", x.correlation_id);
@@ -410,7 +405,7 @@ void http_api::create_order(const http_request& req, responder done) {
                          {"status", x.status},
                          {"correlation_id", x.correlation_id}});
           if (x.created) {
-            metrics::inc("troupe_orders_created_total");
+            saga.created();
             log::debug_order("http", x.order_id, x.correlation_id,
                              "order accepted");
           }
@@ -454,13 +449,11 @@ void http_api::probe_routes() {
   srv.get("/metrics", [this](const http_request&, http_response& res) {
     try {
       auto [backlog, age] = queries_->outbox_backlog();
-      metrics::set("troupe_outbox_backlog", {}, static_cast<double>(backlog));
-      metrics::set("troupe_outbox_oldest_age_seconds", {}, age);
+      probe_.outbox_backlog(backlog, age);
     } catch (const std::exception&) {
       // Storage down: the other figures are still worth reading.
     }
-    res.set_content(metrics::render(),
-                    "text/plain; version=0.0.4; charset=utf-8");
+    res.set_content(metrics::render(), metrics::content_type);
   });
 
   // The probe's answer is cached: no wait on the event thread.

@@ -24,7 +24,9 @@
 #include <caf/actor_system.hpp>
 
 #include "actors/commands.hpp"
+#include "actors/saga_probe.hpp"
 #include "adapters/http/access.hpp"
+#include "adapters/http/http_probe.hpp"
 #include "adapters/http/http_server.hpp"
 
 namespace troupe {
@@ -127,6 +129,8 @@ private:
   http_routes routes_;
   std::unique_ptr<http_server> server_;
   std::atomic<bool> draining_{false};
+  http_probe probe_;
+  saga_probe saga_;
 };
 
 } // namespace troupe

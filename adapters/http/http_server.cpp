@@ -16,7 +16,6 @@
 #include <microhttpd.h>
 
 #include "observability/log.hpp"
-#include "observability/metrics.hpp"
 
 namespace troupe {
 
@@ -518,13 +517,10 @@ void http_server::sweep() {
       }
     }
     if (read_cut > 0)
-      metrics::inc("troupe_http_connections_closed_total",
-                   {{"reason", "read_timeout"}}, read_cut);
+      probe_.connections_closed(connection_cut::read_timeout, read_cut);
     if (idle_cut > 0)
-      metrics::inc("troupe_http_connections_closed_total",
-                   {{"reason", "idle_timeout"}}, idle_cut);
-    metrics::set("troupe_http_connections", {},
-                 static_cast<double>(open_.load()));
+      probe_.connections_closed(connection_cut::idle_timeout, idle_cut);
+    probe_.connections(open_.load());
   }
 }
 

@@ -34,6 +34,8 @@
 #include <utility>
 #include <vector>
 
+#include "adapters/http/http_probe.hpp"
+
 struct MHD_Daemon;
 struct MHD_Connection;
 
@@ -164,6 +166,7 @@ private:
   std::mutex conns_mtx_;
   std::unordered_set<connection_state*> conns_;
   std::atomic<int64_t> open_{0};
+  http_probe probe_;
   std::atomic<bool> sweeping_{false};
   std::thread sweeper_;
 };

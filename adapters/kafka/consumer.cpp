@@ -12,7 +12,6 @@
 #include "envelope/codec.hpp"
 #include "envelope/events.hpp"
 #include "observability/log.hpp"
-#include "observability/metrics.hpp"
 
 namespace troupe {
 
@@ -63,10 +62,7 @@ void finish_revoke(consumer_state& st, rd_kafka_topic_partition_list_t* parts) {
       caf::anon_send(st.delivery, revoke_atom::value,
                      std::string{parts->elems[i].topic},
                      parts->elems[i].partition);
-    metrics::remove("troupe_consumer_lag",
-                    {{"group", st.cfg.name},
-                     {"topic", parts->elems[i].topic},
-                     {"partition", std::to_string(parts->elems[i].partition)}});
+    st.probe.forget_lag(parts->elems[i].topic, parts->elems[i].partition);
   }
   for (auto i = st.inflight.begin(); i != st.inflight.end();) {
     bool gone = false;
@@ -207,8 +203,7 @@ void handle(consumer_ptr self, rd_kafka_message_t* msg) {
   // Fetched before the pause took effect: the next owner reads it.
   if (revoking(st, job.topic, job.partition))
     return;
-  metrics::inc("troupe_events_consumed_total",
-               {{"group", st.cfg.name}, {"topic", job.topic}});
+  st.probe.consumed(job.topic);
   if (msg->key)
     job.key.assign(static_cast<const char*>(msg->key), msg->key_len);
   if (msg->payload)
@@ -253,11 +248,7 @@ void report_lag(consumer_state& st) {
     if (auto t = st.trackers.find(e.topic); t != st.trackers.end())
       if (auto next = t->second.committable(e.partition))
         done = *next;
-    metrics::set("troupe_consumer_lag",
-                 {{"group", st.cfg.name},
-                  {"topic", e.topic},
-                  {"partition", std::to_string(e.partition)}},
-                 static_cast<double>(std::max<int64_t>(0, hi - done)));
+    st.probe.lag(e.topic, e.partition, std::max<int64_t>(0, hi - done));
   }
   rd_kafka_topic_partition_list_destroy(parts);
 }
@@ -310,6 +301,7 @@ caf::behavior kafka_consumer(caf::stateful_actor<consumer_state>* self,
                              consumer_config cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
+  st.probe = consumer_probe{st.cfg.name};
   auto conf = make_conf(st.cfg.kafka);
   try {
     set_conf(conf, "group.id", st.cfg.kafka.group_prefix + "." + st.cfg.name);

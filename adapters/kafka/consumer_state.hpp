@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "adapters/kafka/consumer_probe.hpp"
 #include "runtime/delivery.hpp"
 #include "runtime/offset_tracker.hpp"
 
@@ -44,6 +45,7 @@ struct consumer_state {
   std::optional<pending_revoke> revoking;
   std::chrono::steady_clock::time_point last_commit;
   std::chrono::steady_clock::time_point last_lag;
+  consumer_probe probe; ///< for the group `cfg.name`
 
   ~consumer_state();
 };

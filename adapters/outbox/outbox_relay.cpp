@@ -16,7 +16,6 @@
 #include "adapters/postgres/connection.hpp"
 #include "base/errors.hpp"
 #include "observability/log.hpp"
-#include "observability/metrics.hpp"
 
 namespace troupe {
 
@@ -200,7 +199,7 @@ batch_result publish_batch(relay_ptr self) {
       if (r[0].as<bool>()) {
         log::error("relay", "outbox row {} for {} set aside: {}", id, topic,
                    cause);
-        metrics::inc("troupe_outbox_set_aside_total", {{"topic", topic}});
+        st.probe.set_aside(topic);
         st.retry_at.erase(id);
       } else {
         auto tries = rows[i][7].as<int32_t>() + 1;
@@ -213,7 +212,7 @@ batch_result publish_batch(relay_ptr self) {
   }
   tx.commit();
   for (auto& [topic, count] : per_topic)
-    metrics::inc("troupe_events_produced_total", {{"topic", topic}}, count);
+    st.probe.produced(topic, count);
   auto t4 = std::chrono::steady_clock::now();
   if (log::enabled(spdlog::level::trace)) {
     auto ms = [](auto d) {

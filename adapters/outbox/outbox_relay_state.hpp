@@ -12,6 +12,7 @@
 
 struct rd_kafka_s;
 
+#include "adapters/outbox/outbox_probe.hpp"
 #include "adapters/postgres/connection.hpp"
 
 namespace troupe {
@@ -43,6 +44,7 @@ struct relay_state {
   std::chrono::milliseconds backoff{100};
   uint64_t published = 0;
   bool recovered = false; ///< the start-up recovery scan ran
+  outbox_probe probe;
 
   ~relay_state();
 };

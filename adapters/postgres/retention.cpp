@@ -5,7 +5,6 @@
 #include <pqxx/pqxx>
 
 #include "observability/log.hpp"
-#include "observability/metrics.hpp"
 
 namespace troupe {
 
@@ -110,8 +109,7 @@ void run_batch(retention_ptr self) {
     auto table = retention_tables[st.table];
     auto n = retention_batch(st.conn->open(), table, st.cfg);
     if (n > 0) {
-      metrics::inc("troupe_retention_deleted_rows_total",
-                   {{"table", to_string(table)}}, static_cast<double>(n));
+      st.probe.deleted(table, n);
       st.run_deleted += n;
     }
     if (n < st.cfg.batch)

@@ -43,6 +43,7 @@
 #include <pqxx/connection>
 
 #include "adapters/postgres/connection.hpp"
+#include "adapters/postgres/retention_probe.hpp"
 
 namespace troupe {
 
@@ -91,6 +92,7 @@ struct retention_state {
   bool locked = false; ///< holds the advisory lock (a run is under way)
   int64_t run_deleted = 0;
   bool failing = false; ///< the last run failed (log once per streak)
+  retention_probe probe;
   ~retention_state();
 };
 

@@ -38,7 +38,6 @@
 #include "base/secrets.hpp"
 #include "cli/cli.hpp"
 #include "observability/log.hpp"
-#include "observability/metrics.hpp"
 #include "runtime/readiness.hpp"
 #include "runtime/supervisor.hpp"
 
@@ -46,52 +45,6 @@ using namespace troupe;
 
 namespace {
 
-void describe_metrics() {
-  using metrics::describe;
-  describe("troupe_orders_created_total", "counter",
-           "Orders created over HTTP");
-  describe("troupe_orders_finalized_total", "counter",
-           "Orders that reached a final status, by status and reason");
-  describe("troupe_order_duration_seconds", "histogram",
-           "Time from an order's creation to its final status");
-  describe("troupe_events_consumed_total", "counter",
-           "Kafka messages consumed, by consumer group and topic");
-  describe("troupe_events_retried_total", "counter",
-           "Retries of failed work, by consumer group and topic");
-  describe("troupe_events_dead_lettered_total", "counter",
-           "Messages routed to dead-letter topics, by group and topic");
-  describe("troupe_consumer_lag", "gauge",
-           "Messages of a partition not yet done by this node's consumer "
-           "(high watermark minus committable offset)");
-  describe("troupe_events_produced_total", "counter",
-           "Outbox rows published to Kafka, by topic");
-  describe("troupe_outbox_backlog", "gauge", "Unpublished outbox rows");
-  describe("troupe_outbox_set_aside_total", "counter",
-           "Outbox rows set aside after their publish budget, by topic");
-  describe("troupe_dead_letters_direct_total", "counter",
-           "Dead letters sent straight to Kafka because the store refused "
-           "them, by consumer group and topic");
-  describe("troupe_dead_letters_dropped_total", "counter",
-           "Dead letters neither stored nor sent to Kafka (logged), by group "
-           "and topic");
-  describe("troupe_outbox_oldest_age_seconds", "gauge",
-           "Age of the oldest unpublished outbox row");
-  describe("troupe_retention_deleted_rows_total", "counter",
-           "Rows deleted by retention, by table");
-  describe("troupe_live_orchestrators", "gauge",
-           "Orchestrator actors alive on this node");
-  describe("troupe_http_requests_total", "counter",
-           "HTTP requests by method, route and status code");
-  describe("troupe_http_request_duration_seconds", "histogram",
-           "HTTP request latency by method and route");
-  describe("troupe_http_unauthorized_total", "counter",
-           "HTTP requests refused with 401 (missing or wrong bearer token), "
-           "by route");
-  describe("troupe_http_connections", "gauge", "Open HTTP connections");
-  describe("troupe_http_connections_closed_total", "counter",
-           "HTTP connections closed by the node for a missed deadline "
-           "(read_timeout: request not complete in time; idle_timeout)");
-}
 
 /// Secrets the process knows are masked in every line it prints, and the
 /// PostgreSQL password reaches libpq through its own environment variable,
@@ -196,7 +149,6 @@ int main(int argc, char** argv) {
   if (secrets::redact(cfg.pg_url) != cfg.pg_url)
     log::warn("node", "postgres.url carries a password: pass it in "
                       "TROUPE_POSTGRES_PASSWORD instead");
-  describe_metrics();
   raise_fd_limit(cfg.max_connections);
 
   // Migrations first; PostgreSQL may still be coming up.

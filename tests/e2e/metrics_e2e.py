@@ -1,6 +1,8 @@
 """/metrics after a known set of orders: the counters match what happened
 (orders created, finalized by status and reason, POSTs by code, the
-duration histogram's count) and the format is Prometheus text."""
+duration histogram's count) and the format is Prometheus text as scrapers
+read it: the content type with its charset, bucket bounds in short form
+(le="0.1"), troupe_build_info and the process metrics."""
 import re
 import time
 import urllib.request
@@ -29,6 +31,21 @@ def value(text, name, **labels):
     return None
 
 
+def series(text, name):
+    """Every sample of `name`: (labels, value)."""
+    out = []
+    for line in text.splitlines():
+        m = re.match(r'^([a-z_]+)(\{(.*)\})? (\S+)$', line)
+        if m and m.group(1) == name:
+            out.append((dict(re.findall(r'(\w+)="([^"]*)"', m.group(3) or "")), float(m.group(4))))
+    return out
+
+
+def significant_digits(number):
+    digits = re.sub(r'[^0-9]', '', number.split('e')[0].split('E')[0]).lstrip('0')
+    return len(digits)
+
+
 def main():
     check = Check()
     db = Database("e2e_metrics")
@@ -43,7 +60,7 @@ def main():
         wait_quiet(db, ORDERS)
         time.sleep(0.5)
         text, ctype = scrape(node.url)
-        check.expect(ctype.startswith("text/plain"), f"content type {ctype}")
+        check.expect(ctype == "text/plain; version=0.0.4; charset=utf-8", f"content type {ctype}")
         check.expect("# TYPE troupe_orders_created_total counter" in text, "no TYPE line for orders created")
         check.expect(value(text, "troupe_orders_created_total") == ORDERS, "orders created counter")
         by = {}
@@ -61,12 +78,41 @@ def main():
         check.expect(produced == ORDERS, f"order.status.changed produced {produced}")
         check.expect(value(text, "troupe_outbox_backlog") == 0, "outbox backlog")
         check.expect(value(text, "troupe_live_orchestrators") == 0, "live orchestrators after all final")
+        # Bucket bounds as Prometheus users write them: le="0.1", never
+        # 0.10000000000000001; each histogram series ends with +Inf.
+        les = re.findall(r'_bucket\{[^}]*\ble="([^"]*)"', text)
+        check.expect(len(les) > 0, "no histogram buckets")
+        long_les = sorted({le for le in les if le != "+Inf" and significant_digits(le) > 6})
+        check.expect(not long_les, f"long bucket bounds: {long_les}")
+        check.expect(value(text, "troupe_order_duration_seconds_bucket", le="0.1") is not None,
+                     'no troupe_order_duration_seconds_bucket{le="0.1"}')
+        check.expect(value(text, "troupe_order_duration_seconds_bucket", le="+Inf") == ORDERS,
+                     "duration histogram +Inf bucket")
+        check.expect(value(text, "troupe_http_request_duration_seconds_bucket",
+                           method="POST", route="/orders", le="0.25") is not None,
+                     'no troupe_http_request_duration_seconds_bucket{le="0.25"} for POST /orders')
+        # What this node runs, and the process it runs in.
+        info = series(text, "troupe_build_info")
+        check.expect(len(info) == 1 and info[0][1] == 1, f"troupe_build_info: {info}")
+        if info:
+            check.expect(re.match(r'^\d+\.\d+\.\d+', info[0][0].get("version", "")) is not None,
+                         f"troupe_build_info version {info[0][0]}")
+            check.expect(info[0][0].get("commit") and info[0][0].get("compiler"),
+                         f"troupe_build_info commit and compiler {info[0][0]}")
+        rss = value(text, "process_resident_memory_bytes")
+        check.expect(rss is not None and rss > 1 << 20, f"process_resident_memory_bytes {rss}")
+        check.expect("# TYPE process_resident_memory_bytes gauge" in text, "no TYPE line for resident memory")
+        for name in ("process_cpu_seconds_total", "process_open_fds", "process_start_time_seconds"):
+            got = value(text, name)
+            check.expect(got is not None and got > 0, f"{name} {got}")
         # Consumer lag: one gauge per assigned partition; all caught up now.
         time.sleep(1.5)
         text, _ = scrape(node.url)
-        lag = [l for l in text.splitlines() if l.startswith('troupe_consumer_lag{group="payment",topic="order.created"')]
-        check.expect(len(lag) == 3, f"consumer lag of the payment group: {len(lag)} partition(s), expected 3")
-        check.expect(all(l.endswith(" 0") for l in lag), f"payment consumer lags behind after all final: {lag}")
+        lag = [(l, v) for l, v in series(text, "troupe_consumer_lag")
+               if l.get("group") == "payment" and l.get("topic") == "order.created"]
+        check.expect(sorted(l.get("partition") for l, _ in lag) == ["0", "1", "2"],
+                     f"consumer lag of the payment group: {lag}, expected partitions 0, 1, 2")
+        check.expect(all(v == 0 for _, v in lag), f"payment consumer lags behind after all final: {lag}")
         log("metrics excerpt:\n" + "\n".join(l for l in text.splitlines()
                                              if l.startswith(("troupe_orders", "troupe_outbox", "troupe_consumer_lag"))))
     finally:
