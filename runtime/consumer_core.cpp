@@ -71,10 +71,9 @@ size_t consumer_core::in_flight() const {
 }
 
 bool consumer_core::pause_wanted(bool outage, bool paused) const {
-  auto n = in_flight();
-  if (outage || n >= max_in_flight_)
+  if (outage || full())
     return true;
-  if (n <= max_in_flight_ / 2)
+  if (in_flight() <= max_in_flight_ / 2)
     return false;
   return paused;
 }

@@ -81,6 +81,11 @@ public:
 
   size_t in_flight() const;
 
+  /// Whether `max_in_flight` messages are in flight (fetch no more).
+  bool full() const {
+    return in_flight() >= max_in_flight_;
+  }
+
   /// Whether fetching should be paused now; `paused` is the current state.
   bool pause_wanted(bool outage, bool paused) const;
 

@@ -19,12 +19,28 @@ namespace {
 
 using consumer_ptr = caf::stateful_actor<consumer_state>*;
 
+using parts_list = rd_kafka_topic_partition_list_t;
+
+std::vector<topic_partition> parts_of(const parts_list* parts) {
+  std::vector<topic_partition> result;
+  for (int i = 0; i < parts->cnt; ++i)
+    result.push_back({parts->elems[i].topic, parts->elems[i].partition});
+  return result;
+}
+
+parts_list* list_of(const std::vector<topic_partition>& parts) {
+  auto list = rd_kafka_topic_partition_list_new(static_cast<int>(parts.size()));
+  for (auto& tp : parts)
+    rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition);
+  return list;
+}
+
 void commit_now(consumer_state& st, bool async) {
   auto list = rd_kafka_topic_partition_list_new(8);
-  for (auto& [topic, tracker] : st.trackers)
-    for (auto& [part, next] : tracker.take_commits())
-      rd_kafka_topic_partition_list_add(list, topic.c_str(), part)->offset
-        = next;
+  for (auto& [tp, next] : st.core->take_commits())
+    rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition)
+      ->offset
+      = next;
   if (list->cnt > 0) {
     auto err = rd_kafka_commit(st.rk, list, async ? 1 : 0);
     if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
@@ -35,84 +51,40 @@ void commit_now(consumer_state& st, bool async) {
   st.last_commit = std::chrono::steady_clock::now();
 }
 
-std::vector<int32_t>
-first_topic_partitions(consumer_state& st,
-                       const rd_kafka_topic_partition_list_t* parts) {
-  std::vector<int32_t> result;
-  if (st.cfg.routes.empty())
-    return result;
-  auto first = st.cfg.routes.topics().front();
-  for (int i = 0; i < parts->cnt; ++i)
-    if (first == parts->elems[i].topic)
-      result.push_back(parts->elems[i].partition);
-  return result;
-}
-
 /// Finishes a revocation: commits what is done, forgets the partitions'
 /// remaining work (the next owner gets it redelivered; handlers are
 /// idempotent), tells the owner, and hands the partitions back to the group.
-void finish_revoke(consumer_state& st, rd_kafka_topic_partition_list_t* parts) {
+void finish_revoke(consumer_state& st,
+                   const std::vector<topic_partition>& parts) {
   commit_now(st, false);
-  for (int i = 0; i < parts->cnt; ++i) {
-    auto t = st.trackers.find(parts->elems[i].topic);
-    if (t != st.trackers.end())
-      t->second.forget(parts->elems[i].partition);
+  st.core->forget(parts);
+  for (auto& tp : parts) {
     // Their retries and timers go too: the next owner has the messages.
     if (st.delivery)
-      caf::anon_send(st.delivery, revoke_atom::value,
-                     std::string{parts->elems[i].topic},
-                     parts->elems[i].partition);
-    st.probe.forget_lag(parts->elems[i].topic, parts->elems[i].partition);
-  }
-  for (auto i = st.inflight.begin(); i != st.inflight.end();) {
-    bool gone = false;
-    for (int j = 0; j < parts->cnt; ++j)
-      if (i->second.topic == parts->elems[j].topic
-          && i->second.partition == parts->elems[j].partition)
-        gone = true;
-    i = gone ? st.inflight.erase(i) : std::next(i);
+      caf::anon_send(st.delivery, revoke_atom::value, tp.topic, tp.partition);
+    st.probe.forget_lag(tp.topic, tp.partition);
   }
   if (st.cfg.on_revoked)
-    st.cfg.on_revoked(first_topic_partitions(st, parts));
+    st.cfg.on_revoked(st.core->first_topic_partitions(parts));
   rd_kafka_assign(st.rk, nullptr);
-}
-
-bool revoking(const consumer_state& st, const std::string& topic,
-              int32_t partition) {
-  if (!st.revoking)
-    return false;
-  for (auto& [t, p] : st.revoking->parts)
-    if (p == partition && t == topic)
-      return true;
-  return false;
 }
 
 /// Whether the work of a pending revocation is done (or its time is up).
 void maybe_finish_revoke(consumer_state& st) {
-  if (!st.revoking)
+  bool late = false;
+  auto due = st.core->revoke_due(std::chrono::steady_clock::now(), late);
+  if (!due)
     return;
-  bool busy = false;
-  for (auto& [id, m] : st.inflight)
-    if (revoking(st, m.topic, m.partition))
-      busy = true;
-  auto late = std::chrono::steady_clock::now() >= st.revoking->deadline;
-  if (busy && !late)
-    return;
-  if (busy)
+  if (late)
     log::warn("consumer", "{}: handing off partitions with work in flight",
               st.cfg.name);
-  auto list = rd_kafka_topic_partition_list_new(
-    static_cast<int>(st.revoking->parts.size()));
-  for (auto& [t, p] : st.revoking->parts)
-    rd_kafka_topic_partition_list_add(list, t.c_str(), p);
-  st.revoking.reset();
-  finish_revoke(st, list);
-  rd_kafka_topic_partition_list_destroy(list);
+  finish_revoke(st, *due);
 }
 
-void rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
-               rd_kafka_topic_partition_list_t* parts, void* opaque) {
+void rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, parts_list* parts,
+               void* opaque) {
   auto& st = *static_cast<consumer_state*>(opaque);
+  auto tps = parts_of(parts);
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     log::info("consumer", "{}: assigned {} partition(s)", st.cfg.name,
               parts->cnt);
@@ -125,67 +97,43 @@ void rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
       rd_kafka_resume_partitions(rk, parts);
     st.paused = st.outage;
     if (st.cfg.on_assigned)
-      st.cfg.on_assigned(first_topic_partitions(st, parts));
+      st.cfg.on_assigned(st.core->first_topic_partitions(tps));
     return;
   }
   log::info("consumer", "{}: revoked {} partition(s)", st.cfg.name, parts->cnt);
   // Closing, or the store is down (the work in flight cannot commit, and
   // waiting would only hold the group's rebalance): hand off at once.
   if (st.closing || st.outage) {
-    finish_revoke(st, parts);
+    finish_revoke(st, tps);
     return;
   }
   // Stop fetching, let the work in flight commit, then hand off (the group
   // waits for the unassign).
   rd_kafka_pause_partitions(rk, parts);
-  pending_revoke pr;
-  for (int i = 0; i < parts->cnt; ++i)
-    pr.parts.emplace_back(parts->elems[i].topic, parts->elems[i].partition);
-  pr.deadline = std::chrono::steady_clock::now() + st.cfg.revoke_grace;
-  st.revoking = std::move(pr);
-}
-
-size_t total_in_flight(const consumer_state& st) {
-  size_t n = 0;
-  for (auto& [topic, tracker] : st.trackers)
-    n += tracker.in_flight();
-  return n;
+  st.core->revoke(std::move(tps),
+                  std::chrono::steady_clock::now() + st.cfg.revoke_grace);
 }
 
 void set_paused(consumer_state& st, bool pause) {
   if (st.paused == pause)
     return;
-  rd_kafka_topic_partition_list_t* parts = nullptr;
+  parts_list* parts = nullptr;
   if (rd_kafka_assignment(st.rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
     return;
   if (pause) {
     rd_kafka_pause_partitions(st.rk, parts);
   } else {
     // Partitions being revoked stay paused.
-    auto resume = rd_kafka_topic_partition_list_new(parts->cnt);
-    for (int i = 0; i < parts->cnt; ++i)
-      if (!revoking(st, parts->elems[i].topic, parts->elems[i].partition))
-        rd_kafka_topic_partition_list_add(resume, parts->elems[i].topic,
-                                          parts->elems[i].partition);
-    rd_kafka_resume_partitions(st.rk, resume);
-    rd_kafka_topic_partition_list_destroy(resume);
+    std::vector<topic_partition> resume;
+    for (auto& tp : parts_of(parts))
+      if (!st.core->revoking(tp))
+        resume.push_back(tp);
+    auto list = list_of(resume);
+    rd_kafka_resume_partitions(st.rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
   }
   rd_kafka_topic_partition_list_destroy(parts);
   st.paused = pause;
-}
-
-void complete(consumer_ptr self, uint64_t id, delivery_outcome x) {
-  auto& st = self->state;
-  auto i = st.inflight.find(id);
-  if (i == st.inflight.end())
-    return;
-  // A handed-off message stays uncommitted: the partition's new owner reads
-  // it again from the last committed offset (the tracker forgets it when
-  // the partition is revoked).
-  if (x != delivery_outcome::handed_off)
-    st.trackers[i->second.topic].complete(i->second.partition,
-                                          i->second.offset);
-  st.inflight.erase(i);
 }
 
 void handle(consumer_ptr self, rd_kafka_message_t* msg) {
@@ -196,30 +144,21 @@ void handle(consumer_ptr self, rd_kafka_message_t* msg) {
                 rd_kafka_message_errstr(msg));
     return;
   }
-  delivery_job job;
-  job.topic = rd_kafka_topic_name(msg->rkt);
-  job.partition = msg->partition;
-  job.offset = msg->offset;
-  // Fetched before the pause took effect: the next owner reads it.
-  if (revoking(st, job.topic, job.partition))
-    return;
-  st.probe.consumed(job.topic);
+  fetched_message m;
+  m.topic = rd_kafka_topic_name(msg->rkt);
+  m.partition = msg->partition;
+  m.offset = msg->offset;
   if (msg->key)
-    job.key.assign(static_cast<const char*>(msg->key), msg->key_len);
+    m.key.assign(static_cast<const char*>(msg->key), msg->key_len);
   if (msg->payload)
-    job.payload.assign(static_cast<const char*>(msg->payload), msg->len);
-  auto decoded = codec::decode(job.topic, job.key, job.payload,
-                               job.correlation_id);
-  if (decoded)
-    job.event = std::move(*decoded);
-  else
-    job.malformed = describe(decoded.error());
-  auto id = st.next_id++;
-  job.id = id;
-  st.trackers[job.topic].start(job.partition, job.offset);
-  st.inflight.emplace(id, inflight_msg{job.topic, job.partition, job.offset});
-  self->request(st.delivery, caf::infinite, std::move(job))
-    .then([=](delivery_outcome x) { complete(self, id, x); },
+    m.payload.assign(static_cast<const char*>(msg->payload), msg->len);
+  auto job = st.core->accept(std::move(m));
+  if (!job)
+    return;
+  st.probe.consumed(job->topic);
+  auto id = job->id;
+  self->request(st.delivery, caf::infinite, std::move(*job))
+    .then([=](delivery_outcome x) { self->state.core->complete(id, x); },
           [=](caf::error& err) {
             // Delivery is gone: stop, so that the supervisor starts a fresh
             // consumer; the uncommitted work is redelivered.
@@ -245,9 +184,8 @@ void report_lag(consumer_state& st) {
         || hi < 0)
       continue;
     int64_t done = e.offset >= 0 ? e.offset : lo;
-    if (auto t = st.trackers.find(e.topic); t != st.trackers.end())
-      if (auto next = t->second.committable(e.partition))
-        done = *next;
+    if (auto next = st.core->committable({e.topic, e.partition}))
+      done = *next;
     st.probe.lag(e.topic, e.partition, std::max<int64_t>(0, hi - done));
   }
   rd_kafka_topic_partition_list_destroy(parts);
@@ -255,21 +193,17 @@ void report_lag(consumer_state& st) {
 
 void poll_once(consumer_ptr self) {
   auto& st = self->state;
-  auto busy = !st.inflight.empty();
+  auto busy = st.core->in_flight() > 0;
   for (int i = 0; i < 500; ++i) {
     auto msg = rd_kafka_consumer_poll(st.rk, i == 0 ? (busy ? 1 : 20) : 0);
     if (msg == nullptr)
       break;
     handle(self, msg);
     rd_kafka_message_destroy(msg);
-    if (total_in_flight(st) >= st.cfg.max_in_flight)
+    if (st.core->full())
       break;
   }
-  auto n = total_in_flight(st);
-  if (st.outage || n >= st.cfg.max_in_flight)
-    set_paused(st, true);
-  else if (n <= st.cfg.max_in_flight / 2)
-    set_paused(st, false);
+  set_paused(st, st.core->pause_wanted(st.outage, st.paused));
   auto now = std::chrono::steady_clock::now();
   if (now - st.last_commit >= st.cfg.commit_interval)
     commit_now(st, true);
@@ -288,10 +222,11 @@ consumer_state::~consumer_state() {
     return;
   commit_now(*this, false);
   closing = true;
-  if (revoking) {
-    revoking->deadline = std::chrono::steady_clock::time_point{};
-    maybe_finish_revoke(*this);
-  }
+  // A pending revocation ends now, work in flight or not.
+  bool late = false;
+  if (auto due = core->revoke_due(std::chrono::steady_clock::time_point::max(),
+                                  late))
+    finish_revoke(*this, *due);
   rd_kafka_consumer_close(rk);
   rd_kafka_destroy(rk);
   rk = nullptr;
@@ -302,6 +237,9 @@ caf::behavior kafka_consumer(caf::stateful_actor<consumer_state>* self,
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.probe = consumer_probe{st.cfg.name};
+  st.core = std::make_unique<consumer_core>(
+    st.cfg.routes.topics(), codec::decode,
+    static_cast<size_t>(st.cfg.max_in_flight));
   auto conf = make_conf(st.cfg.kafka);
   try {
     set_conf(conf, "group.id", st.cfg.kafka.group_prefix + "." + st.cfg.name);

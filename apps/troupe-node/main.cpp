@@ -45,7 +45,6 @@ using namespace troupe;
 
 namespace {
 
-
 /// Secrets the process knows are masked in every line it prints, and the
 /// PostgreSQL password reaches libpq through its own environment variable,
 /// never through a connection string that could be printed.

@@ -5,7 +5,7 @@
 #include "actors/saga_router.hpp"
 #include "actors/services.hpp"
 #include "actors/topics.hpp"
-#include "adapters/kafka/partitioner.hpp"
+#include "base/partitioner.hpp"
 #include "observability/log.hpp"
 
 namespace troupe {

@@ -48,6 +48,11 @@ struct partition_ownership {
 
 /// What the roles are wired with; lives as long as the node's actors.
 struct node_context {
+  node_context(caf::actor_system& sys, const node_config& cfg)
+    : sys(sys), cfg(cfg) {
+    // nop
+  }
+
   caf::actor_system& sys;
   const node_config& cfg;
   retry_policy retry; ///< restarts back off like retries

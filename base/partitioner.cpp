@@ -1,5 +1,5 @@
 // murmur2 as used by Kafka's default partitioner (seed 0x9747b28c).
-#include "adapters/kafka/partitioner.hpp"
+#include "base/partitioner.hpp"
 
 namespace troupe {
 

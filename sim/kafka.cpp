@@ -1,0 +1,150 @@
+#include "sim/kafka.hpp"
+
+#include <algorithm>
+
+#include "base/partitioner.hpp"
+
+namespace troupe::sim {
+
+void kafka::create_topic(const std::string& topic, int32_t partitions) {
+  auto& parts = logs_[topic];
+  if (parts.empty())
+    parts.resize(static_cast<size_t>(std::max(1, partitions)));
+}
+
+int32_t kafka::partitions(const std::string& topic) const {
+  auto i = logs_.find(topic);
+  return i == logs_.end() ? 0 : static_cast<int32_t>(i->second.size());
+}
+
+topic_partition kafka::produce(const std::string& topic, const std::string& key,
+                               std::string value, int64_t* offset) {
+  if (partitions(topic) == 0)
+    create_topic(topic, default_partitions);
+  auto& parts = logs_[topic];
+  auto p = partition_for(key, static_cast<int32_t>(parts.size()));
+  auto& log = parts[static_cast<size_t>(p)];
+  auto at = static_cast<int64_t>(log.size());
+  log.push_back(record{at, key, std::move(value)});
+  if (offset)
+    *offset = at;
+  return topic_partition{topic, p};
+}
+
+std::vector<kafka::record> kafka::fetch(const topic_partition& tp,
+                                        int64_t offset, size_t max) const {
+  std::vector<record> result;
+  auto i = logs_.find(tp.topic);
+  if (i == logs_.end() || tp.partition < 0
+      || tp.partition >= static_cast<int32_t>(i->second.size()))
+    return result;
+  auto& log = i->second[static_cast<size_t>(tp.partition)];
+  for (auto at = std::max<int64_t>(0, offset);
+       at < static_cast<int64_t>(log.size()) && result.size() < max; ++at)
+    result.push_back(log[static_cast<size_t>(at)]);
+  return result;
+}
+
+int64_t kafka::end_offset(const topic_partition& tp) const {
+  auto i = logs_.find(tp.topic);
+  if (i == logs_.end() || tp.partition < 0
+      || tp.partition >= static_cast<int32_t>(i->second.size()))
+    return 0;
+  return static_cast<int64_t>(i->second[static_cast<size_t>(tp.partition)].size());
+}
+
+uint64_t kafka::join(const std::string& group, const std::string& member,
+                     const std::vector<std::string>& topics) {
+  auto& g = groups_[group];
+  g.members[member] = topics;
+  for (auto& t : topics)
+    if (partitions(t) == 0)
+      create_topic(t, default_partitions);
+  rebalance(g);
+  return g.generation;
+}
+
+uint64_t kafka::leave(const std::string& group, const std::string& member) {
+  auto& g = groups_[group];
+  if (g.members.erase(member) > 0)
+    rebalance(g);
+  return g.generation;
+}
+
+uint64_t kafka::generation(const std::string& group) const {
+  auto i = groups_.find(group);
+  return i == groups_.end() ? 0 : i->second.generation;
+}
+
+std::vector<std::string> kafka::members(const std::string& group) const {
+  std::vector<std::string> result;
+  if (auto i = groups_.find(group); i != groups_.end())
+    for (auto& kv : i->second.members)
+      result.push_back(kv.first);
+  return result;
+}
+
+std::vector<topic_partition>
+kafka::assignment(const std::string& group, const std::string& member) const {
+  auto i = groups_.find(group);
+  if (i == groups_.end())
+    return {};
+  auto j = i->second.assignment.find(member);
+  return j == i->second.assignment.end() ? std::vector<topic_partition>{}
+                                         : j->second;
+}
+
+bool kafka::commit(const std::string& group, const std::string& member,
+                   uint64_t gen, const topic_partition& tp, int64_t next) {
+  auto i = groups_.find(group);
+  if (i == groups_.end() || i->second.generation != gen)
+    return false;
+  auto& owned = i->second.assignment[member];
+  if (std::find(owned.begin(), owned.end(), tp) == owned.end())
+    return false;
+  i->second.committed[{tp.topic, tp.partition}] = next;
+  return true;
+}
+
+int64_t kafka::committed(const std::string& group,
+                         const topic_partition& tp) const {
+  auto i = groups_.find(group);
+  if (i == groups_.end())
+    return 0;
+  auto j = i->second.committed.find({tp.topic, tp.partition});
+  return j == i->second.committed.end() ? 0 : j->second;
+}
+
+std::vector<std::string> kafka::topics() const {
+  std::vector<std::string> result;
+  for (auto& kv : logs_)
+    result.push_back(kv.first);
+  return result;
+}
+
+void kafka::rebalance(group_state& g) {
+  ++g.generation;
+  g.assignment.clear();
+  // The range assignor: per topic, members in name order take contiguous
+  // ranges of partitions, the first ones one more when it does not divide.
+  std::set<std::string> topics;
+  for (auto& [member, ts] : g.members)
+    topics.insert(ts.begin(), ts.end());
+  for (auto& topic : topics) {
+    std::vector<std::string> takers;
+    for (auto& [member, ts] : g.members)
+      if (std::find(ts.begin(), ts.end(), topic) != ts.end())
+        takers.push_back(member);
+    auto n = partitions(topic);
+    auto m = static_cast<int32_t>(takers.size());
+    int32_t next = 0;
+    for (int32_t k = 0; k < m; ++k) {
+      auto count = n / m + (k < n % m ? 1 : 0);
+      for (int32_t c = 0; c < count; ++c)
+        g.assignment[takers[static_cast<size_t>(k)]].push_back(
+          topic_partition{topic, next++});
+    }
+  }
+}
+
+} // namespace troupe::sim

@@ -1,0 +1,99 @@
+// A simulated Kafka: topics with partitions and a log per partition,
+// consumer groups with range assignment and rebalances, committed offsets.
+//
+//   producers ──produce(topic, key)──▶ [topic/partition logs] ──fetch──▶ consumers
+//                                            committed offsets per group ◀─ commit
+//
+// It keeps the protocol's promises that the engine relies on and no more: a
+// key always lands on the same partition (the production partitioner), a
+// partition's records keep their order, a consumer starts a newly assigned
+// partition at its group's committed offset (so work not committed before
+// a crash or a hand-off is delivered again), a commit from a member of an
+// older generation is refused, and different partitions and topics make
+// progress independently. Deterministic: no threads, no clock; the
+// simulator and the simulated consumers call it. One instance is shared by
+// every simulated node, as one cluster is.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "runtime/consumer_core.hpp"
+
+namespace troupe::sim {
+
+class kafka {
+public:
+  struct record {
+    int64_t offset = 0;
+    std::string key;
+    std::string value;
+  };
+
+  /// Creates `topic` with `partitions` partitions (again: no change).
+  void create_topic(const std::string& topic, int32_t partitions);
+
+  /// Partitions of `topic`, 0 when it does not exist.
+  int32_t partitions(const std::string& topic) const;
+
+  /// Appends to the partition of `key`; returns where it landed (the
+  /// offset through `offset`). A topic that does not exist is created
+  /// with `default_partitions`.
+  topic_partition produce(const std::string& topic, const std::string& key,
+                          std::string value, int64_t* offset = nullptr);
+
+  /// Up to `max` records of `tp` from `offset` on.
+  std::vector<record> fetch(const topic_partition& tp, int64_t offset,
+                            size_t max) const;
+
+  /// The offset the next record of `tp` gets (the high watermark).
+  int64_t end_offset(const topic_partition& tp) const;
+
+  /// Adds `member` to `group` for `topics` and rebalances the group;
+  /// returns the new generation.
+  uint64_t join(const std::string& group, const std::string& member,
+                const std::vector<std::string>& topics);
+
+  /// Removes `member` (it left, or its session timed out) and rebalances.
+  uint64_t leave(const std::string& group, const std::string& member);
+
+  uint64_t generation(const std::string& group) const;
+
+  std::vector<std::string> members(const std::string& group) const;
+
+  /// The partitions of `member` in the group's current generation.
+  std::vector<topic_partition> assignment(const std::string& group,
+                                          const std::string& member) const;
+
+  /// Commits `next` (the next offset to read) for `tp`. Refused (false)
+  /// unless `member` is in the group's generation `gen` and owns `tp`.
+  bool commit(const std::string& group, const std::string& member,
+              uint64_t gen, const topic_partition& tp, int64_t next);
+
+  /// The group's committed offset of `tp`; 0 (earliest) when none.
+  int64_t committed(const std::string& group, const topic_partition& tp) const;
+
+  /// Topics, in name order.
+  std::vector<std::string> topics() const;
+
+  int32_t default_partitions = 3;
+
+private:
+  struct group_state {
+    uint64_t generation = 0;
+    std::map<std::string, std::vector<std::string>> members; ///< -> topics
+    std::map<std::string, std::vector<topic_partition>> assignment;
+    std::map<std::pair<std::string, int32_t>, int64_t> committed;
+  };
+
+  void rebalance(group_state& g);
+
+  std::map<std::string, std::vector<std::vector<record>>> logs_;
+  std::map<std::string, group_state> groups_;
+};
+
+} // namespace troupe::sim
