@@ -1,5 +1,6 @@
 # Integration suites: a real PostgreSQL (ctest fixture) and a Kafka-protocol
 # broker over TCP.
-foreach(suite migrations connection outbox_relay redelivery fencing retention)
+foreach(suite migrations connection outbox_relay redelivery fencing retention
+        contract_postgres)
   troupe_suite(${suite} integration)
 endforeach()

@@ -1,5 +1,6 @@
 // Shared fixture of the deterministic suites: the test coordinator, simulated
-// time, and the in-memory store behind the storage port.
+// time, and the in-memory store (sim/memory_store.hpp) behind the storage
+// port, on the coordinator's clock.
 #pragma once
 
 #include <chrono>
@@ -9,17 +10,24 @@
 #include <caf/expected.hpp>
 
 #include "base/errors.hpp"
-#include "tests/unit/fake_store.hpp"
+#include "sim/memory_store.hpp"
 
 namespace troupe::test {
 
 template <class Base>
 struct store_fixture : Base {
-  std::shared_ptr<fake_db> db = std::make_shared<fake_db>();
+  std::shared_ptr<sim::memory_db> db = std::make_shared<sim::memory_db>();
   store_actor store;
 
   store_fixture() {
-    store = this->sys.spawn(fake_store, db);
+    // Deadlines run on simulated time, like `clock_timestamp()` on real time.
+    auto* clock = &this->sched.clock();
+    db->clock = [clock] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+               clock->now().time_since_epoch())
+        .count();
+    };
+    store = sim::spawn_memory_store(this->sys, db);
   }
 
   /// Runs all pending messages, without firing any timer.

@@ -22,7 +22,7 @@ struct fixture : store_fixture<test_coordinator_fixture<>> {
     drain();
   }
 
-  const saga_snapshot& order(const std::string& id) {
+  const sim::order_row& order(const std::string& id) {
     return db->orders.at(id);
   }
 
@@ -144,7 +144,7 @@ CAF_TEST(a missing result cancels the order exactly at the deadline) {
 
 CAF_TEST(no result at all times out without compensation) {
   db->add_order("o-11", 2000);
-  auto snap = db->orders.at("o-11");
+  auto snap = db->snapshot("o-11");
   orch = sys.spawn(orchestrator, "o-11", store, snap);
   drain();
   advance(2000ms);
@@ -182,7 +182,7 @@ CAF_TEST(a late approved payment is refunded) {
 
 CAF_TEST(a storage failure reaches the sender and a retry succeeds) {
   start("o-14");
-  db->fail_next = 1;
+  db->faults.fail_next = 1;
   auto first = ask(orch, payment("o-14", true));
   CAF_CHECK(!first);
   CAF_CHECK(retryable(first.error()));
@@ -214,7 +214,7 @@ CAF_TEST(plan_step is pure and ignores what it has seen) {
 
 CAF_TEST(a write whose reply was lost is learned from the store) {
   start("o-20", 120000);
-  db->lose_reply_next = 1;
+  db->faults.lose_reply_next = 1;
   auto rh = self->request(orch, caf::infinite, payment("o-20", true));
   drain();
   CAF_CHECK_EQUAL(order("o-20").payment_status,
@@ -234,7 +234,7 @@ CAF_TEST(a write whose reply was lost is learned from the store) {
 
 CAF_TEST(a commit whose outcome is unknown is learned from the store) {
   start("o-21", 120000);
-  db->unknown_commit_next = 1;
+  db->faults.unknown_commit_next = 1;
   auto first = ask(orch, payment("o-21", true));
   CAF_REQUIRE(!first);
   CAF_CHECK(retryable(first.error()));
@@ -245,11 +245,11 @@ CAF_TEST(a commit whose outcome is unknown is learned from the store) {
 
 CAF_TEST(the deadline compensates what is committed not what is remembered) {
   start("o-22", 60000);
-  db->lose_reply_next = 1;
+  db->faults.lose_reply_next = 1;
   self->send(orch, payment("o-22", true));
   drain();
   advance(30s); // lost: the payment is committed, the actor does not know
-  db->unknown_commit_next = 1;
+  db->faults.unknown_commit_next = 1;
   auto r = ask(orch, inventory("o-22", false, cancel_reason::out_of_stock));
   CAF_CHECK(!r);
   advance(30s); // the deadline, with no redelivery in between
@@ -262,9 +262,9 @@ CAF_TEST(the deadline compensates what is committed not what is remembered) {
 CAF_TEST(a stale snapshot does not decide the deadline) {
   // Rehydrated from a copy taken before the payment committed.
   db->add_order("o-23", 1000);
-  auto stale = db->orders.at("o-23");
+  auto stale = db->snapshot("o-23");
   db->orders.at("o-23").payment_status = payment_state::approved;
-  db->payments["o-23"] = true;
+  db->payments["o-23"].approved = true;
   orch = sys.spawn(orchestrator, "o-23", store, stale);
   drain();
   advance(1000ms);
@@ -276,9 +276,9 @@ CAF_TEST(a stale snapshot does not decide the deadline) {
 
 CAF_TEST(a stale snapshot does not hide a committed reservation) {
   db->add_order("o-24", 1000);
-  auto stale = db->orders.at("o-24");
+  auto stale = db->snapshot("o-24");
   db->orders.at("o-24").inventory_status = inventory_state::reserved;
-  db->reservations["o-24"] = {"RESERVED", 1};
+  db->reservations["o-24"] = {"SKU-1", 1, sim::reservation_status::reserved};
   orch = sys.spawn(orchestrator, "o-24", store, stale);
   drain();
   CAF_CHECK_EQUAL(ask(orch, payment("o-24", false)), write_outcome::applied);
@@ -289,7 +289,7 @@ CAF_TEST(a stale snapshot does not hide a committed reservation) {
 
 CAF_TEST(a fenced write hands the step off without an outage) {
   start("o-25");
-  db->fenced_next = 1;
+  db->faults.fenced_next = 1;
   auto r = ask(orch, payment("o-25", true));
   CAF_REQUIRE(!r);
   CAF_CHECK_EQUAL(tier_of(r.error()), error_tier::handed_off);
@@ -353,7 +353,7 @@ CAF_TEST(a revoke during a write stops after it and hands off what waits) {
 
 CAF_TEST(a failed load answers what waited with the store error) {
   db->add_order("o-33", 30000);
-  db->fail_loads_next = 1;
+  db->faults.fail_loads_next = 1;
   orch = sys.spawn(orchestrator, "o-33", store, std::nullopt);
   auto pay = self->request(orch, caf::infinite, payment("o-33", true));
   drain();
@@ -368,7 +368,7 @@ CAF_TEST(an exit while a write is out ends the orchestrator at once) {
   // At shutdown the router's exit reaches an orchestrator whose write will
   // never be answered: it must stop now, not after the request's timeout.
   start("o-34");
-  db->lose_reply_next = 1;
+  db->faults.lose_reply_next = 1;
   self->send(orch, payment("o-34", true));
   drain();
   CAF_CHECK(alive(orch));

@@ -1,0 +1,227 @@
+// The store with PostgreSQL's semantics, in memory.
+//
+//   [node a: memory_store] ──┐
+//   [node b: memory_store] ──┼──▶ memory_db (orders, outbox, stock, ...)
+//   [node c: memory_store] ──┘     one shared database, like PostgreSQL
+//
+// `memory_db` holds the rows of the schema in migrations/*.sql that the
+// saga's commands touch; a `memory_store` actor per node answers the
+// `node_store_actor` interface with what adapters/postgres/store_commands.cpp
+// does: effects once per (consumer, event id), every state change committed
+// with its outbox events and timeline (or nothing of it), a final status
+// written at most once, stock reserved and released at most once per order,
+// saga writes fenced by partition ownership. The contract suite
+// (tests/contract/stories.hpp) runs the same stories against both stores.
+//
+// Like a shard of the PostgreSQL store, a memory store queues the commands
+// that arrive while its "transaction" is open and applies them together when
+// its flush message runs (group commit), so a simulator decides what
+// interleaves. Each command is still atomic on its own, as after the
+// PostgreSQL store isolated a spoiled batch.
+//
+// Ownership and threads: the database is owned by whoever creates it (the
+// simulator, a test fixture) and shared through `std::shared_ptr`. Store
+// actors take `mtx` while they apply a batch, so stores of several nodes may
+// run on a real scheduler; tests under the test coordinator (one thread)
+// read and prepare the rows directly.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/commands.hpp"
+#include "actors/messages.hpp"
+
+namespace troupe::sim {
+
+/// A row of `orders`.
+struct order_row {
+  std::string order_id;
+  std::string correlation_id;
+  std::string idempotency_key; ///< empty: none
+  std::string customer_email;
+  std::string sku;
+  int32_t quantity = 0;
+  int64_t amount_cents = 0;
+  order_status status = order_status::fresh;
+  cancel_reason reason = cancel_reason::none;
+  payment_state payment_status = payment_state::none;
+  inventory_state inventory_status = inventory_state::none;
+  int64_t deadline_at_ms = 0; ///< on the database's clock
+  int64_t created_at_ms = 0;  ///< on the database's clock
+};
+
+/// A row of `payments`.
+struct payment_row {
+  bool approved = false;
+  cancel_reason reason = cancel_reason::none;
+  int64_t amount_cents = 0;
+  bool refunded = false;
+};
+
+enum class reservation_status : uint8_t { reserved, released };
+
+/// A row of `reservations`.
+struct reservation_row {
+  std::string sku;
+  int32_t quantity = 0;
+  reservation_status status = reservation_status::reserved;
+};
+
+/// A row of `order_timeline`.
+struct timeline_row {
+  std::string order_id;
+  timeline_kind kind = timeline_kind::created;
+  /// What PostgreSQL keeps in `detail`, as `key=value` pairs.
+  std::vector<std::pair<std::string, std::string>> detail;
+};
+
+/// What an outbox row carries: the event as the domain knows it (with the
+/// event id the envelope got), or nothing for a dead letter's raw message.
+using outbox_event
+  = std::variant<std::monostate, order_created, payment_result,
+                 inventory_result, status_changed, compensation>;
+
+/// A row of `outbox`. Payload fields beside the domain event (the amount of
+/// `payment.result` and `payment.refund`, the SKU and quantity of
+/// `inventory.result`) are kept next to it.
+struct outbox_row {
+  int64_t id = 0;
+  std::string topic;
+  std::string key; ///< the order id; a dead letter's own key
+  outbox_event event;
+  int64_t amount_cents = 0;
+  std::string sku;
+  int32_t quantity = 0;
+  std::string payload; ///< dead letters only: the message as received
+  std::string correlation_id;
+  bool published = false;
+};
+
+/// A row of `analytics_sku_daily` (one day: the simulation's).
+struct analytics_row {
+  int64_t orders = 0;
+  int64_t quantity = 0;
+  int64_t amount_cents = 0;
+};
+
+/// A row of `partition_owners`.
+struct owner_row {
+  std::string owner;
+  int64_t generation = 0;
+};
+
+/// Faults the store injects, deterministically, in the order commands are
+/// applied. Each counter is spent by the commands it hits.
+struct fault_plan {
+  int fail_next = 0; ///< this many writes fail with storage_unavailable
+  /// This many saga writes are applied but answered with commit_unknown
+  /// (the commit happened; its acknowledgement did not arrive).
+  int unknown_commit_next = 0;
+  /// This many saga writes are applied but never answered (the reply is
+  /// lost; the sender's request times out).
+  int lose_reply_next = 0;
+  /// This many saga writes are refused as `fenced` (another node claimed
+  /// the order's partition).
+  int fenced_next = 0;
+  /// This many saga loads fail with storage_unavailable.
+  int fail_loads_next = 0;
+};
+
+/// The shared database. Field names follow the tables of migrations/*.sql.
+struct memory_db {
+  std::map<std::string, order_row> orders;
+  std::set<std::pair<std::string, std::string>> processed; ///< (consumer, id)
+  std::map<std::string, int64_t> stock;                    ///< SKU -> available
+  std::map<std::string, reservation_row> reservations;     ///< by order
+  std::map<std::string, payment_row> payments;             ///< by order
+  std::set<std::pair<std::string, order_status>> notifications;
+  std::map<std::string, analytics_row> analytics; ///< by SKU
+  std::vector<timeline_row> timeline;
+  std::vector<outbox_row> outbox;
+  std::vector<dead_letter> dead_letters; ///< as stored (text escaped)
+  std::map<int32_t, owner_row> partition_owners;
+  /// What each node knows of its claims: partition -> generation (the
+  /// node-local half of fencing, `partition_fence` in PostgreSQL's store).
+  std::map<std::string, std::map<int32_t, int64_t>> claims;
+  /// Every saga write that was applied, in commit order.
+  std::vector<saga_write> saga_writes;
+  fault_plan faults;
+  /// The database's clock in milliseconds (`clock_timestamp()`); the wall
+  /// clock unless a simulator or test installs its own.
+  std::function<int64_t()> clock;
+  std::mutex mtx; ///< held by store actors while they apply a batch
+
+  memory_db();
+  memory_db(const memory_db&) = delete;
+  memory_db& operator=(const memory_db&) = delete;
+
+  int64_t now() const;
+
+  /// Adds an open order whose deadline is `deadline_in_ms` away.
+  order_row& add_order(const std::string& id, int64_t deadline_in_ms,
+                       int32_t quantity = 1, int64_t amount = 1000);
+
+  /// What `load_saga` answers for `id`.
+  saga_snapshot snapshot(const std::string& id) const;
+
+  /// Outbox rows of `topic` whose key is `key`.
+  size_t count_events(const std::string& topic, const std::string& key) const;
+
+  /// Node `node` claims `parts`: each partition's generation goes up by one
+  /// and the node knows the new generation (what a rebalance does).
+  void claim(const std::string& node, const std::vector<int32_t>& parts);
+
+  /// Node `node` forgets `parts` (revoked); the owner rows stay.
+  void release(const std::string& node, const std::vector<int32_t>& parts);
+
+  /// A fresh event id for an outbox row, in UUID form; deterministic.
+  std::string next_event_id();
+
+  int64_t next_outbox_id = 1;
+  uint64_t next_event = 1;
+};
+
+/// How one node's store sees the database.
+struct memory_store_settings {
+  std::string node_id = "node";
+  /// Maps an order id to its partition (-1 while unknown); empty: saga
+  /// writes are not fenced (PostgreSQL's store without a fence).
+  std::function<int32_t(const std::string&)> partition_of;
+};
+
+/// A store answers the node's commands; `flush_atom` applies its queue.
+using memory_store_actor = node_store_actor::extend<caf::reacts_to<flush_atom>>;
+
+struct memory_job; // one command waiting for the next flush
+
+struct memory_store_state {
+  static inline const char* name = "memory_store";
+  std::shared_ptr<memory_db> db;
+  memory_store_settings cfg;
+  std::vector<std::shared_ptr<memory_job>> queue;
+  bool flush_scheduled = false;
+};
+
+memory_store_actor::behavior_type
+memory_store(memory_store_actor::stateful_pointer<memory_store_state> self,
+             std::shared_ptr<memory_db> db, memory_store_settings cfg);
+
+/// Spawns one node's store over `db` (a plain actor: under the test
+/// coordinator it runs on the simulated scheduler).
+node_store_actor spawn_memory_store(caf::actor_system& sys,
+                                    std::shared_ptr<memory_db> db,
+                                    memory_store_settings cfg = {});
+
+} // namespace troupe::sim

@@ -1,0 +1,490 @@
+// The store contract: what every binding of the store does, as stories run
+// against each binding (a `store_target`). Included by one suite per binding,
+// after it defined `contract_target`, its `store_target`:
+//
+//   unit         contract_memory    sim/memory_store
+//   integration  contract_postgres  adapters/postgres (a fresh database)
+//
+// Each story gets a fresh target. Order ids are UUIDs, as PostgreSQL wants.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/test/unit_test.hpp>
+
+#include "actors/commands.hpp"
+#include "base/errors.hpp"
+#include "tests/contract/target.hpp"
+
+namespace troupe::test::contract {
+
+// Internal linkage: each including suite has its own `contract_target`.
+namespace {
+
+std::string uuid(int n) {
+  auto digits = std::to_string(n);
+  return "00000000-0000-4000-8000-" + std::string(12 - digits.size(), '0')
+         + digits;
+}
+
+using strings = std::vector<std::string>;
+
+struct stories {
+  contract_target target;
+  node_store_actor store; ///< node-a's, which owns the partition
+
+  stories() {
+    target.claim("node-a");
+    store = target.store("node-a");
+  }
+
+  template <class Reply, class Cmd>
+  caf::expected<Reply> try_ask(const node_store_actor& dest, Cmd cmd) {
+    caf::expected<Reply> result{caf::error{}};
+    caf::scoped_actor self{target.sys};
+    self->request(dest, std::chrono::seconds(10), std::move(cmd))
+      .receive([&](Reply& x) { result = std::move(x); },
+               [&](caf::error& e) { result = std::move(e); });
+    return result;
+  }
+
+  template <class Reply, class Cmd>
+  Reply ask(const node_store_actor& dest, Cmd cmd) {
+    auto r = try_ask<Reply>(dest, std::move(cmd));
+    if (!r)
+      CAF_FAIL("the store failed: " << describe(r.error()));
+    return std::move(*r);
+  }
+
+  template <class Cmd>
+  write_outcome write(Cmd cmd) {
+    return ask<write_outcome>(store, std::move(cmd));
+  }
+
+  template <class Cmd>
+  write_outcome write_as(const std::string& node, Cmd cmd) {
+    return ask<write_outcome>(target.store(node), std::move(cmd));
+  }
+
+  static create_order order(const std::string& id, int32_t qty = 2,
+                            int64_t amount = 1500, int64_t deadline = 30000,
+                            std::string key = "") {
+    return create_order{id,      "corr-" + id, std::move(key), "c@example.com",
+                        "SKU-C", qty,          amount,         deadline};
+  }
+
+  created_order create(create_order c) {
+    return ask<created_order>(store, std::move(c));
+  }
+
+  static payment_cmd pay(const std::string& id, std::string event,
+                         bool approved = true, int64_t amount = 1500) {
+    return payment_cmd{std::move(event),
+                       id,
+                       "corr-" + id,
+                       amount,
+                       approved,
+                       approved ? cancel_reason::none
+                                : cancel_reason::payment_declined};
+  }
+
+  static reserve_cmd reserve(const std::string& id, std::string event,
+                             const std::string& sku, int32_t qty,
+                             int64_t default_stock) {
+    return reserve_cmd{
+      std::move(event),   id, "corr-" + id, sku, qty, default_stock,
+      cancel_reason::none};
+  }
+
+  static compensation what(const std::string& id, std::string event,
+                           const std::string& sku = "", int32_t qty = 0) {
+    return compensation{std::move(event), id, "corr-" + id, sku, qty};
+  }
+
+  /// A saga write from the fresh state.
+  static saga_write step(const std::string& id, std::string event) {
+    saga_write w;
+    w.event_id = std::move(event);
+    w.order_id = id;
+    w.correlation_id = "corr-" + id;
+    return w;
+  }
+};
+
+} // namespace
+
+} // namespace troupe::test::contract
+
+using namespace troupe;
+using namespace troupe::test;
+using namespace troupe::test::contract;
+
+CAF_TEST_FIXTURE_SCOPE(contract_tests, stories)
+
+CAF_TEST(an order is created once and its idempotency key finds it again) {
+  auto a = uuid(1);
+  auto first = create(order(a, 2, 1500, 30000, "key-1"));
+  CAF_CHECK_EQUAL(first.order_id, a);
+  CAF_CHECK_EQUAL(first.status, "NEW");
+  CAF_CHECK(first.created);
+  CAF_CHECK_EQUAL(target.order_status(a), "NEW");
+  CAF_CHECK_EQUAL(target.outbox_topics(a), strings{"order.created"});
+  CAF_CHECK_EQUAL(target.timeline(a), strings{"created"});
+  // The same command again (its commit's outcome was unknown): created.
+  auto again = create(order(a, 2, 1500, 30000, "key-1"));
+  CAF_CHECK_EQUAL(again.order_id, a);
+  CAF_CHECK(again.created);
+  // Another request with the same key finds the first order.
+  auto b = uuid(2);
+  auto other = create(order(b, 5, 99, 30000, "key-1"));
+  CAF_CHECK_EQUAL(other.order_id, a);
+  CAF_CHECK_EQUAL(other.correlation_id, "corr-" + a);
+  CAF_CHECK(!other.created);
+  CAF_CHECK_EQUAL(target.order_status(b), "");
+  CAF_CHECK_EQUAL(target.outbox_topics(a), strings{"order.created"});
+  CAF_CHECK(target.outbox_topics(b).empty());
+  // Without a key, each id is its own order.
+  auto c = uuid(3);
+  CAF_CHECK(create(order(c)).created);
+  CAF_CHECK_EQUAL(target.order_status(c), "NEW");
+}
+
+CAF_TEST(an order the schema refuses writes nothing) {
+  auto a = uuid(1);
+  auto r = try_ask<created_order>(store, order(a, 0));
+  CAF_REQUIRE(!r);
+  CAF_CHECK(has_code(r.error(), troupe_errc::storage_rejected));
+  CAF_CHECK_EQUAL(target.order_status(a), "");
+  CAF_CHECK(target.outbox_topics(a).empty());
+}
+
+CAF_TEST(a payment is applied once per event id) {
+  auto a = uuid(1);
+  create(order(a));
+  CAF_CHECK_EQUAL(write(pay(a, "pay-1")), write_outcome::applied);
+  CAF_CHECK_EQUAL(write(pay(a, "pay-1")), write_outcome::duplicate);
+  CAF_CHECK_EQUAL(target.outbox_topics(a),
+                  (strings{"order.created", "payment.result"}));
+  // A second decision for the order (another event id) emits its result,
+  // but the first decision is the one on record: it is refunded.
+  CAF_CHECK_EQUAL(write(pay(a, "pay-2", false)), write_outcome::applied);
+  CAF_CHECK_EQUAL(
+    target.outbox_topics(a),
+    (strings{"order.created", "payment.result", "payment.result"}));
+  CAF_CHECK_EQUAL(write(refund_cmd{what(a, "refund-1")}),
+                  write_outcome::applied);
+  CAF_CHECK_EQUAL(target.timeline(a), (strings{"created", "payment.refunded"}));
+}
+
+CAF_TEST(a declined payment is recorded and never refunded) {
+  auto a = uuid(1);
+  create(order(a));
+  CAF_CHECK_EQUAL(write(pay(a, "pay-1", false)), write_outcome::applied);
+  CAF_CHECK_EQUAL(target.outbox_topics(a),
+                  (strings{"order.created", "payment.result"}));
+  CAF_CHECK_EQUAL(write(refund_cmd{what(a, "refund-1")}),
+                  write_outcome::applied);
+  CAF_CHECK_EQUAL(target.timeline(a), strings{"created"});
+  CAF_CHECK_EQUAL(target.outbox_topics(a),
+                  (strings{"order.created", "payment.result"}));
+}
+
+CAF_TEST(stock is reserved within what is available) {
+  auto a = uuid(1);
+  auto b = uuid(2);
+  create(order(a));
+  create(order(b));
+  CAF_CHECK_EQUAL(target.stock("SKU-R"), -1);
+  CAF_CHECK_EQUAL(write(reserve(a, "res-a", "SKU-R", 3, 5)),
+                  write_outcome::applied);
+  CAF_CHECK_EQUAL(target.stock("SKU-R"), 2);
+  CAF_CHECK_EQUAL(write(reserve(a, "res-a", "SKU-R", 3, 5)),
+                  write_outcome::duplicate);
+  // Another event for the same order reports the reservation, takes nothing.
+  CAF_CHECK_EQUAL(write(reserve(a, "res-a2", "SKU-R", 3, 5)),
+                  write_outcome::applied);
+  CAF_CHECK_EQUAL(target.stock("SKU-R"), 2);
+  CAF_CHECK_EQUAL(
+    target.inventory_outcomes(a),
+    (std::vector<cancel_reason>{cancel_reason::none, cancel_reason::none}));
+  // Short: out of stock, and the stock stays as it is.
+  CAF_CHECK_EQUAL(write(reserve(b, "res-b", "SKU-R", 3, 5)),
+                  write_outcome::applied);
+  CAF_CHECK_EQUAL(target.stock("SKU-R"), 2);
+  CAF_CHECK_EQUAL(target.inventory_outcomes(b),
+                  std::vector<cancel_reason>{cancel_reason::out_of_stock});
+  CAF_CHECK_EQUAL(target.outbox_topics(b),
+                  (strings{"order.created", "inventory.result"}));
+  // A new SKU with less default stock than asked: seeded, not taken.
+  CAF_CHECK_EQUAL(write(reserve(b, "res-b2", "SKU-S", 4, 3)),
+                  write_outcome::applied);
+  CAF_CHECK_EQUAL(target.stock("SKU-S"), 3);
+  CAF_CHECK_EQUAL(target.inventory_outcomes(b),
+                  (std::vector<cancel_reason>{cancel_reason::out_of_stock,
+                                              cancel_reason::out_of_stock}));
+}
+
+CAF_TEST(a reservation is released exactly once) {
+  auto a = uuid(1);
+  create(order(a));
+  write(reserve(a, "res-1", "SKU-L", 4, 10));
+  CAF_CHECK_EQUAL(target.stock("SKU-L"), 6);
+  release_cmd rel{what(a, "rel-1", "SKU-L", 4)};
+  CAF_CHECK_EQUAL(write(rel), write_outcome::applied);
+  CAF_CHECK_EQUAL(target.stock("SKU-L"), 10);
+  CAF_CHECK_EQUAL(write(rel), write_outcome::duplicate);
+  rel.what.event_id = "rel-2";
+  CAF_CHECK_EQUAL(write(rel), write_outcome::applied);
+  CAF_CHECK_EQUAL(target.stock("SKU-L"), 10);
+  CAF_CHECK_EQUAL(target.timeline(a),
+                  (strings{"created", "inventory.released"}));
+  // A released order does not reserve again.
+  CAF_CHECK_EQUAL(write(reserve(a, "res-2", "SKU-L", 4, 10)),
+                  write_outcome::applied);
+  CAF_CHECK_EQUAL(target.stock("SKU-L"), 10);
+  CAF_CHECK_EQUAL(target.inventory_outcomes(a),
+                  (std::vector<cancel_reason>{cancel_reason::none,
+                                              cancel_reason::out_of_stock}));
+  // Releasing an order that reserved nothing changes nothing.
+  auto b = uuid(2);
+  create(order(b));
+  CAF_CHECK_EQUAL(write(release_cmd{what(b, "rel-b", "SKU-L", 4)}),
+                  write_outcome::applied);
+  CAF_CHECK_EQUAL(target.stock("SKU-L"), 10);
+  CAF_CHECK_EQUAL(target.timeline(b), strings{"created"});
+}
+
+CAF_TEST(a payment is refunded once) {
+  auto a = uuid(1);
+  create(order(a));
+  write(pay(a, "pay-1"));
+  refund_cmd ref{what(a, "ref-1")};
+  CAF_CHECK_EQUAL(write(ref), write_outcome::applied);
+  CAF_CHECK_EQUAL(write(ref), write_outcome::duplicate);
+  ref.what.event_id = "ref-2";
+  CAF_CHECK_EQUAL(write(ref), write_outcome::applied);
+  CAF_CHECK_EQUAL(target.timeline(a), (strings{"created", "payment.refunded"}));
+}
+
+CAF_TEST(the final status of a saga is written once) {
+  auto a = uuid(1);
+  create(order(a));
+  auto w = step(a, "pay-ev");
+  w.payment_status = payment_state::approved;
+  w.timeline = {timeline_kind::payment_approved};
+  CAF_CHECK_EQUAL(write(w), write_outcome::applied);
+  CAF_CHECK_EQUAL(write(w), write_outcome::duplicate);
+  // Planned on a snapshot that did not see the payment: stale, and the
+  // event stays unprocessed.
+  auto late = step(a, "inv-ev");
+  late.inventory_status = inventory_state::reserved;
+  late.final_status = order_status::confirmed;
+  late.timeline = {timeline_kind::inventory_reserved,
+                   timeline_kind::status_confirmed};
+  CAF_CHECK_EQUAL(write(late), write_outcome::stale);
+  CAF_CHECK_EQUAL(target.order_status(a), "NEW");
+  late.expect_payment = payment_state::approved;
+  CAF_CHECK_EQUAL(write(late), write_outcome::applied);
+  CAF_CHECK_EQUAL(target.order_status(a), "CONFIRMED");
+  CAF_CHECK_EQUAL(write(late), write_outcome::duplicate);
+  // The deadline, planned before the confirmation: stale, nothing changes.
+  auto deadline = step(a, "");
+  deadline.final_status = order_status::cancelled;
+  deadline.reason = cancel_reason::timeout;
+  deadline.refund = true;
+  deadline.expect_payment = payment_state::approved;
+  deadline.timeline = {timeline_kind::deadline_expired,
+                       timeline_kind::status_cancelled};
+  CAF_CHECK_EQUAL(write(deadline), write_outcome::stale);
+  CAF_CHECK_EQUAL(target.order_status(a), "CONFIRMED");
+  CAF_CHECK_EQUAL(target.outbox_topics(a),
+                  (strings{"order.created", "order.status.changed"}));
+  CAF_CHECK_EQUAL(target.timeline(a),
+                  (strings{"created", "payment.approved", "inventory.reserved",
+                           "status.CONFIRMED"}));
+  // A write for an order that does not exist is stale too.
+  CAF_CHECK_EQUAL(write(step(uuid(9), "x")), write_outcome::stale);
+}
+
+CAF_TEST(load_saga and list_open_sagas return what was written) {
+  auto a = uuid(1);
+  auto b = uuid(2);
+  auto c = uuid(3);
+  create(order(a, 3, 4200, 1000));
+  create(order(b, 1, 100, 60000));
+  create(order(c, 1, 100, 500));
+  auto w = step(c, "pay-c");
+  w.payment_status = payment_state::declined;
+  w.final_status = order_status::cancelled;
+  w.reason = cancel_reason::payment_declined;
+  CAF_CHECK_EQUAL(write(w), write_outcome::applied);
+  auto pay_b = step(b, "pay-b");
+  pay_b.payment_status = payment_state::approved;
+  CAF_CHECK_EQUAL(write(pay_b), write_outcome::applied);
+  auto s = ask<saga_snapshot>(store, load_saga{a});
+  CAF_CHECK(s.found);
+  CAF_CHECK_EQUAL(s.order_id, a);
+  CAF_CHECK_EQUAL(s.correlation_id, "corr-" + a);
+  CAF_CHECK_EQUAL(s.customer_email, "c@example.com");
+  CAF_CHECK_EQUAL(s.sku, "SKU-C");
+  CAF_CHECK_EQUAL(s.quantity, 3);
+  CAF_CHECK_EQUAL(s.amount_cents, 4200);
+  CAF_CHECK_EQUAL(s.status, order_status::fresh);
+  CAF_CHECK_EQUAL(s.payment_status, payment_state::none);
+  CAF_CHECK(s.deadline_in_ms <= 1000 && s.deadline_in_ms > -9000);
+  CAF_CHECK(s.created_at_ms > 0);
+  auto sc = ask<saga_snapshot>(store, load_saga{c});
+  CAF_CHECK_EQUAL(sc.status, order_status::cancelled);
+  CAF_CHECK_EQUAL(sc.reason, cancel_reason::payment_declined);
+  CAF_CHECK_EQUAL(sc.payment_status, payment_state::declined);
+  auto none = ask<saga_snapshot>(store, load_saga{uuid(9)});
+  CAF_CHECK(!none.found);
+  CAF_CHECK_EQUAL(none.order_id, uuid(9));
+  auto ids = [](const std::vector<saga_snapshot>& xs) {
+    strings out;
+    for (auto& x : xs)
+      out.push_back(x.order_id);
+    return out;
+  };
+  using open_list = std::vector<saga_snapshot>;
+  // Open ones only, soonest deadline first.
+  auto all = ask<open_list>(store, list_open_sagas{-1, 100});
+  CAF_CHECK_EQUAL(ids(all), (strings{a, b}));
+  CAF_REQUIRE_EQUAL(all.size(), 2u);
+  CAF_CHECK_EQUAL(all[1].payment_status, payment_state::approved);
+  CAF_CHECK_EQUAL(ids(ask<open_list>(store, list_open_sagas{10000, 100})),
+                  strings{a});
+  CAF_CHECK_EQUAL(ids(ask<open_list>(store, list_open_sagas{-1, 1})),
+                  strings{a});
+}
+
+CAF_TEST(a stale owner cannot commit saga writes) {
+  auto a = uuid(1);
+  create(order(a));
+  auto w = step(a, "ev-1");
+  w.payment_status = payment_state::approved;
+  CAF_CHECK_EQUAL(write_as("node-a", w), write_outcome::applied);
+  // Node B takes the partition over; node A has not noticed.
+  target.claim("node-b");
+  auto next = step(a, "ev-2");
+  next.expect_payment = payment_state::approved;
+  next.inventory_status = inventory_state::reserved;
+  next.final_status = order_status::confirmed;
+  CAF_CHECK_EQUAL(write_as("node-a", next), write_outcome::fenced);
+  CAF_CHECK_EQUAL(target.order_status(a), "NEW");
+  // The refused write left its event unprocessed: the new owner applies it.
+  CAF_CHECK_EQUAL(write_as("node-b", next), write_outcome::applied);
+  CAF_CHECK_EQUAL(write_as("node-b", next), write_outcome::duplicate);
+  CAF_CHECK_EQUAL(target.order_status(a), "CONFIRMED");
+  // A node that never owned the partition is refused too.
+  auto other = step(a, "ev-3");
+  CAF_CHECK_EQUAL(write_as("node-c", other), write_outcome::fenced);
+  CAF_CHECK_EQUAL(target.outbox_topics(a),
+                  (strings{"order.created", "order.status.changed"}));
+}
+
+CAF_TEST(dead letters and retry notes are recorded) {
+  auto a = uuid(1);
+  create(order(a));
+  dead_letter d{"payment.result",
+                2,
+                17,
+                a,
+                "{junk",
+                "not JSON",
+                3,
+                "2026-01-02T03:04:05.006Z",
+                "2026-01-02T03:04:07.008Z",
+                "corr-x",
+                "orchestrator"};
+  CAF_CHECK_EQUAL(write(d), write_outcome::applied);
+  CAF_CHECK_EQUAL(write(d), write_outcome::duplicate);
+  CAF_CHECK_EQUAL(target.dead_letters(), 1);
+  CAF_CHECK_EQUAL(target.outbox_topics(a),
+                  (strings{"order.created", "payment.result.dlq"}));
+  // Another consumer's failure of the same message is its own letter.
+  d.consumer = "notification";
+  CAF_CHECK_EQUAL(write(d), write_outcome::applied);
+  CAF_CHECK_EQUAL(target.dead_letters(), 2);
+  // A key that is not an order: recorded and published, no timeline.
+  dead_letter junk = d;
+  junk.key = "junk-key";
+  junk.offset = 18;
+  CAF_CHECK_EQUAL(write(junk), write_outcome::applied);
+  CAF_CHECK_EQUAL(target.outbox_topics("junk-key"),
+                  strings{"payment.result.dlq"});
+  CAF_CHECK_EQUAL(target.dead_letters(), 3);
+  CAF_CHECK_EQUAL(write(retry_note{a, "payment", "order.created", 2, 400,
+                                   "storage unavailable"}),
+                  write_outcome::applied);
+  CAF_CHECK_EQUAL(write(retry_note{"not-an-order", "payment", "order.created",
+                                   1, 100, "boom"}),
+                  write_outcome::stale);
+  CAF_CHECK_EQUAL(target.timeline(a), (strings{"created", "dead_lettered",
+                                               "dead_lettered", "retry"}));
+}
+
+CAF_TEST(notifications and analytics count once per event id) {
+  auto a = uuid(1);
+  create(order(a));
+  status_changed sc{"st-1",
+                    a,
+                    "corr-" + a,
+                    order_status::confirmed,
+                    cancel_reason::none,
+                    "c@example.com"};
+  CAF_CHECK_EQUAL(write(notify_cmd{sc}), write_outcome::applied);
+  CAF_CHECK_EQUAL(write(notify_cmd{sc}), write_outcome::duplicate);
+  CAF_CHECK_EQUAL(target.timeline(a),
+                  (strings{"created", "notification.sent"}));
+  order_created oc{"oc-1", a, "corr-" + a, "c@example.com", "SKU-C", 2, 1500};
+  CAF_CHECK_EQUAL(write(analytics_cmd{oc}), write_outcome::applied);
+  CAF_CHECK_EQUAL(write(analytics_cmd{oc}), write_outcome::duplicate);
+}
+
+CAF_TEST(every state change has its outbox event and no event is without one) {
+  auto a = uuid(1);
+  create(order(a, 2, 1500));
+  write(pay(a, "pay-1"));
+  write(reserve(a, "res-1", "SKU-C", 2, 10));
+  auto w = step(a, "pay-ev");
+  w.payment_status = payment_state::approved;
+  write(w);
+  // Nothing but the saga's state changed: no event for that step.
+  CAF_CHECK_EQUAL(
+    target.outbox_topics(a),
+    (strings{"order.created", "payment.result", "inventory.result"}));
+  auto fin = step(a, "");
+  fin.final_status = order_status::cancelled;
+  fin.reason = cancel_reason::timeout;
+  fin.release = true;
+  fin.refund = true;
+  fin.expect_payment = payment_state::approved;
+  fin.timeline = {timeline_kind::deadline_expired,
+                  timeline_kind::status_cancelled};
+  CAF_CHECK_EQUAL(write(fin), write_outcome::applied);
+  auto all = strings{"order.created",     "payment.result",
+                     "inventory.result",  "order.status.changed",
+                     "inventory.release", "payment.refund"};
+  CAF_CHECK_EQUAL(target.outbox_topics(a), all);
+  // Refused, duplicate and stale writes add no event.
+  CAF_CHECK_EQUAL(write(pay(a, "pay-1")), write_outcome::duplicate);
+  CAF_CHECK_EQUAL(write(reserve(a, "res-1", "SKU-C", 2, 10)),
+                  write_outcome::duplicate);
+  CAF_CHECK_EQUAL(write(fin), write_outcome::stale);
+  target.claim("node-b");
+  auto fenced = step(a, "late");
+  fenced.expect_status = order_status::cancelled;
+  fenced.expect_payment = payment_state::approved;
+  fenced.final_status = order_status::confirmed;
+  CAF_CHECK_EQUAL(write(fenced), write_outcome::fenced);
+  CAF_CHECK_EQUAL(target.outbox_topics(a), all);
+  CAF_CHECK_EQUAL(target.order_status(a), "CANCELLED");
+  CAF_CHECK_EQUAL(target.stock("SKU-C"), 8);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
