@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/errors.hpp"
+#include "base/mutants.hpp"
 
 namespace troupe {
 
@@ -33,6 +34,8 @@ std::optional<delivery_job> consumer_core::accept(fetched_message m) {
     job.malformed = describe(decoded.error());
   job.id = next_id_++;
   trackers_[job.topic].start(job.partition, job.offset);
+  if (TROUPE_MUTANT("commit-before-write"))
+    trackers_[job.topic].complete(job.partition, job.offset);
   inflight_.emplace(job.id, inflight_msg{std::move(tp), job.offset});
   return job;
 }
@@ -41,7 +44,8 @@ void consumer_core::complete(uint64_t id, delivery_outcome x) {
   auto i = inflight_.find(id);
   if (i == inflight_.end())
     return;
-  if (x != delivery_outcome::handed_off)
+  if (x != delivery_outcome::handed_off
+      && !TROUPE_MUTANT("commit-before-write"))
     trackers_[i->second.tp.topic].complete(i->second.tp.partition,
                                            i->second.offset);
   inflight_.erase(i);

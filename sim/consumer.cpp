@@ -47,8 +47,8 @@ void follow_group(consumer_ptr self) {
   st.assigned = st.cfg.bus->assignment(st.cfg.group, st.cfg.member);
   st.position.clear();
   for (auto& tp : st.assigned)
-    st.position[{tp.topic, tp.partition}]
-      = st.cfg.bus->committed(st.cfg.group, tp);
+    st.position[{tp.topic, tp.partition}] = st.cfg.bus->committed(st.cfg.group,
+                                                                  tp);
   if (st.cfg.on_assigned && !st.assigned.empty())
     st.cfg.on_assigned(st.core->first_topic_partitions(st.assigned));
 }
@@ -61,10 +61,12 @@ void fetch(consumer_ptr self) {
     auto& pos = st.position[{tp.topic, tp.partition}];
     for (auto& rec : st.cfg.bus->fetch(tp, pos, st.cfg.fetch_max)) {
       pos = rec.offset + 1;
-      auto job = st.core->accept(
-        fetched_message{tp.topic, tp.partition, rec.offset, rec.key, rec.value});
+      auto job = st.core->accept(fetched_message{
+        tp.topic, tp.partition, rec.offset, rec.key, rec.value});
       if (!job)
         continue;
+      if (st.cfg.on_job)
+        st.cfg.on_job(*job);
       auto id = job->id;
       self->request(st.delivery, caf::infinite, std::move(*job))
         .then([=](delivery_outcome x) { self->state.core->complete(id, x); },
@@ -82,8 +84,8 @@ caf::behavior consumer(caf::stateful_actor<consumer_state>* self,
                        consumer_config cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
-  st.core = std::make_unique<consumer_core>(st.cfg.routes.topics(),
-                                            st.cfg.decode, st.cfg.max_in_flight);
+  st.core = std::make_unique<consumer_core>(
+    st.cfg.routes.topics(), st.cfg.decode, st.cfg.max_in_flight);
   st.cfg.bus->join(st.cfg.group, st.cfg.member, st.cfg.routes.topics());
   delivery_config dc;
   dc.consumer = st.cfg.group;

@@ -59,6 +59,8 @@ struct consumer_config {
   /// Jitter in [0, 1) and the time as text, for the delivery actor.
   std::function<double()> unit;
   std::function<std::string()> now;
+  /// Sees every job handed to delivery (the simulator's trace).
+  std::function<void(const delivery_job&)> on_job;
 };
 
 struct consumer_state {

@@ -50,7 +50,8 @@ int64_t kafka::end_offset(const topic_partition& tp) const {
   if (i == logs_.end() || tp.partition < 0
       || tp.partition >= static_cast<int32_t>(i->second.size()))
     return 0;
-  return static_cast<int64_t>(i->second[static_cast<size_t>(tp.partition)].size());
+  return static_cast<int64_t>(
+    i->second[static_cast<size_t>(tp.partition)].size());
 }
 
 uint64_t kafka::join(const std::string& group, const std::string& member,

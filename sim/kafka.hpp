@@ -71,8 +71,8 @@ public:
 
   /// Commits `next` (the next offset to read) for `tp`. Refused (false)
   /// unless `member` is in the group's generation `gen` and owns `tp`.
-  bool commit(const std::string& group, const std::string& member,
-              uint64_t gen, const topic_partition& tp, int64_t next);
+  bool commit(const std::string& group, const std::string& member, uint64_t gen,
+              const topic_partition& tp, int64_t next);
 
   /// The group's committed offset of `tp`; 0 (earliest) when none.
   int64_t committed(const std::string& group, const topic_partition& tp) const;

@@ -5,6 +5,8 @@
 // least 1, stock never goes below zero).
 #include "sim/memory_store.hpp"
 
+#include "base/mutants.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -140,7 +142,8 @@ bool admit(memory_db& db) {
 /// INSERT INTO processed_events ... ON CONFLICT DO NOTHING.
 bool mark_processed(memory_db& db, const char* consumer,
                     const std::string& event_id) {
-  return db.processed.emplace(consumer, event_id).second;
+  return db.processed.emplace(consumer, event_id).second
+         || TROUPE_MUTANT("skip-dedup");
 }
 
 /// `order_timeline.order_id REFERENCES orders (id)`.
@@ -328,11 +331,13 @@ reply<write_outcome> exec(memory_db& db, const memory_store_settings&,
   if (!admit(db))
     return unavailable("injected failure");
   auto& id = c.what.order_id;
-  if (db.processed.count({"inventory", c.what.event_id}) > 0)
+  if (db.processed.count({"inventory", c.what.event_id}) > 0
+      && !TROUPE_MUTANT("release-twice"))
     return write_outcome::duplicate;
   auto r = db.reservations.find(id);
   bool releases = r != db.reservations.end()
-                  && r->second.status == reservation_status::reserved;
+                  && (r->second.status == reservation_status::reserved
+                      || TROUPE_MUTANT("release-twice"));
   if (releases)
     if (auto err = needs_order(db, id))
       return err;

@@ -1,0 +1,709 @@
+#include "apps/troupe-sim/world.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <variant>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/rules.hpp"
+#include "actors/saga_router.hpp"
+#include "actors/services.hpp"
+#include "actors/topics.hpp"
+#include "base/mutants.hpp"
+#include "base/partitioner.hpp"
+#include "envelope/codec.hpp"
+#include "runtime/supervisor.hpp"
+#include "sim/consumer.hpp"
+#include "sim/kafka.hpp"
+#include "sim/memory_store.hpp"
+
+namespace troupe::mutants {
+std::string active;
+} // namespace troupe::mutants
+
+namespace troupe::simulation {
+
+namespace {
+
+using namespace std::chrono_literals;
+using ms = std::chrono::milliseconds;
+
+constexpr int64_t deadline_ms = 3000;  ///< of every order
+constexpr int64_t faults_end_ms = 4000; ///< no fault starts after this
+/// Liveness: every order is final this long after the faults stopped
+/// (its deadline, then the sweeps, retries and rebalances that follow).
+constexpr int64_t settle_ms = deadline_ms + 6000;
+constexpr int64_t tick_ms = 5;
+constexpr int64_t default_stock = 40;
+const char* skus[] = {"SKU-A", "SKU-B", "SKU-C"};
+
+/// The dead-letter fallback of the simulated nodes: straight to `.dlq`.
+dead_letter_fallback_actor::behavior_type
+dlq_producer(dead_letter_fallback_actor::pointer,
+             std::shared_ptr<sim::kafka> bus) {
+  return {
+    [bus](dead_letter& d) {
+      bus->produce(d.topic + ".dlq", d.key, d.payload);
+      return write_outcome::applied;
+    },
+  };
+}
+
+std::string order_uuid(uint64_t seed, int32_t i) {
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%08x-0000-4000-8000-%012d",
+                static_cast<unsigned>(seed & 0xffffffffu), i);
+  return buf;
+}
+
+std::string short_id(const std::string& id) {
+  return id.size() > 12 ? id.substr(id.size() - 4) : id;
+}
+
+struct node {
+  std::string id;
+  bool up = false;
+  std::vector<caf::actor_addr> actors; ///< everything the node runs
+  std::map<std::string, caf::actor> consumers;
+  std::shared_ptr<std::set<int32_t>> owned;
+};
+
+struct planned_fault {
+  int64_t at_ms = 0;
+  std::string what;
+  int32_t node = 0;
+  int32_t count = 0;
+};
+
+class world {
+public:
+  explicit world(const options& opts)
+    : opts_(opts), rng_(opts.seed), sys_(config(cfg_)),
+      sched_(dynamic_cast<caf::scheduler::test_coordinator&>(sys_.scheduler())) {
+    t0_ = sched_.clock().now();
+    db_->clock = [this] { return now_ms(); };
+    bus_->default_partitions = opts.partitions;
+    for (auto t : {topics::order_created.name, topics::payment_result.name,
+                   topics::inventory_result.name, topics::status_changed.name,
+                   topics::inventory_release.name, topics::payment_refund.name})
+      bus_->create_topic(t, opts.partitions);
+    dlq_ = sys_.spawn(dlq_producer, bus_);
+    api_store_ = sim::spawn_memory_store(sys_, db_, {});
+    for (int32_t i = 0; i < opts.nodes; ++i) {
+      node n;
+      n.id = std::string{"node-"} + static_cast<char>('a' + i);
+      nodes_.push_back(std::move(n));
+    }
+    plan_faults();
+  }
+
+  ~world() {
+    for (size_t i = 0; i < nodes_.size(); ++i)
+      crash(static_cast<int32_t>(i));
+    caf::anon_send_exit(dlq_, caf::exit_reason::kill);
+    caf::anon_send_exit(api_store_, caf::exit_reason::kill);
+    for (auto& c : clients_)
+      caf::anon_send_exit(c, caf::exit_reason::kill);
+    // Requests still waiting for an answer end with their timeouts.
+    for (int i = 0; i < 4; ++i) {
+      sched_.run();
+      sched_.advance_time(std::chrono::seconds(31));
+    }
+    sched_.run();
+  }
+
+  result run() {
+    for (size_t i = 0; i < nodes_.size(); ++i)
+      start(static_cast<int32_t>(i));
+    plan_orders();
+    auto end = faults_end_ms + settle_ms;
+    while (now_ms() < end) {
+      // A fault strikes amid the work of its tick, not only between ticks:
+      // some of the pending actors run first.
+      if (fault_due())
+        run_jobs(static_cast<size_t>(uniform(0, 200)));
+      faults();
+      run_jobs();
+      arrivals();
+      relay();
+      run_jobs();
+      sched_.advance_time(ms{tick_ms});
+    }
+    run_jobs();
+    result r;
+    check(r.violations);
+    r.trace = std::move(trace_);
+    r.simulated_seconds = static_cast<double>(now_ms()) / 1000.0;
+    r.orders = opts_.orders;
+    r.steps = steps_;
+    return r;
+  }
+
+private:
+  /// A fresh configuration per run: an actor system keeps what it takes.
+  static caf::actor_system_config& config(caf::actor_system_config& cfg) {
+    cfg.set("scheduler.policy", caf::atom("testing"));
+    cfg.set("logger.inline-output", true);
+    return cfg;
+  }
+
+  int64_t now_ms() const {
+    return std::chrono::duration_cast<ms>(sched_.clock().now() - t0_).count();
+  }
+
+  double unit() {
+    return std::uniform_real_distribution<double>{0.0, 1.0}(rng_);
+  }
+
+  int64_t uniform(int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>{lo, hi}(rng_);
+  }
+
+  void note(std::string line) {
+    if (std::getenv("TROUPE_SIM_DEBUG"))
+      std::fprintf(stderr, "t=%lldms %s\n", static_cast<long long>(now_ms()), line.c_str());
+    if (opts_.trace)
+      trace_.push_back("t=" + std::to_string(now_ms()) + "ms " + line);
+  }
+
+  bool fault_due() const {
+    return next_fault_ < faults_.size()
+           && faults_[next_fault_].at_ms <= now_ms();
+  }
+
+  /// Runs pending actors (at most `max` runs), the next one picked by the
+  /// seed.
+  void run_jobs(size_t max = 1000000) {
+    size_t n = 0;
+    while (!sched_.jobs.empty() && n++ < max) {
+      auto i = static_cast<size_t>(rng_() % sched_.jobs.size());
+      std::swap(sched_.jobs.front(), sched_.jobs[i]);
+      sched_.run_once();
+      ++steps_;
+    }
+  }
+
+  int32_t partition_of(const std::string& order_id) const {
+    return partition_for(order_id, opts_.partitions);
+  }
+
+  // -- nodes ----------------------------------------------------------------
+
+  void start(int32_t k) {
+    auto& n = nodes_[static_cast<size_t>(k)];
+    n.up = true;
+    n.actors.clear();
+    n.consumers.clear();
+    n.owned = std::make_shared<std::set<int32_t>>();
+    auto owned = n.owned;
+    auto parts = opts_.partitions;
+    sim::memory_store_settings ms_cfg;
+    ms_cfg.node_id = n.id;
+    ms_cfg.partition_of = [parts](const std::string& id) {
+      return partition_for(id, parts);
+    };
+    auto store = sim::spawn_memory_store(sys_, db_, ms_cfg);
+    n.actors.push_back(store.address());
+    supervisor_config sc;
+    sc.unit = [this] { return unit(); };
+    auto keep = [&](auto handle) {
+      n.actors.push_back(handle.address());
+      return handle;
+    };
+    store_actor port = store;
+    auto payment = keep(supervise_one(sys_, "payment", sc, [port](auto& sys) {
+      return sys.spawn(payment_service, port);
+    }));
+    auto inventory = keep(supervise_one(sys_, "inventory", sc, [port](auto& sys) {
+      return sys.spawn(inventory_service, port, default_stock);
+    }));
+    auto notification = keep(
+      supervise_one(sys_, "notification", sc, [port](auto& sys) {
+        return sys.spawn(notification_service, port);
+      }));
+    auto analytics = keep(supervise_one(sys_, "analytics", sc, [port](auto& sys) {
+      return sys.spawn(analytics_service, port);
+    }));
+    saga_router_config rc;
+    rc.sweep_interval = 200ms;
+    rc.owns = [owned, parts](const std::string& id) {
+      return owned->count(partition_for(id, parts)) > 0;
+    };
+    rc.partition_of = [parts](const std::string& id) {
+      return partition_for(id, parts);
+    };
+    auto router = keep(supervise_one(sys_, "saga router", sc,
+                                     [port, rc](auto& sys) {
+                                       return sys.spawn(saga_router, port, rc,
+                                                        true);
+                                     }));
+    auto base = [&](const char* group) {
+      sim::consumer_config c;
+      c.group = group;
+      c.member = n.id;
+      c.bus = bus_;
+      c.decode = codec::decode;
+      c.dead_letters = store;
+      c.fallback = dlq_;
+      c.retry.base = 50ms;
+      c.retry.cap = 400ms;
+      c.poll_interval = 10ms;
+      c.commit_interval = 20ms;
+      c.revoke_grace = 500ms;
+      c.unit = [this] { return unit(); };
+      c.now = [this] { return "t+" + std::to_string(now_ms()) + "ms"; };
+      auto id = n.id;
+      c.on_job = [this, id, g = std::string{group}](const delivery_job& j) {
+        note(id + " " + g + " <- " + j.topic + "[" + std::to_string(j.partition)
+             + "]@" + std::to_string(j.offset) + " order "
+             + short_id(j.key) + (j.malformed.empty() ? "" : " (malformed)"));
+      };
+      return c;
+    };
+    auto c = base("payment");
+    c.routes.add(topics::order_created, payment);
+    c.routes.add(topics::payment_refund, payment);
+    add_consumer(n, c);
+    c = base("inventory");
+    c.routes.add(topics::order_created, inventory);
+    c.routes.add(topics::inventory_release, inventory);
+    add_consumer(n, c);
+    c = base("notification");
+    c.routes.add(topics::status_changed, notification);
+    add_consumer(n, c);
+    c = base("analytics");
+    c.routes.add(topics::order_created, analytics);
+    add_consumer(n, c);
+    c = base("orchestrator");
+    c.routes.add(topics::payment_result, router);
+    c.routes.add(topics::inventory_result, router);
+    auto db = db_;
+    auto id = n.id;
+    c.on_assigned = [this, db, id, owned, router](const std::vector<int32_t>& ps) {
+      owned->insert(ps.begin(), ps.end());
+      db->claim(id, ps);
+      note(id + " claims partitions " + list(ps));
+      caf::anon_send(router, rehydrate_atom::value);
+    };
+    c.on_revoked = [this, db, id, owned, router](const std::vector<int32_t>& ps) {
+      for (auto p : ps)
+        owned->erase(p);
+      db->release(id, ps);
+      note(id + " hands off partitions " + list(ps));
+      caf::anon_send(router, revoke_atom::value, ps);
+    };
+    add_consumer(n, c);
+    note(n.id + " started");
+  }
+
+  void add_consumer(node& n, sim::consumer_config c) {
+    auto group = c.group;
+    auto a = sys_.spawn(sim::consumer, std::move(c));
+    n.consumers[group] = a;
+    n.actors.push_back(a.address());
+  }
+
+  static std::string list(const std::vector<int32_t>& ps) {
+    std::string s = "[";
+    for (auto p : ps)
+      s += (s.size() > 1 ? "," : "") + std::to_string(p);
+    return s + "]";
+  }
+
+  /// The node's process dies: every actor at once, nothing committed that
+  /// was not committed already. Its group memberships end when their
+  /// sessions time out.
+  void crash(int32_t k) {
+    auto& n = nodes_[static_cast<size_t>(k)];
+    if (!n.up)
+      return;
+    n.up = false;
+    // Not `kill`: supervisors pass the exit on to their children.
+    for (auto& a : n.actors)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    n.actors.clear();
+    n.consumers.clear();
+    note(n.id + " crashed");
+  }
+
+  void session_timeout(int32_t k) {
+    auto& n = nodes_[static_cast<size_t>(k)];
+    if (n.up)
+      return;
+    for (auto g : {"payment", "inventory", "notification", "analytics",
+                   "orchestrator"})
+      bus_->leave(g, n.id);
+    note(n.id + " left its groups (session timeout)");
+  }
+
+  // -- orders ---------------------------------------------------------------
+
+  struct planned_order {
+    int64_t at_ms = 0;
+    create_order cmd;
+    bool sent = false;
+  };
+
+  void plan_orders() {
+    for (int32_t i = 0; i < opts_.orders; ++i) {
+      planned_order o;
+      o.at_ms = uniform(0, 2000);
+      auto& c = o.cmd;
+      c.order_id = order_uuid(opts_.seed, i);
+      c.correlation_id = "corr-" + std::to_string(i);
+      c.customer_email = "c" + std::to_string(i) + "@example.com";
+      c.sku = skus[uniform(0, 2)];
+      c.quantity = static_cast<int32_t>(uniform(1, 10) == 10 ? 11 : uniform(1, 8));
+      c.amount_cents = uniform(0, 9) == 0 ? 150000 : uniform(100, 90000);
+      c.deadline_ms = deadline_ms;
+      planned_.push_back(o);
+    }
+  }
+
+  void arrivals() {
+    for (auto& o : planned_) {
+      if (o.sent || o.at_ms > now_ms())
+        continue;
+      // The API node: any live one (the POST is answered by its store).
+      std::vector<int32_t> live;
+      for (size_t i = 0; i < nodes_.size(); ++i)
+        if (nodes_[i].up)
+          live.push_back(static_cast<int32_t>(i));
+      if (live.empty())
+        continue; // clients retry later
+      o.sent = true;
+      auto k = live[static_cast<size_t>(uniform(0, static_cast<int64_t>(live.size()) - 1))];
+      // A client: accepted when the store answered; after an error (503
+      // from the API) it tries again a little later.
+      auto* po = &o;
+      clients_.push_back(sys_.spawn([this, po](caf::event_based_actor* self) {
+        self->request(api_store_, caf::infinite, po->cmd)
+          .then(
+            [this, po](created_order&) {
+              accepted_.push_back(po->cmd);
+              note("order " + short_id(po->cmd.order_id) + " accepted");
+            },
+            [this, po](caf::error&) {
+              po->sent = false;
+              po->at_ms = now_ms() + 50;
+              note("order " + short_id(po->cmd.order_id)
+                   + " refused (the store is down); the client retries");
+            });
+      }));
+      note(nodes_[static_cast<size_t>(k)].id + " receives order "
+           + short_id(o.cmd.order_id) + " " + o.cmd.sku + " x"
+           + std::to_string(o.cmd.quantity) + " "
+           + std::to_string(o.cmd.amount_cents) + "c");
+    }
+  }
+
+  // -- the relay ------------------------------------------------------------
+
+  std::string encode(const sim::outbox_row& row) {
+    if (std::holds_alternative<std::monostate>(row.event))
+      return row.payload; // a dead letter: the bytes as received
+    events::envelope env;
+    std::string event_id;
+    std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::monostate>) {
+        } else {
+          event_id = x.event_id;
+          if constexpr (std::is_same_v<T, payment_result>)
+            env = codec::encode(x, row.amount_cents);
+          else if constexpr (std::is_same_v<T, inventory_result>)
+            env = codec::encode(x, row.sku, row.quantity);
+          else if constexpr (std::is_same_v<T, compensation>)
+            env = row.topic == topics::payment_refund.name
+                    ? codec::encode_refund(x, row.amount_cents)
+                    : codec::encode_release(x);
+          else
+            env = codec::encode(x);
+        }
+      },
+      row.event);
+    // The row's own event id (a redelivery must carry the same one) and the
+    // simulated time.
+    auto j = nlohmann::json::parse(env.text);
+    j["event_id"] = event_id;
+    j["occurred_at"] = "t+" + std::to_string(now_ms()) + "ms";
+    return j.dump();
+  }
+
+  /// Publishes the outbox in row order, as the relay does; during the fault
+  /// window a row is sometimes published twice (a lost delivery report).
+  void relay() {
+    for (auto& row : db_->outbox) {
+      if (row.published)
+        continue;
+      auto text = encode(row);
+      int64_t offset = 0;
+      auto tp = bus_->produce(row.topic, row.key, text, &offset);
+      note("relay -> " + row.topic + "[" + std::to_string(tp.partition) + "]@"
+           + std::to_string(offset) + " order " + short_id(row.key));
+      if (now_ms() < faults_end_ms && unit() < duplicate_rate_) {
+        bus_->produce(row.topic, row.key, text, &offset);
+        note("relay -> " + row.topic + " again (duplicate publish)");
+      }
+      row.published = true;
+    }
+  }
+
+  // -- faults ---------------------------------------------------------------
+
+  void plan_faults() {
+    duplicate_rate_ = unit() < 0.5 ? 0.1 : 0.0;
+    auto nodes = static_cast<int64_t>(opts_.nodes);
+    if (unit() < 0.6) {
+      auto k = static_cast<int32_t>(uniform(0, nodes - 1));
+      auto at = uniform(100, 3000);
+      faults_.push_back({at, "crash", k, 0});
+      faults_.push_back({at + 1000, "session-timeout", k, 0});
+      faults_.push_back({at + uniform(1200, 3500), "restart", k, 0});
+    }
+    if (unit() < 0.5)
+      faults_.push_back({uniform(100, 3500), "consumer-crash",
+                         static_cast<int32_t>(uniform(0, nodes - 1)),
+                         static_cast<int32_t>(uniform(0, 4))});
+    if (unit() < 0.4)
+      faults_.push_back({uniform(100, 3500), "store-outage", 0,
+                         static_cast<int32_t>(uniform(1, 30))});
+    if (unit() < 0.3)
+      faults_.push_back({uniform(100, 3500), "commit-unknown", 0,
+                         static_cast<int32_t>(uniform(1, 3))});
+    if (unit() < 0.3)
+      faults_.push_back({uniform(100, 3500), "poison", 0,
+                         static_cast<int32_t>(uniform(0, 1))});
+    if (unit() < 0.2)
+      faults_.push_back({uniform(500, 3500), "clock-jump", 0, 0});
+    std::sort(faults_.begin(), faults_.end(),
+              [](auto& x, auto& y) { return x.at_ms < y.at_ms; });
+  }
+
+  void faults() {
+    while (next_fault_ < faults_.size()
+           && faults_[next_fault_].at_ms <= now_ms()) {
+      auto f = faults_[next_fault_++];
+      auto& n = nodes_[static_cast<size_t>(f.node)];
+      if (f.what == "crash") {
+        crash(f.node);
+      } else if (f.what == "session-timeout") {
+        session_timeout(f.node);
+      } else if (f.what == "restart") {
+        if (!n.up)
+          start(f.node);
+      } else if (f.what == "consumer-crash") {
+        const char* groups[] = {"payment", "inventory", "notification",
+                                "analytics", "orchestrator"};
+        auto g = groups[f.count];
+        if (n.up && n.consumers.count(g) > 0) {
+          // Dies before its next commit; the same member comes back.
+          caf::anon_send_exit(n.consumers[g], caf::exit_reason::kill);
+          note(n.id + " consumer " + g + " crashed");
+          restart_consumers_.push_back({now_ms() + 100, f.node, g});
+        }
+      } else if (f.what == "store-outage") {
+        db_->faults.fail_next += f.count;
+        note("store refuses the next " + std::to_string(f.count) + " writes");
+      } else if (f.what == "commit-unknown") {
+        db_->faults.unknown_commit_next += f.count;
+        note("the next " + std::to_string(f.count)
+             + " saga commits are unknown");
+      } else if (f.what == "poison") {
+        auto topic = f.count == 0 ? topics::order_created.name
+                                  : topics::payment_result.name;
+        bus_->produce(topic, "poison", std::string{"\xff\xfe not json"});
+        note("poison message on " + std::string{topic});
+      } else if (f.what == "clock-jump") {
+        note("clock jumps past the deadline");
+        sched_.advance_time(ms{deadline_ms + 500});
+      }
+    }
+    for (auto i = restart_consumers_.begin(); i != restart_consumers_.end();) {
+      if (i->at_ms > now_ms()) {
+        ++i;
+        continue;
+      }
+      // A whole-node restart replaces the consumer anyway.
+      auto& n = nodes_[static_cast<size_t>(i->node)];
+      if (n.up) {
+        crash(i->node);
+        start(i->node);
+      }
+      i = restart_consumers_.erase(i);
+    }
+  }
+
+  // -- invariants -------------------------------------------------------------
+
+  void check(std::vector<std::string>& out) {
+    auto fail = [&](const std::string& order, const std::string& what) {
+      out.push_back(what + (order.empty() ? "" : " (order " + order + ")"));
+    };
+    std::map<std::string, int64_t> reserved_qty;
+    for (auto& c : accepted_) {
+      auto o = db_->orders.find(c.order_id);
+      if (o == db_->orders.end()) {
+        fail(c.order_id, "accepted order is missing from the store");
+        continue;
+      }
+      auto& row = o->second;
+      auto final = row.status == order_status::confirmed
+                   || row.status == order_status::cancelled;
+      if (!final) {
+        fail(c.order_id, "liveness: not final " + std::to_string(settle_ms)
+                           + " ms after the faults stopped (status "
+                           + to_string(row.status) + ")");
+        continue;
+      }
+      auto pay = db_->payments.find(c.order_id);
+      auto res = db_->reservations.find(c.order_id);
+      bool paid = pay != db_->payments.end() && pay->second.approved;
+      bool refunded = pay != db_->payments.end() && pay->second.refunded;
+      bool reserved = res != db_->reservations.end();
+      bool released = reserved
+                      && res->second.status == sim::reservation_status::released;
+      // The rules, from what payment and inventory decided.
+      if (pay != db_->payments.end()
+          && paid != (c.amount_cents <= rules::max_amount_cents))
+        fail(c.order_id, "payment decided against the rule");
+      if (c.quantity > rules::max_quantity && reserved)
+        fail(c.order_id, "reserved over the quantity limit");
+      if (row.status == order_status::confirmed) {
+        if (!paid || !reserved)
+          fail(c.order_id, "CONFIRMED without payment and reservation");
+        if (refunded || released)
+          fail(c.order_id, "CONFIRMED but compensated");
+      } else {
+        if (paid && !refunded)
+          fail(c.order_id, "CANCELLED, paid, never refunded");
+        if (reserved && !released)
+          fail(c.order_id, "CANCELLED, reserved, never released");
+        if (row.reason == cancel_reason::payment_declined && paid)
+          fail(c.order_id, "cancelled as declined but paid");
+      }
+      if (reserved && !released)
+        reserved_qty[res->second.sku] += res->second.quantity;
+      // Each state change once, with its event.
+      auto events = [&](const char* topic) {
+        return db_->count_events(topic, c.order_id);
+      };
+      if (events(topics::status_changed.name) != 1)
+        fail(c.order_id, "final status announced "
+                           + std::to_string(events(topics::status_changed.name))
+                           + " times");
+      if (events(topics::order_created.name) != 1)
+        fail(c.order_id, "order.created emitted "
+                           + std::to_string(events(topics::order_created.name))
+                           + " times");
+      if (events(topics::payment_result.name) > 1)
+        fail(c.order_id, "payment decided more than once");
+      if (events(topics::inventory_result.name) > 1)
+        fail(c.order_id, "inventory decided more than once");
+      if (events(topics::payment_refund.name) > 1)
+        fail(c.order_id, "refund requested more than once");
+      if (events(topics::inventory_release.name) > 1)
+        fail(c.order_id, "release requested more than once");
+      if (events(topics::payment_refund.name) == 1 && !paid)
+        fail(c.order_id, "refund requested of an order never paid");
+    }
+    // Stock is conserved: what is held equals what left the shelf.
+    for (auto sku : skus) {
+      auto s = db_->stock.find(sku);
+      if (s == db_->stock.end())
+        continue;
+      if (s->second + reserved_qty[sku] != default_stock)
+        out.push_back(std::string{"stock of "} + sku + " not conserved: "
+                      + std::to_string(s->second) + " available + "
+                      + std::to_string(reserved_qty[sku]) + " held != "
+                      + std::to_string(default_stock));
+      if (s->second < 0)
+        out.push_back(std::string{"stock of "} + sku + " below zero");
+    }
+    check_offsets(out);
+  }
+
+  /// No offset is committed past work that is not durable: every message
+  /// below a group's committed offset left its trace in the store.
+  void check_offsets(std::vector<std::string>& out) {
+    struct group_topic {
+      const char* group;
+      const char* topic;
+    };
+    const group_topic checked[] = {{"payment", topics::order_created.name},
+                                   {"inventory", topics::order_created.name}};
+    for (auto& gt : checked) {
+      for (int32_t p = 0; p < opts_.partitions; ++p) {
+        topic_partition tp{gt.topic, p};
+        auto upto = bus_->committed(gt.group, tp);
+        for (auto& rec : bus_->fetch(tp, 0, static_cast<size_t>(upto))) {
+          std::string corr;
+          auto ev = codec::decode(tp.topic, rec.key, rec.value, corr);
+          if (!ev)
+            continue; // dead-lettered
+          auto& x = ev->get_as<order_created>(0);
+          if (db_->processed.count({gt.group, x.event_id}) == 0)
+            out.push_back(std::string{gt.group} + " committed " + gt.topic + "["
+                          + std::to_string(p) + "]@" + std::to_string(rec.offset)
+                          + " without its work (order " + x.order_id + ")");
+        }
+      }
+    }
+  }
+
+  struct consumer_restart {
+    int64_t at_ms;
+    int32_t node;
+    std::string group;
+  };
+
+  options opts_;
+  std::mt19937_64 rng_;
+  caf::actor_system_config cfg_;
+  caf::actor_system sys_;
+  caf::scheduler::test_coordinator& sched_;
+  caf::actor_clock::time_point t0_;
+  std::shared_ptr<sim::memory_db> db_ = std::make_shared<sim::memory_db>();
+  std::shared_ptr<sim::kafka> bus_ = std::make_shared<sim::kafka>();
+  dead_letter_fallback_actor dlq_;
+  node_store_actor api_store_; ///< where POST /orders lands
+  std::vector<caf::actor> clients_;
+  std::vector<node> nodes_;
+  std::vector<planned_order> planned_;
+  std::vector<create_order> accepted_;
+  std::vector<planned_fault> faults_;
+  size_t next_fault_ = 0;
+  std::vector<consumer_restart> restart_consumers_;
+  double duplicate_rate_ = 0;
+  std::vector<std::string> trace_;
+  uint64_t steps_ = 0;
+};
+
+} // namespace
+
+result run(const options& opts) {
+  mutants::active = opts.mutant;
+  world w{opts};
+  return w.run();
+}
+
+const std::vector<std::string>& mutant_names() {
+  static const std::vector<std::string> names{
+    "commit-before-write", "skip-dedup", "release-twice",
+    "confirm-without-inventory"};
+  return names;
+}
+
+} // namespace troupe::simulation

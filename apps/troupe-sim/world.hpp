@@ -1,0 +1,51 @@
+// One run of the whole saga under simulation, chosen by one seed.
+//
+//   orders ──create_order──▶ [memory_store of node a/b/c] ──▶ memory_db (one database)
+//                                                                 │ outbox
+//   [simulated relay] ◀───────────────────────────────────────────┘
+//        │ produce (sometimes twice)
+//        ▼
+//   [sim::kafka] ──▶ sim consumers of every node (payment, inventory,
+//                    notification, analytics, orchestrator) ──▶ delivery ──▶
+//                    the production services and saga router (orchestrators)
+//
+// Everything runs on CAF's test coordinator: one thread, simulated time,
+// and the next actor to run picked by the seed, so one seed is one
+// interleaving and replays bit for bit. The seed also picks the faults:
+// node crashes and restarts (a rebalance, sagas rehydrated from the store),
+// consumer crashes before their commit (redelivery), duplicate publishes,
+// poison messages, store outages, commits whose outcome is unknown, and
+// clock jumps past the saga deadline. After the fault window the run goes on
+// until every order should be final (liveness), then the invariants are
+// checked against the database.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace troupe::simulation {
+
+struct options {
+  uint64_t seed = 1;
+  int32_t orders = 50;
+  int32_t nodes = 3;
+  int32_t partitions = 3;
+  bool trace = false;
+  std::string mutant; ///< empty: the engine as shipped
+};
+
+struct result {
+  std::vector<std::string> violations; ///< empty: every invariant held
+  std::vector<std::string> trace;      ///< with `options::trace`
+  double simulated_seconds = 0;
+  int32_t orders = 0;
+  uint64_t steps = 0; ///< actor runs
+};
+
+result run(const options& opts);
+
+/// The deliberate defects troupe-sim can switch on, by name.
+const std::vector<std::string>& mutant_names();
+
+} // namespace troupe::simulation

@@ -1,0 +1,17 @@
+# The whole-saga simulation (apps/troupe-sim): a fixed range of seeds must
+# keep every invariant, and every deliberate defect must be caught (exit 1,
+# an invariant violation, within the range; a crash does not count).
+add_test(NAME sim.seeds COMMAND troupe-sim --seeds=1..1000)
+set_tests_properties(sim.seeds PROPERTIES LABELS sim TIMEOUT 600)
+foreach(mutant commit-before-write skip-dedup release-twice
+        confirm-without-inventory)
+  add_test(NAME sim.mutant.${mutant}
+    COMMAND sh -c "\"$0\" --mutant=${mutant} --seeds=1..2000 --stop-on-failure; test $? -eq 1"
+            $<TARGET_FILE:troupe-sim>)
+  set_tests_properties(sim.mutant.${mutant} PROPERTIES LABELS sim TIMEOUT 600)
+endforeach()
+# Every defect troupe-sim knows is in the list above.
+add_test(NAME sim.mutant_list
+  COMMAND sh -c "test \"$(\"$0\" --list-mutants | tr '\\n' ' ')\" = 'commit-before-write skip-dedup release-twice confirm-without-inventory '"
+          $<TARGET_FILE:troupe-sim>)
+set_tests_properties(sim.mutant_list PROPERTIES LABELS sim)
