@@ -304,6 +304,8 @@ CAF_TEST(a cancel after both results changes nothing) {
   // A cancelled order stays cancelled for its first reason too.
   start("o-44");
   ask(orch, payment("o-44", false));
+  ask(orch, inventory("o-44", false));
+  CAF_REQUIRE_EQUAL(order("o-44").status, order_status::cancelled);
   orch = sys.spawn(orchestrator, "o-44", store, std::nullopt);
   CAF_CHECK_EQUAL(ask(orch, cancel("o-44")), write_outcome::duplicate);
   CAF_CHECK_EQUAL(order("o-44").reason, cancel_reason::payment_declined);
