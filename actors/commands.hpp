@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <caf/meta/type_name.hpp>
@@ -47,9 +48,48 @@ typename Inspector::result_type inspect(Inspector& f, created_order& x) {
            x.status, x.created);
 }
 
+/// A customer's cancel request for an open order: recorded once, with its
+/// `order.cancel.requested` outbox event and a timeline entry, in one
+/// transaction. A repeated request, or one for a final order, changes
+/// nothing.
+struct cancel_order {
+  std::string order_id;
+  friend bool operator==(const cancel_order& x, const cancel_order& y) {
+    return x.order_id == y.order_id;
+  }
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cancel_order& x) {
+  return f(caf::meta::type_name("cancel_order"), x.order_id);
+}
+
+/// What the store answers to `cancel_order`.
+struct cancel_answer {
+  std::string order_id;
+  std::string correlation_id;
+  order_status status = order_status::fresh;
+  cancel_reason reason = cancel_reason::none;
+  bool found = false;
+  /// A cancel request is on record (this one or an earlier one); false when
+  /// the order is unknown or already final.
+  bool recorded = false;
+  friend bool operator==(const cancel_answer& x, const cancel_answer& y) {
+    return std::tie(x.order_id, x.correlation_id, x.status, x.reason, x.found,
+                    x.recorded)
+           == std::tie(y.order_id, y.correlation_id, y.status, y.reason,
+                       y.found, y.recorded);
+  }
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cancel_answer& x) {
+  return f(caf::meta::type_name("cancel_answer"), x.order_id, x.correlation_id,
+           x.status, x.reason, x.found, x.recorded);
+}
+
 /// Order intake: what the HTTP adapter asks of the store.
 using order_intake_actor
-  = caf::typed_actor<caf::replies_to<create_order>::with<created_order>>;
+  = caf::typed_actor<caf::replies_to<create_order>::with<created_order>,
+                     caf::replies_to<cancel_order>::with<cancel_answer>>;
 
 /// Everything a store binding offers a node: the domain's port, the dead
 /// letters and order intake. Narrower handles convert from it implicitly.

@@ -112,6 +112,15 @@ struct status_changed {
                 reason, customer_email)
 };
 
+/// `order.cancel.requested`: the customer asked to cancel an open order
+/// (recorded by the store together with this event).
+struct cancel_requested {
+  std::string event_id;
+  std::string order_id;
+  std::string correlation_id;
+  TROUPE_FIELDS(cancel_requested, event_id, order_id, correlation_id)
+};
+
 // -- store commands (domain actors -> storage port) ---------------------------
 
 /// Records the payment decision, its ledger row and the `payment.result` event.
@@ -201,7 +210,8 @@ struct list_open_sagas {
 /// final status when decided, the timeline and the outgoing events
 /// (`order.status.changed`, `inventory.release`, `payment.refund`).
 struct saga_write {
-  std::string event_id; ///< the result event applied; empty for a deadline
+  std::string event_id; ///< the event applied (a result, a cancel request);
+                        ///< empty for a deadline
   std::string order_id;
   std::string correlation_id;
   payment_state payment_status = payment_state::none;       ///< none: unchanged

@@ -77,6 +77,21 @@ std::optional<saga_write> plan_step(const saga_snapshot& saga,
       }
       return w;
     }
+    case saga_step::cancel: {
+      // A final order stays as it is; a repeated request finds it final.
+      if (!open)
+        return std::nullopt;
+      w.event_id = step.cancel_req.event_id;
+      // As at the deadline: both results committed (the decision's write
+      // was lost) decide; otherwise the customer's request cancels, and
+      // results that arrive later are compensated like after a deadline.
+      auto o = rules::decide(saga.payment_status, saga.inventory_status);
+      if (o.status == order_status::fresh)
+        o = rules::withdraw(saga.payment_status, saga.inventory_status,
+                            cancel_reason::customer_cancelled);
+      add_outcome(w, o);
+      return w;
+    }
     case saga_step::deadline: {
       if (!open)
         return std::nullopt;
@@ -172,6 +187,7 @@ orchestrator_actor::behavior_type waiting() {
   return {
     [](payment_result&) -> caf::result<write_outcome> { return caf::skip; },
     [](inventory_result&) -> caf::result<write_outcome> { return caf::skip; },
+    [](cancel_requested&) -> caf::result<write_outcome> { return caf::skip; },
     [](revoke_atom) -> caf::result<void> { return caf::skip; },
     [](deadline_atom) -> caf::result<void> { return caf::skip; },
     [](done_atom) -> caf::result<void> { return caf::skip; },
@@ -203,6 +219,7 @@ void refuse_rest(orchestrator_ptr self, caf::error err) {
   self->become(orchestrator_actor::behavior_type{
     [=](payment_result&) -> caf::result<write_outcome> { return err; },
     [=](inventory_result&) -> caf::result<write_outcome> { return err; },
+    [=](cancel_requested&) -> caf::result<write_outcome> { return err; },
     [=](revoke_atom) {},
     [=](deadline_atom) {},
     [=](done_atom) { self->quit(); },
@@ -314,8 +331,10 @@ accept(orchestrator_ptr self, saga_step::kind_t k, T& event) {
   w.step.kind = k;
   if constexpr (std::is_same_v<T, payment_result>)
     w.step.pay = std::move(event);
-  else
+  else if constexpr (std::is_same_v<T, inventory_result>)
     w.step.inv = std::move(event);
+  else
+    w.step.cancel_req = std::move(event);
   w.rp = self->make_response_promise<write_outcome>();
   w.from_kafka = true;
   run(self, w);
@@ -329,6 +348,9 @@ orchestrator_actor::behavior_type open(orchestrator_ptr self) {
     },
     [=](inventory_result& x) -> caf::result<write_outcome> {
       return accept(self, saga_step::inventory, x);
+    },
+    [=](cancel_requested& x) -> caf::result<write_outcome> {
+      return accept(self, saga_step::cancel, x);
     },
     [=](revoke_atom) {
       // The partition moved; no write is in flight (the actor takes no

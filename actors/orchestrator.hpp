@@ -2,14 +2,17 @@
 //
 // It collects the payment and inventory results (in any order), decides
 // CONFIRMED or CANCELLED, compensates what succeeded when the order is
-// cancelled, and cancels with `timeout` when the deadline passes first. Every
+// cancelled, and cancels with `timeout` when the deadline passes first, or
+// with `customer_cancelled` when the customer's cancel request comes first
+// (results after either end are compensated alike). Every
 // step is written through the store port; a result is acknowledged to its
 // sender only after the write committed, so the Kafka offset that carried it
 // is committed only then.
 //
-//   payment_result ──┐
-//   inventory_result ┼─▶ [orchestrator X] ──saga_write──▶ store
-//   deadline (timer) ┘
+//   payment_result ───┐
+//   inventory_result ─┼─▶ [orchestrator X] ──saga_write──▶ store
+//   cancel_requested ─┤
+//   deadline (timer) ─┘
 //
 // One step at a time, in arrival order: while a store request is out, the
 // actor switches to a behaviour that leaves every message in the mailbox
@@ -43,14 +46,17 @@ namespace troupe {
 using orchestrator_actor
   = caf::typed_actor<caf::replies_to<payment_result>::with<write_outcome>,
                      caf::replies_to<inventory_result>::with<write_outcome>,
+                     caf::replies_to<cancel_requested>::with<write_outcome>,
                      caf::reacts_to<deadline_atom>, caf::reacts_to<revoke_atom>,
                      caf::reacts_to<done_atom>>; ///< to itself: mailbox drained
 
-/// One unit of work: a result from Kafka or the deadline.
+/// One unit of work: a result or a cancel request from Kafka, or the
+/// deadline.
 struct saga_step {
-  enum kind_t { payment, inventory, deadline } kind = deadline;
+  enum kind_t { payment, inventory, cancel, deadline } kind = deadline;
   payment_result pay;
   inventory_result inv;
+  cancel_requested cancel_req;
 };
 
 struct orchestrator_state {
@@ -72,7 +78,8 @@ orchestrator(orchestrator_ptr self, std::string order_id, store_actor store,
              std::optional<saga_snapshot> preloaded);
 
 /// The write a step needs against the current snapshot, or none when the
-/// step changes nothing (duplicate result, deadline after the end).
+/// step changes nothing (duplicate result, deadline or cancel request after
+/// the end).
 std::optional<saga_write> plan_step(const saga_snapshot& saga,
                                     const saga_step& step);
 

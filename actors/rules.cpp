@@ -44,13 +44,18 @@ outcome decide(payment_state payment, inventory_state inventory) {
   return result;
 }
 
-outcome expire(payment_state payment, inventory_state inventory) {
+outcome withdraw(payment_state payment, inventory_state inventory,
+                 cancel_reason why) {
   outcome result;
   result.status = order_status::cancelled;
-  result.reason = cancel_reason::timeout;
+  result.reason = why;
   result.refund = payment == payment_state::approved;
   result.release = inventory == inventory_state::reserved;
   return result;
+}
+
+outcome expire(payment_state payment, inventory_state inventory) {
+  return withdraw(payment, inventory, cancel_reason::timeout);
 }
 
 } // namespace troupe::rules

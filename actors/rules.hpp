@@ -36,6 +36,11 @@ struct outcome {
 /// arrival order.
 outcome decide(payment_state payment, inventory_state inventory);
 
+/// The saga ends before both results are in: cancel with `why` and
+/// compensate what succeeded.
+outcome withdraw(payment_state payment, inventory_state inventory,
+                 cancel_reason why);
+
 /// The deadline passed: cancel with `timeout` and compensate what succeeded.
 outcome expire(payment_state payment, inventory_state inventory);
 

@@ -12,7 +12,7 @@ namespace troupe {
 namespace {
 
 constexpr size_t statuses = static_cast<size_t>(order_status::cancelled) + 1;
-constexpr size_t reasons = static_cast<size_t>(cancel_reason::timeout) + 1;
+constexpr size_t reasons = static_cast<size_t>(last_cancel_reason) + 1;
 
 } // namespace
 

@@ -117,6 +117,10 @@ saga_router(saga_router_ptr self, store_actor store, saga_router_config cfg,
       auto orch = route(self, x.order_id);
       return self->delegate(orch, std::move(x));
     },
+    [=](cancel_requested& x) -> caf::result<write_outcome> {
+      auto orch = route(self, x.order_id);
+      return self->delegate(orch, std::move(x));
+    },
     [=](sweep_atom) { sweep(self, true); },
     [=](rehydrate_atom) {
       self->state.first_sweep = true;

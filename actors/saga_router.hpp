@@ -1,8 +1,9 @@
 // The saga router: one per node. Maps order ids to live orchestrators.
 //
-//   payment.result ───┐                      ┌─▶ [orchestrator o-1]
-//   inventory.result ─┴─▶ [saga router] ─────┼─▶ [orchestrator o-2]
-//   sweep timer ────────▶   (spawn/route)    └─▶ ...
+//   payment.result ─────────┐                      ┌─▶ [orchestrator o-1]
+//   inventory.result ───────┼─▶ [saga router] ─────┼─▶ [orchestrator o-2]
+//   order.cancel.requested ─┘   (spawn/route)      └─▶ ...
+//   sweep timer ──────────────▶
 //
 // It spawns an orchestrator on the first event of an order, forgets it when
 // it stops (final, or failed to load), and on every sweep rehydrates the open
@@ -32,6 +33,7 @@ namespace troupe {
 using saga_router_actor
   = caf::typed_actor<caf::replies_to<payment_result>::with<write_outcome>,
                      caf::replies_to<inventory_result>::with<write_outcome>,
+                     caf::replies_to<cancel_requested>::with<write_outcome>,
                      caf::reacts_to<sweep_atom>, caf::reacts_to<rehydrate_atom>,
                      caf::reacts_to<revoke_atom, std::vector<int32_t>>,
                      caf::replies_to<live_atom>::with<uint64_t>>;

@@ -26,6 +26,7 @@ constexpr topic<inventory_result> inventory_result{"inventory.result"};
 constexpr topic<status_changed> status_changed{"order.status.changed"};
 constexpr topic<compensation> inventory_release{"inventory.release"};
 constexpr topic<compensation> payment_refund{"payment.refund"};
+constexpr topic<cancel_requested> cancel_requested{"order.cancel.requested"};
 
 } // namespace topics
 

@@ -9,7 +9,8 @@ namespace {
 
 constexpr std::array order_status_names{"NEW", "CONFIRMED", "CANCELLED"};
 constexpr std::array cancel_reason_names{
-  "", "payment_declined", "quantity_limit", "out_of_stock", "timeout"};
+  "",        "payment_declined",  "quantity_limit", "out_of_stock",
+  "timeout", "customer_cancelled"};
 constexpr std::array payment_state_names{"", "APPROVED", "DECLINED"};
 constexpr std::array inventory_state_names{"", "RESERVED", "QUANTITY_LIMIT",
                                            "OUT_OF_STOCK"};
@@ -30,7 +31,10 @@ constexpr std::array timeline_kind_names{
   "notification.sent",
   "retry",
   "dead_lettered",
+  "cancel.requested",
 };
+static_assert(cancel_reason_names.size()
+              == static_cast<size_t>(last_cancel_reason) + 1);
 static_assert(timeline_kind_names.size()
               == static_cast<size_t>(last_timeline_kind) + 1);
 

@@ -25,6 +25,7 @@ enum class cancel_reason : uint8_t {
   quantity_limit,
   out_of_stock,
   timeout,
+  customer_cancelled, ///< the customer asked (POST /orders/{id}/cancel)
 };
 
 /// The payment result recorded on an order; `none` until it arrived.
@@ -56,6 +57,7 @@ enum class timeline_kind : uint8_t {
   notification_sent,
   retry,
   dead_lettered,
+  cancel_requested,
 };
 
 /// `NEW`, `CONFIRMED`, `CANCELLED`.
@@ -78,8 +80,11 @@ std::optional<payment_state> parse_payment_state(std::string_view text);
 std::optional<inventory_state> parse_inventory_state(std::string_view text);
 std::optional<timeline_kind> parse_timeline_kind(std::string_view text);
 
+/// The last reason, for the tables and checks that walk all of them.
+constexpr auto last_cancel_reason = cancel_reason::customer_cancelled;
+
 /// The last timeline kind, for the checks that walk all of them.
-constexpr auto last_timeline_kind = timeline_kind::dead_lettered;
+constexpr auto last_timeline_kind = timeline_kind::cancel_requested;
 
 /// The timeline entry that records a payment or inventory result.
 timeline_kind timeline_of(payment_state x);

@@ -176,6 +176,10 @@ decode(const std::string& topic, const std::string& key,
       return as(topics::payment_refund, [&] {
         return compensation{event_id, order_id, corr, "", 0};
       });
+    if (topic == topics::cancel_requested.name)
+      return as(topics::cancel_requested, [&] {
+        return cancel_requested{event_id, order_id, corr};
+      });
     throw malformed("no decoder for topic " + topic);
   } catch (const malformed& e) {
     return make_error(troupe_errc::malformed_event, e.what());
@@ -228,6 +232,11 @@ events::envelope encode_release(const compensation& x) {
 events::envelope encode_refund(const compensation& x, int64_t amount_cents) {
   return events::make(events::payment_refund, x.order_id, x.correlation_id,
                       {{"amount_cents", amount_cents}});
+}
+
+events::envelope encode(const cancel_requested& x) {
+  return events::make(events::cancel_requested, x.order_id, x.correlation_id,
+                      json::object());
 }
 
 } // namespace troupe::codec

@@ -37,5 +37,7 @@ events::envelope encode(const status_changed& x);
 events::envelope encode_release(const compensation& x);
 /// `payment.refund`: the amount to give back.
 events::envelope encode_refund(const compensation& x, int64_t amount_cents);
+/// `order.cancel.requested`: the payload is empty.
+events::envelope encode(const cancel_requested& x);
 
 } // namespace troupe::codec

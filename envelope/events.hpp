@@ -21,6 +21,7 @@ constexpr const char* inventory_result = topics::inventory_result.name;
 constexpr const char* status_changed = topics::status_changed.name;
 constexpr const char* inventory_release = topics::inventory_release.name;
 constexpr const char* payment_refund = topics::payment_refund.name;
+constexpr const char* cancel_requested = topics::cancel_requested.name;
 
 constexpr int version = 1;
 

@@ -26,7 +26,10 @@ namespace {
 
 const char* fuzz_topics[] = {events::order_created,     events::payment_result,
                              events::inventory_result,  events::status_changed,
-                             events::inventory_release, events::payment_refund};
+                             events::inventory_release, events::payment_refund,
+                             events::cancel_requested};
+constexpr size_t fuzz_topic_count = sizeof(fuzz_topics)
+                                    / sizeof(fuzz_topics[0]);
 
 [[noreturn]] void violated(const char* what, std::string_view input) {
   std::fprintf(stderr, "invariant violated: %s\ninput: %s\n", what,
@@ -65,7 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (first == t)
       topic = t;
   if (topic.empty())
-    topic = fuzz_topics[first.size() % 6];
+    topic = fuzz_topics[first.size() % fuzz_topic_count];
   std::string key, value;
   if (nl1 != std::string_view::npos) {
     auto rest = input.substr(nl1 + 1);
@@ -128,6 +131,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             "status or reason is not one of the vocabulary's");
     REQUIRE(utf8::valid(x.customer_email),
             "a payload string is not valid UTF-8");
+  } else if (topic == events::cancel_requested) {
+    REQUIRE(msg.match_elements<cancel_requested>(), "wrong message type");
+    common(msg.get_as<cancel_requested>(0));
   } else {
     REQUIRE(msg.match_elements<compensation>(), "wrong message type");
     auto& x = msg.get_as<compensation>(0);

@@ -244,6 +244,32 @@ reply<created_order> exec(memory_db& db, const memory_store_settings&,
                        to_string(order_status::fresh), true};
 }
 
+reply<cancel_answer> exec(memory_db& db, const memory_store_settings&,
+                          const cancel_order& c) {
+  if (!admit(db))
+    return unavailable("injected failure");
+  cancel_answer a;
+  a.order_id = c.order_id;
+  auto i = db.orders.find(c.order_id);
+  if (i == db.orders.end())
+    return a;
+  auto& o = i->second;
+  if (o.status == order_status::fresh && !o.cancel_requested) {
+    // Marked once, with its event and timeline entry.
+    o.cancel_requested = true;
+    outbox(db, topics::cancel_requested.name, c.order_id,
+           cancel_requested{db.next_event_id(), c.order_id, o.correlation_id},
+           o.correlation_id);
+    timeline(db, c.order_id, timeline_kind::cancel_requested);
+  }
+  a.found = true;
+  a.correlation_id = o.correlation_id;
+  a.status = o.status;
+  a.reason = o.reason;
+  a.recorded = o.status == order_status::fresh && o.cancel_requested;
+  return a;
+}
+
 reply<write_outcome> exec(memory_db& db, const memory_store_settings&,
                           const payment_cmd& c) {
   if (!admit(db))
@@ -643,6 +669,7 @@ memory_store(memory_store_actor::stateful_pointer<memory_store_state> self,
   return {
     [=](flush_atom) { flush(self); },
     [=](create_order& x) { return enqueue(self, std::move(x)); },
+    [=](cancel_order& x) { return enqueue(self, std::move(x)); },
     [=](payment_cmd& x) { return enqueue(self, std::move(x)); },
     [=](refund_cmd& x) { return enqueue(self, std::move(x)); },
     [=](reserve_cmd& x) { return enqueue(self, std::move(x)); },

@@ -58,8 +58,9 @@ struct order_row {
   cancel_reason reason = cancel_reason::none;
   payment_state payment_status = payment_state::none;
   inventory_state inventory_status = inventory_state::none;
-  int64_t deadline_at_ms = 0; ///< on the database's clock
-  int64_t created_at_ms = 0;  ///< on the database's clock
+  int64_t deadline_at_ms = 0;    ///< on the database's clock
+  int64_t created_at_ms = 0;     ///< on the database's clock
+  bool cancel_requested = false; ///< `cancel_requested_at IS NOT NULL`
 };
 
 /// A row of `payments`.
@@ -89,9 +90,9 @@ struct timeline_row {
 
 /// What an outbox row carries: the event as the domain knows it (with the
 /// event id the envelope got), or nothing for a dead letter's raw message.
-using outbox_event
-  = std::variant<std::monostate, order_created, payment_result,
-                 inventory_result, status_changed, compensation>;
+using outbox_event = std::variant<std::monostate, order_created, payment_result,
+                                  inventory_result, status_changed,
+                                  compensation, cancel_requested>;
 
 /// A row of `outbox`. Payload fields beside the domain event (the amount of
 /// `payment.result` and `payment.refund`, the SKU and quantity of

@@ -2,7 +2,8 @@
 //
 //   #/               recent orders (polled every second) and the order form
 //   #/orders/<id>    one order: details, timeline, dead letters; refreshes
-//                    itself until the order is final and its saga is quiet
+//                    itself until the order is final and its saga is quiet;
+//                    Cancel (POST /orders/<id>/cancel) while it is open
 //   #/dead-letters   messages that could not be processed, with Redrive
 //                    (operator endpoints: asks for the node's token on 401)
 //
@@ -441,6 +442,7 @@ const KNOWN_KINDS = {
   'notification.sent': ['Customer notified', 'info'],
   retry: ['Retry scheduled after a failure', 'warn'],
   dead_lettered: ['Dead-lettered', 'bad'],
+  'cancel.requested': ['Cancel requested by the customer', 'warn'],
 };
 
 /** Title and tone of a timeline entry; kinds this page does not know yet
@@ -531,9 +533,33 @@ function orderPage(root, id, ctx) {
   const page = h('section', { class: 'page', id: 'order-page', 'data-testid': 'order-page', 'data-order-id': id });
   const body = h('div', {}, h('div', { class: 'card empty' }, 'Loading…'));
   const live = h('span', { class: 'live', id: 'order-live' }, '');
+  // Cancel: offered while the order is open; the answer stays on the page
+  // (the order's orchestrator then ends it, and the poll shows that).
+  const cancelResult = h('span', { class: 'small', id: 'order-cancel-result', 'data-testid': 'order-cancel-result' });
+  const cancelButton = h('button', {
+    type: 'button', class: 'btn btn-small', id: 'order-cancel', 'data-testid': 'order-cancel', hidden: true,
+    onclick: async () => {
+      cancelButton.disabled = true;
+      cancelResult.className = 'small';
+      cancelResult.textContent = 'Cancelling…';
+      try {
+        const r = await api('POST', `/orders/${encodeURIComponent(id)}/cancel`, { signal: ctx.signal });
+        cancelResult.className = 'small ok-text';
+        cancelResult.textContent = `Cancel requested (${r.status}); the order is cancelled shortly`;
+      } catch (e) {
+        if (e.name === 'AbortError') return;
+        cancelResult.className = 'small error-text';
+        cancelResult.textContent = e.status === 409
+          ? `Not cancelled: ${e.details}`
+          : `Cancel failed: ${e.status ? e.status + ' ' : ''}${e.error}: ${e.details}`;
+        cancelButton.disabled = false;
+      }
+    },
+  }, 'Cancel order');
   page.append(
     h('a', { href: '#/', class: 'back' }, '← Orders'),
-    h('div', { class: 'page-head' }, h('h1', {}, 'Order ', h('code', { class: 'title-id' }, id)), live),
+    h('div', { class: 'page-head' }, h('h1', {}, 'Order ', h('code', { class: 'title-id' }, id)), live,
+      cancelButton, cancelResult),
     body);
   root.append(page);
 
@@ -602,6 +628,7 @@ function orderPage(root, id, ctx) {
       quiet += 1;
     }
     page.dataset.status = o.status;
+    cancelButton.hidden = o.status !== 'NEW';
     // Compensations and the notification land after the final status: keep
     // refreshing until the order is final and nothing changed for a while.
     const more = !FINAL.has(o.status) || quiet < 5;

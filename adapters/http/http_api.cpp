@@ -18,6 +18,7 @@
 #include "adapters/postgres/queries.hpp"
 #include "base/errors.hpp"
 #include "base/secrets.hpp"
+#include "base/utf8.hpp"
 #include "envelope/events.hpp"
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
@@ -133,7 +134,9 @@ std::string route_of(const std::string& p) {
       || p == "/admin/dead-letters" || p == "/admin/outbox")
     return p;
   if (p.rfind("/orders/", 0) == 0)
-    return "/orders/{id}";
+    return p.size() > 7 && p.compare(p.size() - 7, 7, "/cancel") == 0
+             ? "/orders/{id}/cancel"
+             : "/orders/{id}";
   if (p.rfind("/admin/dead-letters/", 0) == 0)
     return "/admin/dead-letters/{id}/redrive";
   if (is_operator_path(p))
@@ -424,6 +427,64 @@ void http_api::create_order(const http_request& req, responder done) {
   });
 }
 
+void http_api::cancel(const http_request& req, responder done) {
+  auto id = ascii_lower(req.matches[0]);
+  if (!events::is_uuid(id)) {
+    http_response res;
+    send_error(res, 400, "invalid_parameter",
+               "not an order id: " + utf8::excerpt(id, 64));
+    return done(std::move(res));
+  }
+  auto timeout = cfg_.request_timeout;
+  sys_.spawn([store = store_, timeout, id,
+              done](caf::event_based_actor* self) mutable {
+    self->request(store, timeout, troupe::cancel_order{id})
+      .then(
+        [done, id](cancel_answer& x) mutable {
+          http_response res;
+          if (!x.found) {
+            send_error(res, 404, "not_found", "no order with id " + id);
+          } else if (!x.recorded) {
+            // Final already: nothing to cancel, nothing changed.
+            std::string status = to_string(x.status);
+            std::string reason = to_string(x.reason);
+            send_json(
+              res, 409,
+              json{{"error", "order_final"},
+                   {"details", "order " + id + " is already " + status
+                                 + (reason.empty() ? "" : " (" + reason + ")")},
+                   {"id", id},
+                   {"status", status},
+                   {"reason", reason.empty() ? json() : json(reason)},
+                   {"correlation_id", x.correlation_id}});
+          } else {
+            // Recorded: the order's orchestrator ends it shortly (GET
+            // /orders/{id} shows CANCELLED / customer_cancelled then).
+            res.set_header("Location", "/orders/" + id);
+            res.set_header("X-Correlation-ID", x.correlation_id);
+            send_json(res, 202,
+                      json{{"id", id},
+                           {"status", to_string(x.status)},
+                           {"reason", nullptr},
+                           {"correlation_id", x.correlation_id},
+                           {"cancel_requested", true}});
+            log::debug_order("http", id, x.correlation_id, "cancel requested");
+          }
+          done(std::move(res));
+        },
+        [done](caf::error& err) {
+          http_response res;
+          if (retryable(err)) {
+            unavailable(res, describe(err));
+          } else {
+            log::error("http", "recording a cancel failed: {}", describe(err));
+            send_error(res, 500, "internal_error", describe(err));
+          }
+          done(std::move(res));
+        });
+  });
+}
+
 void http_api::routes() {
   probe_routes();
   order_routes();
@@ -472,12 +533,17 @@ void http_api::probe_routes() {
     on::event_thread);
 }
 
-/// Orders: placing one, reading one, listing them.
+/// Orders: placing one, cancelling one, reading one, listing them.
 void http_api::order_routes() {
   auto& srv = routes_;
   srv.post_async("/orders", [this](const http_request& req, responder done) {
     create_order(req, std::move(done));
   });
+
+  srv.post_async(R"(/orders/([^/]+)/cancel)",
+                 [this](const http_request& req, responder done) {
+                   cancel(req, std::move(done));
+                 });
 
   srv.get(R"(/orders/([^/]+))",
           [this](const http_request& req, http_response& res) {

@@ -4,6 +4,7 @@
 //   client ──POST /orders──▶ [event thread] ─▶ [worker: parse] ─▶ request ─▶ pg_store
 //                                  ▲                                           │
 //                                  └──────────── answer (connection resumed) ◀─┘
+//   client ──POST /orders/{id}/cancel─▶ (the same way) ─▶ request ─▶ pg_store
 //   client ──GET /orders...─▶ [event thread] ─▶ [worker] ──read──▶ order_queries
 //
 // Every error is a JSON body {"error": ..., "details": ...} with a 4xx or 5xx
@@ -119,6 +120,7 @@ private:
   void admin_routes();
   void handle(http_request&& req, responder done);
   void create_order(const http_request& req, responder done);
+  void cancel(const http_request& req, responder done);
 
   caf::actor_system& sys_;
   http_settings cfg_;

@@ -172,6 +172,7 @@ shard_actor::behavior_type pg_shard(shard_ptr self, pg_settings cfg,
   return {
     [=](flush_atom) { flush(self); },
     [=](create_order& x) { return enqueue(self, std::move(x)); },
+    [=](cancel_order& x) { return enqueue(self, std::move(x)); },
     [=](payment_cmd& x) { return enqueue(self, std::move(x)); },
     [=](refund_cmd& x) { return enqueue(self, std::move(x)); },
     [=](reserve_cmd& x) { return enqueue(self, std::move(x)); },
@@ -212,6 +213,9 @@ pg_router(node_store_actor::stateful_pointer<router_state> self,
     [=](create_order& x) {
       auto& key = x.idempotency_key.empty() ? x.order_id : x.idempotency_key;
       return self->delegate(by_key(key), std::move(x));
+    },
+    [=](cancel_order& x) {
+      return self->delegate(by_key(x.order_id), std::move(x));
     },
     [=](payment_cmd& x) {
       return self->delegate(by_key(x.order_id), std::move(x));

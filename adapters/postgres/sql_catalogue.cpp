@@ -64,6 +64,16 @@ void prepare_statements(pqxx::connection& c) {
     "SELECT id::text, correlation_id, status, id = $1::uuid FROM orders "
     "WHERE id = $1::uuid OR idempotency_key = NULLIF($2, '') "
     "ORDER BY id = $1::uuid DESC LIMIT 1");
+  // A cancel request is recorded once, and only while the order is open;
+  // the UPDATE waits for a concurrent final write, then sees its status.
+  c.prepare("cancel_mark",
+            "UPDATE orders SET cancel_requested_at = clock_timestamp(), "
+            "updated_at = clock_timestamp() WHERE id = $1::uuid AND status = "
+              + literal(order_status::fresh)
+              + " AND cancel_requested_at IS NULL RETURNING correlation_id");
+  c.prepare("cancel_state",
+            "SELECT correlation_id, status, COALESCE(reason, ''), "
+            "cancel_requested_at IS NOT NULL FROM orders WHERE id = $1::uuid");
   c.prepare("payment",
             "WITH p AS (INSERT INTO processed_events (consumer, event_id) "
             "VALUES ('payment', $1) ON CONFLICT DO NOTHING RETURNING 1), "

@@ -131,6 +131,30 @@ created_order exec(pqxx::work& tx, const create_order& c) {
                        to_string(order_status::fresh), true};
 }
 
+cancel_answer exec(pqxx::work& tx, const cancel_order& c) {
+  cancel_answer a;
+  a.order_id = c.order_id;
+  auto marked = tx.exec_prepared("cancel_mark", c.order_id);
+  if (!marked.empty()) {
+    // The first request for this open order: its event and timeline entry
+    // commit with the mark, or not at all.
+    auto corr = marked[0][0].as<std::string>();
+    auto ev = codec::encode(cancel_requested{"", c.order_id, corr});
+    tx.exec_prepared("outbox", events::cancel_requested, c.order_id, ev.text,
+                     events::headers(events::cancel_requested, corr));
+    timeline(tx, c.order_id, timeline_kind::cancel_requested);
+  }
+  auto r = tx.exec_prepared("cancel_state", c.order_id);
+  if (r.empty())
+    return a;
+  a.found = true;
+  a.correlation_id = r[0][0].as<std::string>();
+  a.status = column(r[0][1], parse_order_status);
+  a.reason = column(r[0][2], parse_cancel_reason);
+  a.recorded = a.status == order_status::fresh && r[0][3].as<bool>();
+  return a;
+}
+
 write_outcome exec(pqxx::work& tx, const payment_cmd& c) {
   auto ev = codec::encode(payment_result{"", c.order_id, c.correlation_id,
                                          c.approved, c.reason},

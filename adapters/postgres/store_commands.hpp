@@ -14,6 +14,7 @@
 namespace troupe::pg {
 
 created_order exec(pqxx::work& tx, const create_order& c);
+cancel_answer exec(pqxx::work& tx, const cancel_order& c);
 write_outcome exec(pqxx::work& tx, const payment_cmd& c);
 write_outcome exec(pqxx::work& tx, const refund_cmd& c);
 write_outcome exec(pqxx::work& tx, const reserve_cmd& c);

@@ -38,7 +38,7 @@ consumer_role service(const char* name, Spawn spawn, topic<Events>... ts) {
 }
 
 /// The orchestrator role: the saga router behind a supervisor, fed by the
-/// results topics; partition assignments drive fencing, claims and
+/// results topics and the customers' cancel requests; partition assignments drive fencing, claims and
 /// hand-offs.
 void wire_orchestrator(node_context& n, consumer_config& c) {
   auto own = n.own;
@@ -67,6 +67,10 @@ void wire_orchestrator(node_context& n, consumer_config& c) {
   });
   c.routes.add(topics::payment_result, router);
   c.routes.add(topics::inventory_result, router);
+  // Same consumer group as the results: a cancel request reaches the node
+  // that owns the order's partition (the same partition number on every
+  // topic, keyed by order id).
+  c.routes.add(topics::cancel_requested, router);
   // Claims run on the claimer's thread with backoff until they succeed; the
   // sagas of claimed partitions are rehydrated then.
   partition_claimer::settings ps;

@@ -310,6 +310,64 @@ CAF_TEST(the final status of a saga is written once) {
   CAF_CHECK_EQUAL(write(step(uuid(9), "x")), write_outcome::stale);
 }
 
+CAF_TEST(a cancel request is recorded once and only for an open order) {
+  auto a = uuid(1);
+  create(order(a));
+  auto first = ask<cancel_answer>(store, cancel_order{a});
+  CAF_CHECK(first.found);
+  CAF_CHECK(first.recorded);
+  CAF_CHECK_EQUAL(first.order_id, a);
+  CAF_CHECK_EQUAL(first.correlation_id, "corr-" + a);
+  CAF_CHECK_EQUAL(first.status, order_status::fresh);
+  // The store records the request; the order's orchestrator ends it.
+  CAF_CHECK_EQUAL(target.order_status(a), "NEW");
+  CAF_CHECK_EQUAL(target.outbox_topics(a),
+                  (strings{"order.created", "order.cancel.requested"}));
+  CAF_CHECK_EQUAL(target.timeline(a), (strings{"created", "cancel.requested"}));
+  // Repeated: the same answer, nothing written.
+  auto again = ask<cancel_answer>(store, cancel_order{a});
+  CAF_CHECK_EQUAL(again, first);
+  CAF_CHECK_EQUAL(target.outbox_topics(a),
+                  (strings{"order.created", "order.cancel.requested"}));
+  CAF_CHECK_EQUAL(target.timeline(a), (strings{"created", "cancel.requested"}));
+  // Once the orchestrator ended the order, a request finds it final.
+  auto w = step(a, "cancel-a");
+  w.final_status = order_status::cancelled;
+  w.reason = cancel_reason::customer_cancelled;
+  w.timeline = {timeline_kind::status_cancelled};
+  CAF_CHECK_EQUAL(write(w), write_outcome::applied);
+  auto late = ask<cancel_answer>(store, cancel_order{a});
+  CAF_CHECK(late.found);
+  CAF_CHECK(!late.recorded);
+  CAF_CHECK_EQUAL(late.status, order_status::cancelled);
+  CAF_CHECK_EQUAL(late.reason, cancel_reason::customer_cancelled);
+  CAF_CHECK_EQUAL(target.outbox_topics(a),
+                  (strings{"order.created", "order.cancel.requested",
+                           "order.status.changed"}));
+  // A confirmed order is never marked.
+  auto b = uuid(2);
+  create(order(b));
+  auto ok = step(b, "pay-b");
+  ok.payment_status = payment_state::approved;
+  ok.inventory_status = inventory_state::reserved;
+  ok.final_status = order_status::confirmed;
+  ok.timeline = {timeline_kind::status_confirmed};
+  CAF_CHECK_EQUAL(write(ok), write_outcome::applied);
+  auto refused = ask<cancel_answer>(store, cancel_order{b});
+  CAF_CHECK(refused.found);
+  CAF_CHECK(!refused.recorded);
+  CAF_CHECK_EQUAL(refused.status, order_status::confirmed);
+  CAF_CHECK_EQUAL(refused.reason, cancel_reason::none);
+  CAF_CHECK_EQUAL(target.outbox_topics(b),
+                  (strings{"order.created", "order.status.changed"}));
+  CAF_CHECK_EQUAL(target.timeline(b), (strings{"created", "status.CONFIRMED"}));
+  // An unknown order is not found.
+  auto none = ask<cancel_answer>(store, cancel_order{uuid(9)});
+  CAF_CHECK(!none.found);
+  CAF_CHECK(!none.recorded);
+  CAF_CHECK(target.outbox_topics(uuid(9)).empty());
+}
+
 CAF_TEST(load_saga and list_open_sagas return what was written) {
   auto a = uuid(1);
   auto b = uuid(2);

@@ -29,7 +29,7 @@ import time
 from troupe_env import (Broker, Check, Database, Node, http, log, order_mix, post_orders, wait_final)
 
 TOPICS = ["order.created", "payment.result", "inventory.result", "order.status.changed", "inventory.release",
-          "payment.refund"]
+          "payment.refund", "order.cancel.requested"]
 # Consumer groups reading each topic (order.created: payment, inventory, analytics).
 READERS = {t: (3 if t == "order.created" else 1) for t in TOPICS}
 BIG = 990_000

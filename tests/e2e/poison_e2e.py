@@ -11,7 +11,7 @@ from troupe_env import (Broker, Check, Database, Node, check_status_events, http
                         wait_final, wait_quiet)
 
 TOPICS = ["order.created", "payment.result", "inventory.result", "order.status.changed", "inventory.release",
-          "payment.refund"]
+          "payment.refund", "order.cancel.requested"]
 
 
 def main():

@@ -2,7 +2,8 @@
 only there: API routes and the JSON 404 are unchanged); a browser places an
 order through the form, sees it CONFIRMED in the list without reloading,
 opens its page and finds the timeline and correlation id, sees the dead
-letters of an order and redrives one from the dead-letters page (see
+letters of an order, cancels an open order with its Cancel button and
+redrives a dead letter from the dead-letters page (see
 tests/e2e/ui/ui_test.mjs). `http.static-dir` still serves from disk instead.
 Screenshots land in build/testenv/ui/."""
 import json
@@ -21,6 +22,7 @@ SHOTS = os.path.join(BUILD, "testenv", "ui")
 CHROMIUM = "/usr/bin/chromium"
 # Markup in a poison message: the UI must show it as text.
 POISON = 'not json <img src=x onerror="window.__troupeXss=1"> end'
+OPEN_ORDER = "00000000-0000-4000-8000-0000000c0ffe"
 
 
 def fetch(url, headers=None):
@@ -133,8 +135,16 @@ def main():
                      f"GET /orders/<id> lists the order's dead letter: {dead}")
         check.expect(order.get("timeline") and order.get("correlation_id"), "existing order fields are unchanged")
 
+        # An open order for the Cancel button: written straight into the
+        # database (no order.created event), so only its far deadline or a
+        # cancel can end it.
+        db.query(f"INSERT INTO orders (id, customer_email, item_sku, quantity, amount_cents, correlation_id, "
+                 f"deadline_at) VALUES ('{OPEN_ORDER}', 'ui-cancel@example.com', 'SKU-LAMP-01', 1, 1000, "
+                 f"'ui-cancel-corr', clock_timestamp() + interval '10 minutes')")
+        db.query(f"INSERT INTO order_timeline (order_id, kind) VALUES ('{OPEN_ORDER}', 'created')")
+
         env = dict(os.environ, TROUPE_URL=node.url, TROUPE_SCREENSHOT_DIR=SHOTS, TROUPE_DLQ_ORDER_ID=dlq_order,
-                   TROUPE_ADMIN_TOKEN=UI_TOKEN)
+                   TROUPE_ADMIN_TOKEN=UI_TOKEN, TROUPE_OPEN_ORDER_ID=OPEN_ORDER)
         log("running the browser test (tests/e2e/ui/ui_test.mjs)")
         proc = subprocess.run(["node", "ui_test.mjs"], cwd=UI_TEST, env=env, capture_output=True, text=True,
                               timeout=300)
@@ -154,6 +164,10 @@ def main():
                          f"the order placed in the browser is in the database: {row}")
             check.expect(db.scalar("SELECT count(*) FROM orders WHERE quantity = 0") == "0",
                          "the rejected order was not stored")
+        check.expect(result.get("cancelled") == OPEN_ORDER, "the browser test did not cancel the open order")
+        final = db.query(f"SELECT status, COALESCE(reason, '') FROM orders WHERE id = '{OPEN_ORDER}'")
+        check.expect(final == [["CANCELLED", "customer_cancelled"]],
+                     f"the order cancelled in the browser is CANCELLED/customer_cancelled: {final}")
         redriven = result.get("redriven")
         if redriven:
             check.expect(db.scalar(f"SELECT redriven_at IS NOT NULL FROM dead_letters WHERE id = {redriven}") == "t",

@@ -56,9 +56,9 @@ kafka_cluster::kafka_cluster(int partitions) {
   rd_kafka_conf_set(conf, "log_level", "2", err, sizeof(err));
   rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
   mc_ = rd_kafka_mock_cluster_new(rk_, 1);
-  for (auto t :
-       {"order.created", "payment.result", "inventory.result",
-        "order.status.changed", "inventory.release", "payment.refund"}) {
+  for (auto t : {"order.created", "payment.result", "inventory.result",
+                 "order.status.changed", "inventory.release", "payment.refund",
+                 "order.cancel.requested"}) {
     rd_kafka_mock_topic_create(mc_, t, partitions, 1);
     rd_kafka_mock_topic_create(mc_, (std::string{t} + ".dlq").c_str(),
                                partitions, 1);

@@ -244,7 +244,7 @@ CAF_TEST(every event decodes to what was encoded) {
   }
   for (auto why : {cancel_reason::none, cancel_reason::payment_declined,
                    cancel_reason::quantity_limit, cancel_reason::out_of_stock,
-                   cancel_reason::timeout}) {
+                   cancel_reason::timeout, cancel_reason::customer_cancelled}) {
     auto st = why == cancel_reason::none ? order_status::confirmed
                                          : order_status::cancelled;
     status_changed changed{"", oid, "corr-1", st, why, "ann@example.com"};
@@ -257,6 +257,23 @@ CAF_TEST(every event decodes to what was encoded) {
   auto back = as<compensation>(decode(events::payment_refund, refund.text));
   CAF_CHECK_EQUAL(back.order_id, oid);
   CAF_CHECK_EQUAL(back.event_id, refund.event_id);
+  cancel_requested cancel{"", oid, "corr-1"};
+  round_trip(events::cancel_requested, codec::encode(cancel), cancel);
+}
+
+CAF_TEST(a cancel request on another topic or without an order is malformed) {
+  cancel_requested cancel{"", oid, "corr-1"};
+  auto ev = codec::encode(cancel);
+  CAF_CHECK(contains(cause(decode(events::payment_result, ev.text)),
+                     "unknown event type 'order.cancel.requested'"));
+  auto j = json::parse(ev.text);
+  j["order_id"] = "not-an-order";
+  CAF_CHECK(contains(cause(decode(events::cancel_requested, j.dump())),
+                     "order_id is not a UUID"));
+  j = json::parse(ev.text);
+  j.erase("payload");
+  CAF_CHECK(contains(cause(decode(events::cancel_requested, j.dump())),
+                     "missing field 'payload'"));
 }
 
 CAF_TEST(a status or reason Troupe does not know is malformed) {

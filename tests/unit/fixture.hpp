@@ -73,4 +73,12 @@ inline inventory_result inventory(const std::string& order, bool reserved,
                           reserved ? cancel_reason::none : why};
 }
 
+/// The `order.cancel.requested` event of `order`.
+inline cancel_requested cancel(const std::string& order,
+                               std::string event = "") {
+  if (event.empty())
+    event = "cancel-" + order;
+  return cancel_requested{event, order, "corr-" + order};
+}
+
 } // namespace troupe::test

@@ -73,6 +73,15 @@ CAF_TEST(counters count by label) {
   CAF_CHECK_EQUAL(
     sample(text, "troupe_orders_finalized_total", confirmed).value_or(-1),
     confirms + 1);
+  // The last reason of the vocabulary has its own series too.
+  test::label_set by_customer{{"status", "CANCELLED"},
+                              {"reason", "customer_cancelled"}};
+  auto customers = now_at("troupe_orders_finalized_total", by_customer);
+  saga.finalized(order_status::cancelled, cancel_reason::customer_cancelled);
+  CAF_CHECK_EQUAL(sample(metrics::render(), "troupe_orders_finalized_total",
+                         by_customer)
+                    .value_or(-1),
+                  customers + 1);
   saga.live_orchestrators(7);
   CAF_CHECK_EQUAL(now_at("troupe_live_orchestrators"), 7);
   saga.live_orchestrators(0);

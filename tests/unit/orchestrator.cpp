@@ -1,5 +1,6 @@
 // The orchestrator: results in any order, duplicates, every failure reason,
-// the deadline under simulated time, compensation exactly once, late results.
+// the deadline under simulated time, the customer's cancel request,
+// compensation exactly once, late results.
 #define CAF_SUITE orchestrator
 #include "actors/orchestrator.hpp"
 
@@ -208,6 +209,155 @@ CAF_TEST(plan_step is pure and ignores what it has seen) {
   s.status = order_status::confirmed;
   step.kind = saga_step::deadline;
   CAF_CHECK(!plan_step(s, step));
+  step.kind = saga_step::cancel;
+  step.cancel_req = cancel("o-15");
+  CAF_CHECK(!plan_step(s, step));
+  s.status = order_status::fresh;
+  auto c = plan_step(s, step);
+  CAF_REQUIRE(c);
+  CAF_CHECK_EQUAL(c->event_id, "cancel-o-15");
+  CAF_CHECK_EQUAL(c->final_status, order_status::cancelled);
+  CAF_CHECK_EQUAL(c->reason, cancel_reason::customer_cancelled);
+  CAF_CHECK(c->refund);
+  CAF_CHECK(!c->release);
+}
+
+// -- the customer's cancel request ---------------------------------------------
+
+CAF_TEST(a cancel before any result ends the order and later results are
+           compensated once) {
+  start("o-40");
+  CAF_CHECK_EQUAL(ask(orch, cancel("o-40")), write_outcome::applied);
+  CAF_CHECK_EQUAL(order("o-40").status, order_status::cancelled);
+  CAF_CHECK_EQUAL(order("o-40").reason, cancel_reason::customer_cancelled);
+  CAF_CHECK_EQUAL(db->count_events("order.status.changed", "o-40"), 1u);
+  CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-40"), 0u);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-40"), 0u);
+  CAF_CHECK(!alive(orch));
+  // The results arrive after the end, each twice (redelivered), each at a
+  // new orchestrator: compensated like after a deadline, exactly once.
+  for (int i = 0; i < 2; ++i) {
+    orch = sys.spawn(orchestrator, "o-40", store, std::nullopt);
+    ask(orch, inventory("o-40", true));
+    orch = sys.spawn(orchestrator, "o-40", store, std::nullopt);
+    ask(orch, payment("o-40", true));
+  }
+  CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-40"), 1u);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-40"), 1u);
+  CAF_CHECK_EQUAL(order("o-40").reason, cancel_reason::customer_cancelled);
+  CAF_CHECK_EQUAL(db->count_events("order.status.changed", "o-40"), 1u);
+}
+
+CAF_TEST(a cancel between the results refunds the payment once) {
+  start("o-41");
+  ask(orch, payment("o-41", true));
+  CAF_CHECK_EQUAL(ask(orch, cancel("o-41")), write_outcome::applied);
+  CAF_CHECK_EQUAL(order("o-41").status, order_status::cancelled);
+  CAF_CHECK_EQUAL(order("o-41").reason, cancel_reason::customer_cancelled);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-41"), 1u);
+  CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-41"), 0u);
+  auto& last = db->saga_writes.back();
+  CAF_CHECK_EQUAL(last.event_id, "cancel-o-41");
+  CAF_CHECK_EQUAL(last.timeline, (std::vector<timeline_kind>{
+                                   timeline_kind::compensation_refund,
+                                   timeline_kind::status_cancelled}));
+  // The reservation comes later: released once; the repeated cancel and
+  // the repeated payment change nothing.
+  orch = sys.spawn(orchestrator, "o-41", store, std::nullopt);
+  CAF_CHECK_EQUAL(ask(orch, inventory("o-41", true)), write_outcome::applied);
+  orch = sys.spawn(orchestrator, "o-41", store, std::nullopt);
+  CAF_CHECK_EQUAL(ask(orch, cancel("o-41")), write_outcome::duplicate);
+  orch = sys.spawn(orchestrator, "o-41", store, std::nullopt);
+  CAF_CHECK_EQUAL(ask(orch, payment("o-41", true)), write_outcome::duplicate);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-41"), 1u);
+  CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-41"), 1u);
+  CAF_CHECK_EQUAL(db->count_events("order.status.changed", "o-41"), 1u);
+}
+
+CAF_TEST(a cancel between the results releases the reservation once) {
+  start("o-42");
+  ask(orch, inventory("o-42", true));
+  CAF_CHECK_EQUAL(ask(orch, cancel("o-42")), write_outcome::applied);
+  CAF_CHECK_EQUAL(order("o-42").reason, cancel_reason::customer_cancelled);
+  CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-42"), 1u);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-42"), 0u);
+  orch = sys.spawn(orchestrator, "o-42", store, std::nullopt);
+  CAF_CHECK_EQUAL(ask(orch, payment("o-42", false)), write_outcome::applied);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-42"), 0u);
+  CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-42"), 1u);
+  CAF_CHECK_EQUAL(order("o-42").reason, cancel_reason::customer_cancelled);
+}
+
+CAF_TEST(a cancel after both results changes nothing) {
+  start("o-43");
+  ask(orch, payment("o-43", true));
+  ask(orch, inventory("o-43", true));
+  CAF_REQUIRE_EQUAL(order("o-43").status, order_status::confirmed);
+  orch = sys.spawn(orchestrator, "o-43", store, std::nullopt);
+  CAF_CHECK_EQUAL(ask(orch, cancel("o-43")), write_outcome::duplicate);
+  CAF_CHECK_EQUAL(order("o-43").status, order_status::confirmed);
+  CAF_CHECK_EQUAL(order("o-43").reason, cancel_reason::none);
+  CAF_CHECK_EQUAL(db->saga_writes.size(), 2u);
+  CAF_CHECK_EQUAL(db->count_events("order.status.changed", "o-43"), 1u);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-43"), 0u);
+  CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-43"), 0u);
+  // A cancelled order stays cancelled for its first reason too.
+  start("o-44");
+  ask(orch, payment("o-44", false));
+  ask(orch, inventory("o-44", false));
+  CAF_REQUIRE_EQUAL(order("o-44").status, order_status::cancelled);
+  orch = sys.spawn(orchestrator, "o-44", store, std::nullopt);
+  CAF_CHECK_EQUAL(ask(orch, cancel("o-44")), write_outcome::duplicate);
+  CAF_CHECK_EQUAL(order("o-44").reason, cancel_reason::payment_declined);
+}
+
+CAF_TEST(a cancel waiting when the deadline fires wins and compensates once) {
+  start("o-45", 1000);
+  ask(orch, inventory("o-45", true));
+  auto rh = self->request(orch, caf::infinite, cancel("o-45"));
+  sched.advance_time(1000ms); // the deadline queues up behind the cancel
+  drain();
+  rh.receive(
+    [](write_outcome x) { CAF_CHECK_EQUAL(x, write_outcome::applied); },
+    [](caf::error& e) { CAF_FAIL(to_string(e)); });
+  CAF_CHECK_EQUAL(order("o-45").status, order_status::cancelled);
+  CAF_CHECK_EQUAL(order("o-45").reason, cancel_reason::customer_cancelled);
+  CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-45"), 1u);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-45"), 0u);
+  CAF_CHECK_EQUAL(db->count_events("order.status.changed", "o-45"), 1u);
+  CAF_CHECK_EQUAL(db->saga_writes.size(), 2u);
+  CAF_CHECK(!alive(orch));
+}
+
+CAF_TEST(a deadline that fires before the cancel wins and compensates once) {
+  start("o-46", 1000);
+  ask(orch, payment("o-46", true));
+  sched.advance_time(1000ms); // the deadline is queued first
+  auto rh = self->request(orch, caf::infinite, cancel("o-46"));
+  drain();
+  rh.receive(
+    [](write_outcome x) { CAF_CHECK_EQUAL(x, write_outcome::duplicate); },
+    [](caf::error& e) { CAF_FAIL(to_string(e)); });
+  CAF_CHECK_EQUAL(order("o-46").status, order_status::cancelled);
+  CAF_CHECK_EQUAL(order("o-46").reason, cancel_reason::timeout);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-46"), 1u);
+  CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-46"), 0u);
+  CAF_CHECK_EQUAL(db->count_events("order.status.changed", "o-46"), 1u);
+  CAF_CHECK(!alive(orch));
+}
+
+CAF_TEST(a cancel compensates what is committed not what is remembered) {
+  // Rehydrated from a copy taken before the payment committed.
+  db->add_order("o-47", 30000);
+  auto stale = db->snapshot("o-47");
+  db->orders.at("o-47").payment_status = payment_state::approved;
+  db->payments["o-47"].approved = true;
+  orch = sys.spawn(orchestrator, "o-47", store, stale);
+  drain();
+  CAF_CHECK_EQUAL(ask(orch, cancel("o-47")), write_outcome::applied);
+  CAF_CHECK_EQUAL(order("o-47").reason, cancel_reason::customer_cancelled);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-47"), 1u);
+  CAF_CHECK_EQUAL(db->count_events("order.status.changed", "o-47"), 1u);
 }
 
 // -- acting on what is committed -----------------------------------------------

@@ -154,6 +154,65 @@ CAF_TEST(a revoked orchestrator commits its write in flight before it stops) {
   CAF_CHECK_EQUAL(db->saga_writes.size(), 2u);
 }
 
+CAF_TEST(a cancel request reaches the orchestrator of its order) {
+  db->add_order("o-1", 30000);
+  db->add_order("o-2", 30000);
+  start();
+  ask(router, payment("o-1", true));
+  CAF_CHECK_EQUAL(live(), 1u);
+  // Between the results: the live orchestrator ends the order.
+  CAF_CHECK_EQUAL(ask(router, cancel("o-1")), write_outcome::applied);
+  CAF_CHECK_EQUAL(db->orders.at("o-1").reason,
+                  cancel_reason::customer_cancelled);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-1"), 1u);
+  CAF_CHECK_EQUAL(live(), 0u);
+  // Before any result: a new orchestrator; the late reservation is released.
+  CAF_CHECK_EQUAL(ask(router, cancel("o-2")), write_outcome::applied);
+  CAF_CHECK_EQUAL(db->orders.at("o-2").reason,
+                  cancel_reason::customer_cancelled);
+  CAF_CHECK_EQUAL(ask(router, inventory("o-2", true)), write_outcome::applied);
+  CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-2"), 1u);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-2"), 0u);
+  CAF_CHECK_EQUAL(live(), 0u);
+}
+
+CAF_TEST(a cancel request for a final order changes nothing) {
+  db->add_order("o-1", 30000);
+  start();
+  ask(router, payment("o-1", true));
+  ask(router, inventory("o-1", true));
+  CAF_REQUIRE_EQUAL(db->orders.at("o-1").status, order_status::confirmed);
+  CAF_CHECK_EQUAL(ask(router, cancel("o-1")), write_outcome::duplicate);
+  CAF_CHECK_EQUAL(ask(router, cancel("o-1")), write_outcome::duplicate);
+  CAF_CHECK_EQUAL(db->orders.at("o-1").status, order_status::confirmed);
+  CAF_CHECK_EQUAL(db->count_events("order.status.changed", "o-1"), 1u);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-1"), 0u);
+  CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-1"), 0u);
+  CAF_CHECK_EQUAL(live(), 0u);
+}
+
+CAF_TEST(a cancel racing the deadline of a rehydrated saga ends it once) {
+  db->add_order("o-1", 1000).inventory_status = inventory_state::reserved;
+  db->reservations["o-1"] = {"SKU-1", 1, sim::reservation_status::reserved};
+  start();
+  self->send(router, rehydrate_atom::value);
+  drain();
+  CAF_CHECK_EQUAL(live(), 1u);
+  // The router hands the cancel on; the deadline fires right behind it.
+  auto rh = self->request(router, caf::infinite, cancel("o-1"));
+  expect((cancel_requested), from(self).to(router).with(cancel("o-1")));
+  sched.advance_time(1000ms);
+  drain();
+  rh.receive([](write_outcome) {},
+             [](caf::error& e) { CAF_FAIL(to_string(e)); });
+  CAF_CHECK_EQUAL(db->orders.at("o-1").status, order_status::cancelled);
+  CAF_CHECK_EQUAL(db->orders.at("o-1").reason,
+                  cancel_reason::customer_cancelled);
+  CAF_CHECK_EQUAL(db->count_events("order.status.changed", "o-1"), 1u);
+  CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-1"), 1u);
+  CAF_CHECK_EQUAL(live(), 0u);
+}
+
 CAF_TEST(the periodic sweep picks up sagas close to their deadline) {
   saga_router_config cfg;
   cfg.sweep_interval = 1000ms;

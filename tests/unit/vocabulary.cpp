@@ -27,7 +27,7 @@ void reads_back(E last, Parse parse) {
 
 CAF_TEST(every word reads back as itself) {
   reads_back(order_status::cancelled, parse_order_status);
-  reads_back(cancel_reason::timeout, parse_cancel_reason);
+  reads_back(last_cancel_reason, parse_cancel_reason);
   reads_back(payment_state::declined, parse_payment_state);
   reads_back(inventory_state::out_of_stock, parse_inventory_state);
   reads_back(last_timeline_kind, parse_timeline_kind);
@@ -39,6 +39,10 @@ CAF_TEST(the wire spellings stay what clients read) {
   CAF_CHECK_EQUAL(to_string(cancel_reason::none), std::string{});
   CAF_CHECK_EQUAL(to_string(cancel_reason::out_of_stock),
                   std::string{"out_of_stock"});
+  CAF_CHECK_EQUAL(to_string(cancel_reason::customer_cancelled),
+                  std::string{"customer_cancelled"});
+  CAF_CHECK_EQUAL(to_string(timeline_kind::cancel_requested),
+                  std::string{"cancel.requested"});
   CAF_CHECK_EQUAL(to_string(inventory_state::quantity_limit),
                   std::string{"QUANTITY_LIMIT"});
   CAF_CHECK_EQUAL(to_string(timeline_of(order_status::cancelled)),

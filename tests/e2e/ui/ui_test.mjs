@@ -19,6 +19,8 @@ const url = process.env.TROUPE_URL;
 const shots = process.env.TROUPE_SCREENSHOT_DIR;
 const dlqOrder = process.env.TROUPE_DLQ_ORDER_ID;
 const adminToken = process.env.TROUPE_ADMIN_TOKEN;
+// An open order the test may cancel (no payment result will ever end it).
+const openOrder = process.env.TROUPE_OPEN_ORDER_ID;
 if (!url || !shots || !dlqOrder || !adminToken) {
   console.error('TROUPE_URL, TROUPE_SCREENSHOT_DIR, TROUPE_DLQ_ORDER_ID and TROUPE_ADMIN_TOKEN must be set');
   process.exit(2);
@@ -136,6 +138,29 @@ try {
   await page.waitForSelector('#order-live:text-is("final · Refresh")', { timeout: 20000 }).catch(() => {});
   await shoot(page, 'order');
 
+  // A final order offers no Cancel.
+  check(await page.isHidden('#order-cancel'), 'a CONFIRMED order has no Cancel button');
+
+  // ------------------------------------------- an open order is cancelled
+  if (openOrder) {
+    await page.goto(`${url}/#/orders/${openOrder}`);
+    await page.waitForSelector('#order-page[data-status="NEW"]');
+    await page.waitForSelector('#order-cancel:not([hidden])');
+    check(true, 'an open order shows a Cancel button');
+    await page.click('#order-cancel');
+    await page.waitForSelector('#order-cancel-result.ok-text');
+    const said = (await page.textContent('#order-cancel-result')).trim();
+    check(/202/.test(said), `Cancel shows the answer (${said})`);
+    await page.waitForSelector('#order-page[data-status="CANCELLED"]', { timeout: 30000 });
+    const reason = (await page.textContent('[data-testid="order-reason"]')).trim();
+    check(reason === 'customer_cancelled', `the cancelled order shows its reason (${reason})`);
+    await page.waitForSelector('#timeline li[data-kind="cancel.requested"]');
+    check(true, 'the timeline shows the cancel request');
+    check(await page.isHidden('#order-cancel'), 'the cancelled order no longer offers Cancel');
+    result.cancelled = openOrder;
+    await shoot(page, 'order-cancelled');
+  }
+
   // ------------- timeline kinds the page does not know (retries, new steps)
   // are shown generically; this order is served by the test, not the node.
   const fake = '00000000-0000-4000-8000-000000000001';
@@ -162,6 +187,11 @@ try {
   const other = await page.textContent('#timeline li[data-kind="brand.new_step"]');
   check(other.includes('{"a":1}'), 'nested detail values are shown as JSON');
   check(await page.$$eval('#timeline b', (els) => els.length) === 0, 'timeline detail is escaped');
+  // This order exists only in the test: the node answers the cancel 404.
+  await page.click('#order-cancel');
+  await page.waitForSelector('#order-cancel-result.error-text');
+  const refused = (await page.textContent('#order-cancel-result')).trim();
+  check(/404/.test(refused) && /not_found/.test(refused), `a refused cancel shows the error (${refused})`);
   await page.unroute(`**/orders/${fake}`);
 
   // ------------------------------------- an order with a dead letter
