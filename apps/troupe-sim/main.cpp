@@ -91,9 +91,9 @@ int main(int argc, char** argv) {
   if (!opts.mutant.empty()) {
     auto& ms = simulation::mutant_names();
     if (std::find(ms.begin(), ms.end(), opts.mutant) == ms.end())
-      return cli::usage_error("troupe-sim",
-                              "--mutant: no defect named '" + opts.mutant
-                                + "' (see --list-mutants)");
+      return cli::usage_error("troupe-sim", "--mutant: no defect named '"
+                                              + opts.mutant
+                                              + "' (see --list-mutants)");
   }
   uint64_t lo = 1;
   uint64_t hi = 100;
@@ -143,24 +143,24 @@ int main(int argc, char** argv) {
       break;
   }
   hi = last;
-  auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now()
-                                            - start)
-                .count();
+  auto secs
+    = std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+        .count();
   auto n = hi - lo + 1;
   // With --trace the trace alone is on stdout: a replay prints it bit for
   // bit; the timing goes to stderr.
   std::FILE* summary = opts.trace ? stderr : stdout;
-  std::fprintf(summary, "%llu seed(s) %llu..%llu%s: %llu failed%s; %.1f s, %.1f seeds/s, "
-              "%.0f simulated order-seconds per second, %.0f actor steps per "
-              "seed\n",
-              static_cast<unsigned long long>(n),
-              static_cast<unsigned long long>(lo),
-              static_cast<unsigned long long>(hi),
-              opts.mutant.empty() ? "" : (" with " + opts.mutant).c_str(),
-              static_cast<unsigned long long>(failed),
-              failed ? (" (first: " + std::to_string(first_failed) + ")").c_str()
-                     : "",
-              secs, static_cast<double>(n) / secs, order_seconds / secs,
-              static_cast<double>(steps) / static_cast<double>(n));
+  std::fprintf(
+    summary,
+    "%llu seed(s) %llu..%llu%s: %llu failed%s; %.1f s, %.1f seeds/s, "
+    "%.0f simulated order-seconds per second, %.0f actor steps per "
+    "seed\n",
+    static_cast<unsigned long long>(n), static_cast<unsigned long long>(lo),
+    static_cast<unsigned long long>(hi),
+    opts.mutant.empty() ? "" : (" with " + opts.mutant).c_str(),
+    static_cast<unsigned long long>(failed),
+    failed ? (" (first: " + std::to_string(first_failed) + ")").c_str() : "",
+    secs, static_cast<double>(n) / secs, order_seconds / secs,
+    static_cast<double>(steps) / static_cast<double>(n));
   return failed == 0 ? 0 : 1;
 }

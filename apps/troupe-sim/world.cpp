@@ -39,7 +39,7 @@ namespace {
 using namespace std::chrono_literals;
 using ms = std::chrono::milliseconds;
 
-constexpr int64_t deadline_ms = 3000;  ///< of every order
+constexpr int64_t deadline_ms = 3000;   ///< of every order
 constexpr int64_t faults_end_ms = 4000; ///< no fault starts after this
 /// Liveness: every order is final this long after the faults stopped
 /// (its deadline, then the sweeps, retries and rebalances that follow).
@@ -89,14 +89,18 @@ struct planned_fault {
 class world {
 public:
   explicit world(const options& opts)
-    : opts_(opts), rng_(opts.seed), sys_(config(cfg_)),
-      sched_(dynamic_cast<caf::scheduler::test_coordinator&>(sys_.scheduler())) {
+    : opts_(opts),
+      rng_(opts.seed),
+      sys_(config(cfg_)),
+      sched_(
+        dynamic_cast<caf::scheduler::test_coordinator&>(sys_.scheduler())) {
     t0_ = sched_.clock().now();
     db_->clock = [this] { return now_ms(); };
     bus_->default_partitions = opts.partitions;
     for (auto t : {topics::order_created.name, topics::payment_result.name,
                    topics::inventory_result.name, topics::status_changed.name,
-                   topics::inventory_release.name, topics::payment_refund.name})
+                   topics::inventory_release.name, topics::payment_refund.name,
+                   topics::cancel_requested.name})
       bus_->create_topic(t, opts.partitions);
     dlq_ = sys_.spawn(dlq_producer, bus_);
     api_store_ = sim::spawn_memory_store(sys_, db_, {});
@@ -172,7 +176,8 @@ private:
 
   void note(std::string line) {
     if (std::getenv("TROUPE_SIM_DEBUG"))
-      std::fprintf(stderr, "t=%lldms %s\n", static_cast<long long>(now_ms()), line.c_str());
+      std::fprintf(stderr, "t=%lldms %s\n", static_cast<long long>(now_ms()),
+                   line.c_str());
     if (opts_.trace)
       trace_.push_back("t=" + std::to_string(now_ms()) + "ms " + line);
   }
@@ -225,16 +230,18 @@ private:
     auto payment = keep(supervise_one(sys_, "payment", sc, [port](auto& sys) {
       return sys.spawn(payment_service, port);
     }));
-    auto inventory = keep(supervise_one(sys_, "inventory", sc, [port](auto& sys) {
-      return sys.spawn(inventory_service, port, default_stock);
-    }));
-    auto notification = keep(
-      supervise_one(sys_, "notification", sc, [port](auto& sys) {
-        return sys.spawn(notification_service, port);
-      }));
-    auto analytics = keep(supervise_one(sys_, "analytics", sc, [port](auto& sys) {
-      return sys.spawn(analytics_service, port);
-    }));
+    auto inventory
+      = keep(supervise_one(sys_, "inventory", sc, [port](auto& sys) {
+          return sys.spawn(inventory_service, port, default_stock);
+        }));
+    auto notification
+      = keep(supervise_one(sys_, "notification", sc, [port](auto& sys) {
+          return sys.spawn(notification_service, port);
+        }));
+    auto analytics
+      = keep(supervise_one(sys_, "analytics", sc, [port](auto& sys) {
+          return sys.spawn(analytics_service, port);
+        }));
     saga_router_config rc;
     rc.sweep_interval = 200ms;
     rc.owns = [owned, parts](const std::string& id) {
@@ -243,11 +250,10 @@ private:
     rc.partition_of = [parts](const std::string& id) {
       return partition_for(id, parts);
     };
-    auto router = keep(supervise_one(sys_, "saga router", sc,
-                                     [port, rc](auto& sys) {
-                                       return sys.spawn(saga_router, port, rc,
-                                                        true);
-                                     }));
+    auto router
+      = keep(supervise_one(sys_, "saga router", sc, [port, rc](auto& sys) {
+          return sys.spawn(saga_router, port, rc, true);
+        }));
     auto base = [&](const char* group) {
       sim::consumer_config c;
       c.group = group;
@@ -266,8 +272,8 @@ private:
       auto id = n.id;
       c.on_job = [this, id, g = std::string{group}](const delivery_job& j) {
         note(id + " " + g + " <- " + j.topic + "[" + std::to_string(j.partition)
-             + "]@" + std::to_string(j.offset) + " order "
-             + short_id(j.key) + (j.malformed.empty() ? "" : " (malformed)"));
+             + "]@" + std::to_string(j.offset) + " order " + short_id(j.key)
+             + (j.malformed.empty() ? "" : " (malformed)"));
       };
       return c;
     };
@@ -288,15 +294,18 @@ private:
     c = base("orchestrator");
     c.routes.add(topics::payment_result, router);
     c.routes.add(topics::inventory_result, router);
+    c.routes.add(topics::cancel_requested, router);
     auto db = db_;
     auto id = n.id;
-    c.on_assigned = [this, db, id, owned, router](const std::vector<int32_t>& ps) {
+    c.on_assigned = [this, db, id, owned,
+                     router](const std::vector<int32_t>& ps) {
       owned->insert(ps.begin(), ps.end());
       db->claim(id, ps);
       note(id + " claims partitions " + list(ps));
       caf::anon_send(router, rehydrate_atom::value);
     };
-    c.on_revoked = [this, db, id, owned, router](const std::vector<int32_t>& ps) {
+    c.on_revoked = [this, db, id, owned,
+                    router](const std::vector<int32_t>& ps) {
       for (auto p : ps)
         owned->erase(p);
       db->release(id, ps);
@@ -341,8 +350,8 @@ private:
     auto& n = nodes_[static_cast<size_t>(k)];
     if (n.up)
       return;
-    for (auto g : {"payment", "inventory", "notification", "analytics",
-                   "orchestrator"})
+    for (auto g :
+         {"payment", "inventory", "notification", "analytics", "orchestrator"})
       bus_->leave(g, n.id);
     note(n.id + " left its groups (session timeout)");
   }
@@ -364,7 +373,8 @@ private:
       c.correlation_id = "corr-" + std::to_string(i);
       c.customer_email = "c" + std::to_string(i) + "@example.com";
       c.sku = skus[uniform(0, 2)];
-      c.quantity = static_cast<int32_t>(uniform(1, 10) == 10 ? 11 : uniform(1, 8));
+      c.quantity = static_cast<int32_t>(uniform(1, 10) == 10 ? 11
+                                                             : uniform(1, 8));
       c.amount_cents = uniform(0, 9) == 0 ? 150000 : uniform(100, 90000);
       c.deadline_ms = deadline_ms;
       planned_.push_back(o);
@@ -383,7 +393,8 @@ private:
       if (live.empty())
         continue; // clients retry later
       o.sent = true;
-      auto k = live[static_cast<size_t>(uniform(0, static_cast<int64_t>(live.size()) - 1))];
+      auto k = live[static_cast<size_t>(
+        uniform(0, static_cast<int64_t>(live.size()) - 1))];
       // A client: accepted when the store answered; after an error (503
       // from the API) it tries again a little later.
       auto* po = &o;
@@ -484,10 +495,14 @@ private:
       faults_.push_back({uniform(100, 3500), "commit-unknown", 0,
                          static_cast<int32_t>(uniform(1, 3))});
     if (unit() < 0.3)
-      faults_.push_back({uniform(100, 3500), "poison", 0,
-                         static_cast<int32_t>(uniform(0, 1))});
+      faults_.push_back(
+        {uniform(100, 3500), "poison", 0, static_cast<int32_t>(uniform(0, 1))});
     if (unit() < 0.2)
       faults_.push_back({uniform(500, 3500), "clock-jump", 0, 0});
+    // Customers cancel some orders (not a fault, but it races everything).
+    for (int64_t i = 0, n = uniform(0, 3); i < n; ++i)
+      faults_.push_back({uniform(0, 3500), "customer-cancel", 0,
+                         static_cast<int32_t>(uniform(0, opts_.orders - 1))});
     std::sort(faults_.begin(), faults_.end(),
               [](auto& x, auto& y) { return x.at_ms < y.at_ms; });
   }
@@ -526,6 +541,21 @@ private:
                                   : topics::payment_result.name;
         bus_->produce(topic, "poison", std::string{"\xff\xfe not json"});
         note("poison message on " + std::string{topic});
+      } else if (f.what == "customer-cancel") {
+        auto id = order_uuid(opts_.seed, f.count);
+        clients_.push_back(sys_.spawn([this, id](caf::event_based_actor* self) {
+          self->request(api_store_, caf::infinite, cancel_order{id})
+            .then(
+              [this, id](cancel_answer& a) {
+                if (a.recorded)
+                  cancels_.insert(id);
+                note("customer cancels order " + short_id(id) + ": "
+                     + (a.recorded ? "recorded" : "too late or unknown"));
+              },
+              [this, id](caf::error&) {
+                note("customer cancel of " + short_id(id) + " refused");
+              });
+        }));
       } else if (f.what == "clock-jump") {
         note("clock jumps past the deadline");
         sched_.advance_time(ms{deadline_ms + 500});
@@ -573,8 +603,8 @@ private:
       bool paid = pay != db_->payments.end() && pay->second.approved;
       bool refunded = pay != db_->payments.end() && pay->second.refunded;
       bool reserved = res != db_->reservations.end();
-      bool released = reserved
-                      && res->second.status == sim::reservation_status::released;
+      bool released
+        = reserved && res->second.status == sim::reservation_status::released;
       // The rules, from what payment and inventory decided.
       if (pay != db_->payments.end()
           && paid != (c.amount_cents <= rules::max_amount_cents))
@@ -593,6 +623,9 @@ private:
           fail(c.order_id, "CANCELLED, reserved, never released");
         if (row.reason == cancel_reason::payment_declined && paid)
           fail(c.order_id, "cancelled as declined but paid");
+        if (row.reason == cancel_reason::customer_cancelled
+            && cancels_.count(c.order_id) == 0)
+          fail(c.order_id, "cancelled for a customer who never asked");
       }
       if (reserved && !released)
         reserved_qty[res->second.sku] += res->second.quantity;
@@ -625,10 +658,10 @@ private:
       if (s == db_->stock.end())
         continue;
       if (s->second + reserved_qty[sku] != default_stock)
-        out.push_back(std::string{"stock of "} + sku + " not conserved: "
-                      + std::to_string(s->second) + " available + "
-                      + std::to_string(reserved_qty[sku]) + " held != "
-                      + std::to_string(default_stock));
+        out.push_back(std::string{"stock of "} + sku
+                      + " not conserved: " + std::to_string(s->second)
+                      + " available + " + std::to_string(reserved_qty[sku])
+                      + " held != " + std::to_string(default_stock));
       if (s->second < 0)
         out.push_back(std::string{"stock of "} + sku + " below zero");
     }
@@ -656,7 +689,8 @@ private:
           auto& x = ev->get_as<order_created>(0);
           if (db_->processed.count({gt.group, x.event_id}) == 0)
             out.push_back(std::string{gt.group} + " committed " + gt.topic + "["
-                          + std::to_string(p) + "]@" + std::to_string(rec.offset)
+                          + std::to_string(p) + "]@"
+                          + std::to_string(rec.offset)
                           + " without its work (order " + x.order_id + ")");
         }
       }
@@ -680,6 +714,7 @@ private:
   dead_letter_fallback_actor dlq_;
   node_store_actor api_store_; ///< where POST /orders lands
   std::vector<caf::actor> clients_;
+  std::set<std::string> cancels_; ///< orders whose cancel was recorded
   std::vector<node> nodes_;
   std::vector<planned_order> planned_;
   std::vector<create_order> accepted_;
@@ -700,9 +735,9 @@ result run(const options& opts) {
 }
 
 const std::vector<std::string>& mutant_names() {
-  static const std::vector<std::string> names{
-    "commit-before-write", "skip-dedup", "release-twice",
-    "confirm-without-inventory"};
+  static const std::vector<std::string> names{"commit-before-write",
+                                              "skip-dedup", "release-twice",
+                                              "confirm-without-inventory"};
   return names;
 }
 
