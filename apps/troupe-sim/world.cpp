@@ -379,6 +379,15 @@ private:
       c.deadline_ms = deadline_ms;
       planned_.push_back(o);
     }
+    // Customers cancel some orders soon after placing them (not a fault,
+    // but it races the results, the deadline and the faults).
+    for (int64_t i = 0, n = uniform(0, 4); i < n; ++i) {
+      auto k = static_cast<int32_t>(uniform(0, opts_.orders - 1));
+      faults_.push_back({planned_[static_cast<size_t>(k)].at_ms + uniform(0, 30),
+                         "customer-cancel", 0, k});
+    }
+    std::sort(faults_.begin(), faults_.end(),
+              [](auto& x, auto& y) { return x.at_ms < y.at_ms; });
   }
 
   void arrivals() {
@@ -499,10 +508,6 @@ private:
         {uniform(100, 3500), "poison", 0, static_cast<int32_t>(uniform(0, 1))});
     if (unit() < 0.2)
       faults_.push_back({uniform(500, 3500), "clock-jump", 0, 0});
-    // Customers cancel some orders (not a fault, but it races everything).
-    for (int64_t i = 0, n = uniform(0, 3); i < n; ++i)
-      faults_.push_back({uniform(0, 3500), "customer-cancel", 0,
-                         static_cast<int32_t>(uniform(0, opts_.orders - 1))});
     std::sort(faults_.begin(), faults_.end(),
               [](auto& x, auto& y) { return x.at_ms < y.at_ms; });
   }
