@@ -1,6 +1,8 @@
 // Small text helpers (see text.hpp).
 #include "base/text.hpp"
 
+#include <cctype>
+
 #include <cstdio>
 #include <ctime>
 
@@ -29,6 +31,20 @@ std::string iso8601(std::chrono::system_clock::time_point t) {
 
 std::string iso8601_now() {
   return iso8601(std::chrono::system_clock::now());
+}
+
+bool is_uuid(std::string_view x) {
+  if (x.size() != 36)
+    return false;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (x[i] != '-')
+        return false;
+    } else if (!std::isxdigit(static_cast<unsigned char>(x[i]))) {
+      return false;
+    }
+  }
+  return true;
 }
 
 } // namespace troupe

@@ -18,4 +18,8 @@ std::string iso8601(std::chrono::system_clock::time_point t);
 /// `iso8601` of now.
 std::string iso8601_now();
 
+/// Whether `x` is a UUID in canonical text form (what PostgreSQL's `::uuid`
+/// cast accepts as Troupe writes it).
+bool is_uuid(std::string_view x);
+
 } // namespace troupe

@@ -28,17 +28,7 @@ std::string new_uuid() {
 }
 
 bool is_uuid(const std::string& x) {
-  if (x.size() != 36)
-    return false;
-  for (size_t i = 0; i < x.size(); ++i) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (x[i] != '-')
-        return false;
-    } else if (!std::isxdigit(static_cast<unsigned char>(x[i]))) {
-      return false;
-    }
-  }
-  return true;
+  return troupe::is_uuid(x);
 }
 
 std::string now_iso8601() {

@@ -6,6 +6,7 @@
 #include "sim/memory_store.hpp"
 
 #include "base/mutants.hpp"
+#include "base/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -168,21 +169,6 @@ outbox_row& outbox(memory_db& db, const char* topic, const std::string& key,
   row.correlation_id = correlation_id;
   db.outbox.push_back(std::move(row));
   return db.outbox.back();
-}
-
-/// What the `::uuid` casts and `events::is_uuid` accept as an order id.
-bool is_uuid(const std::string& x) {
-  if (x.size() != 36)
-    return false;
-  for (size_t i = 0; i < x.size(); ++i) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (x[i] != '-')
-        return false;
-    } else if (!std::isxdigit(static_cast<unsigned char>(x[i]))) {
-      return false;
-    }
-  }
-  return true;
 }
 
 /// What `::timestamptz` accepts, as far as Troupe writes it: an ISO 8601

@@ -383,8 +383,9 @@ private:
     // but it races the results, the deadline and the faults).
     for (int64_t i = 0, n = uniform(0, 4); i < n; ++i) {
       auto k = static_cast<int32_t>(uniform(0, opts_.orders - 1));
-      faults_.push_back({planned_[static_cast<size_t>(k)].at_ms + uniform(0, 30),
-                         "customer-cancel", 0, k});
+      faults_.push_back(
+        {planned_[static_cast<size_t>(k)].at_ms + uniform(0, 30),
+         "customer-cancel", 0, k});
     }
     std::sort(faults_.begin(), faults_.end(),
               [](auto& x, auto& y) { return x.at_ms < y.at_ms; });
