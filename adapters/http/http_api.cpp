@@ -129,6 +129,21 @@ bool serve_file(const std::string& dir, const http_request& req,
 }
 
 /// A route label with bounded cardinality.
+/// The answer when the store refused `what`: 503 while a retry may help
+/// (an outage), 500 otherwise.
+auto store_failed(responder done, const char* what) {
+  return [done, what](caf::error& err) {
+    http_response res;
+    if (retryable(err)) {
+      unavailable(res, describe(err));
+    } else {
+      log::error("http", "{} failed: {}", what, describe(err));
+      send_error(res, 500, "internal_error", describe(err));
+    }
+    done(std::move(res));
+  };
+}
+
 std::string route_of(const std::string& p) {
   if (p == "/orders" || p == "/health" || p == "/ready" || p == "/metrics"
       || p == "/admin/dead-letters" || p == "/admin/outbox")
@@ -414,16 +429,7 @@ void http_api::create_order(const http_request& req, responder done) {
           }
           done(std::move(res));
         },
-        [done](caf::error& err) {
-          http_response res;
-          if (retryable(err)) {
-            unavailable(res, describe(err));
-          } else {
-            log::error("http", "creating an order failed: {}", describe(err));
-            send_error(res, 500, "internal_error", describe(err));
-          }
-          done(std::move(res));
-        });
+        store_failed(done, "creating an order"));
   });
 }
 
@@ -472,16 +478,7 @@ void http_api::cancel(const http_request& req, responder done) {
           }
           done(std::move(res));
         },
-        [done](caf::error& err) {
-          http_response res;
-          if (retryable(err)) {
-            unavailable(res, describe(err));
-          } else {
-            log::error("http", "recording a cancel failed: {}", describe(err));
-            send_error(res, 500, "internal_error", describe(err));
-          }
-          done(std::move(res));
-        });
+        store_failed(done, "recording a cancel"));
   });
 }
 
