@@ -20,6 +20,8 @@ namespace troupe {
 struct create_order {
   std::string order_id;
   std::string correlation_id;
+  /// The client's reference (`ref`): an HTTP Idempotency-Key, or the key of
+  /// an intake message. Unique: a second order with it returns the first.
   std::string idempotency_key; ///< empty: none
   std::string customer_email;
   std::string sku;
@@ -86,7 +88,18 @@ typename Inspector::result_type inspect(Inspector& f, cancel_answer& x) {
            x.status, x.reason, x.found, x.recorded);
 }
 
-/// Order intake: what the HTTP adapter asks of the store.
+/// An order a client produced to the intake topic (`orders.requested`),
+/// validated like a POST /orders body; `order.idempotency_key` holds the
+/// client's reference (the message key or its `idempotency_key` field).
+struct order_requested {
+  create_order order;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_requested& x) {
+  return f(caf::meta::type_name("order_requested"), x.order);
+}
+
+/// Order intake: what the HTTP adapter and the intake role ask of the store.
 using order_intake_actor
   = caf::typed_actor<caf::replies_to<create_order>::with<created_order>,
                      caf::replies_to<cancel_order>::with<cancel_answer>>;

@@ -26,7 +26,7 @@ struct saga_probe::families {
   explicit families(prometheus::Registry& r)
     : created(prometheus::BuildCounter()
                 .Name("troupe_orders_created_total")
-                .Help("Orders created over HTTP")
+                .Help("Orders created, over HTTP or from the intake topic")
                 .Register(r)
                 .Add({})),
       finalized_family(

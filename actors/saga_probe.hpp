@@ -16,7 +16,7 @@ class saga_probe {
 public:
   saga_probe();
 
-  /// One order created (over HTTP).
+  /// One order created (over HTTP or from the intake topic).
   void created();
 
   /// One order reached its final status.

@@ -28,6 +28,16 @@ constexpr topic<compensation> inventory_release{"inventory.release"};
 constexpr topic<compensation> payment_refund{"payment.refund"};
 constexpr topic<cancel_requested> cancel_requested{"order.cancel.requested"};
 
+/// The topics above, by name.
+constexpr const char* engine_names[]
+  = {order_created.name,   payment_result.name,    inventory_result.name,
+     status_changed.name,  inventory_release.name, payment_refund.name,
+     cancel_requested.name};
+
+/// Where the intake role reads orders from unless `intake.topic` says
+/// otherwise (its messages decode to `order_requested`, actors/commands.hpp).
+constexpr const char* intake_default = "orders.requested";
+
 } // namespace topics
 
 } // namespace troupe

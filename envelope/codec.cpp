@@ -192,12 +192,13 @@ decode(const std::string& topic, const std::string& key,
                     std::string{"cannot decode: "} + e.what());
 }
 
-events::envelope encode(const order_created& x) {
+events::envelope encode(const order_created& x, const std::string& ref) {
   return events::make(events::order_created, x.order_id, x.correlation_id,
                       {{"customer_email", x.customer_email},
                        {"item_sku", x.sku},
                        {"quantity", x.quantity},
-                       {"amount_cents", x.amount_cents}});
+                       {"amount_cents", x.amount_cents},
+                       {"ref", ref.empty() ? json() : json(ref)}});
 }
 
 events::envelope encode(const payment_result& x, int64_t amount_cents) {

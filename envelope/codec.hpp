@@ -28,7 +28,8 @@ decode(const std::string& topic, const std::string& key,
 /// The envelope of each event, as `decode` reads it back. The envelope gets
 /// a new event id (`x.event_id` is not read). Payload fields that only
 /// readers outside Troupe use are passed beside the event.
-events::envelope encode(const order_created& x);
+/// `order.created`: `ref` is the client's reference (null when empty).
+events::envelope encode(const order_created& x, const std::string& ref = {});
 events::envelope encode(const payment_result& x, int64_t amount_cents);
 events::envelope encode(const inventory_result& x, const std::string& sku,
                         int32_t quantity);

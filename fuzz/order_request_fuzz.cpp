@@ -1,4 +1,4 @@
-// Fuzz target: the POST /orders validator (adapters/http/order_request.hpp).
+// Fuzz target: the POST /orders validator (envelope/order_request.hpp).
 //
 // Input: "<Idempotency-Key>\n<X-Correlation-ID>\n<body>".
 //
@@ -17,8 +17,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "adapters/http/order_request.hpp"
 #include "base/utf8.hpp"
+#include "envelope/order_request.hpp"
 
 using namespace troupe;
 

@@ -13,13 +13,13 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/commands.hpp"
-#include "adapters/http/order_request.hpp"
 #include "adapters/http/ui_assets.hpp"
 #include "adapters/postgres/queries.hpp"
 #include "base/errors.hpp"
 #include "base/secrets.hpp"
 #include "base/utf8.hpp"
 #include "envelope/events.hpp"
+#include "envelope/order_request.hpp"
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
 
@@ -412,16 +412,18 @@ void http_api::create_order(const http_request& req, responder done) {
   auto timeout = cfg_.request_timeout;
   sys_.spawn([store = store_, timeout, cmd = std::move(cmd), done,
               saga = saga_](caf::event_based_actor* self) mutable {
+    auto ref = cmd.idempotency_key;
     self->request(store, timeout, std::move(cmd))
       .then(
-        [done, saga](created_order& x) mutable {
+        [done, saga, ref](created_order& x) mutable {
           http_response res;
           res.set_header("Location", "/orders/" + x.order_id);
           res.set_header("X-Correlation-ID", x.correlation_id);
           send_json(res, x.created ? 201 : 200,
                     json{{"id", x.order_id},
                          {"status", x.status},
-                         {"correlation_id", x.correlation_id}});
+                         {"correlation_id", x.correlation_id},
+                         {"ref", ref.empty() ? json() : json(ref)}});
           if (x.created) {
             saga.created();
             log::debug_order("http", x.order_id, x.correlation_id,
@@ -608,8 +610,22 @@ void http_api::order_routes() {
       }
       limit = static_cast<int>(std::min<long>(v, 1000));
     }
+    std::string ref;
+    if (req.has_param("ref")) {
+      ref = req.param("ref");
+      if (ref.empty() || ref.size() > order_limits::header_chars
+          || !std::all_of(ref.begin(), ref.end(), [](unsigned char c) {
+               return c >= 0x20 && c <= 0x7E;
+             })) {
+        send_error(res, 400, "invalid_parameter",
+                   "ref must be printable ASCII of 1 to "
+                     + std::to_string(order_limits::header_chars)
+                     + " characters");
+        return;
+      }
+    }
     try {
-      send_json(res, 200, queries_->list_orders(status, limit));
+      send_json(res, 200, queries_->list_orders(status, limit, ref));
     } catch (const std::exception& e) {
       unavailable(res, e.what());
     }

@@ -175,6 +175,25 @@ void report_lag(consumer_state& st) {
   if (rd_kafka_assignment(st.rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
     return;
   rd_kafka_position(st.rk, parts);
+  // A partition that delivered nothing since it was assigned has no
+  // position yet: its work is done up to the group's committed offset.
+  rd_kafka_topic_partition_list_t* unread = nullptr;
+  for (int i = 0; i < parts->cnt; ++i) {
+    auto& e = parts->elems[i];
+    if (e.offset >= 0)
+      continue;
+    if (unread == nullptr)
+      unread = rd_kafka_topic_partition_list_new(parts->cnt);
+    rd_kafka_topic_partition_list_add(unread, e.topic, e.partition);
+  }
+  if (unread != nullptr) {
+    if (rd_kafka_committed(st.rk, unread, 200) == RD_KAFKA_RESP_ERR_NO_ERROR)
+      for (int i = 0; i < unread->cnt; ++i)
+        if (auto* p = rd_kafka_topic_partition_list_find(
+              parts, unread->elems[i].topic, unread->elems[i].partition))
+          p->offset = unread->elems[i].offset;
+    rd_kafka_topic_partition_list_destroy(unread);
+  }
   for (int i = 0; i < parts->cnt; ++i) {
     auto& e = parts->elems[i];
     int64_t lo = 0;
@@ -238,7 +257,8 @@ caf::behavior kafka_consumer(caf::stateful_actor<consumer_state>* self,
   st.cfg = std::move(cfg);
   st.probe = consumer_probe{st.cfg.name};
   st.core = std::make_unique<consumer_core>(
-    st.cfg.routes.topics(), codec::decode,
+    st.cfg.routes.topics(),
+    st.cfg.decode ? st.cfg.decode : consumer_core::decoder{codec::decode},
     static_cast<size_t>(st.cfg.max_in_flight));
   auto conf = make_conf(st.cfg.kafka);
   try {

@@ -28,6 +28,7 @@
 #include "actors/store.hpp"
 #include "adapters/kafka/kafka_settings.hpp"
 #include "runtime/backoff.hpp"
+#include "runtime/consumer_core.hpp"
 #include "runtime/event_routes.hpp"
 
 namespace troupe {
@@ -35,6 +36,8 @@ namespace troupe {
 struct consumer_config {
   std::string name;    ///< the consumer group is `<group_prefix>.<name>`
   event_routes routes; ///< topic -> handler
+  /// Decodes each message; empty: the envelope codec (envelope/codec.hpp).
+  consumer_core::decoder decode;
   kafka_settings kafka;
   dead_letter_actor dead_letters; ///< the PostgreSQL store
   /// Takes dead letters the store refuses straight to Kafka.

@@ -20,7 +20,8 @@ const std::string order_cols
   = "id::text, customer_email, item_sku, quantity, amount_cents, status, "
     "reason, correlation_id, payment_status, inventory_status, "
     + ts("created_at") + ", " + ts("updated_at") + ", " + ts("finalized_at")
-    + ", " + ts("deadline_at");
+    + ", " + ts("deadline_at") + ", idempotency_key, "
+    + ts("cancel_requested_at");
 
 json nullable(const pqxx::field& f) {
   return f.is_null() ? json() : json(f.as<std::string>());
@@ -40,7 +41,9 @@ json order_json(const pqxx::row& r) {
               {"created_at", r[10].as<std::string>()},
               {"updated_at", r[11].as<std::string>()},
               {"finalized_at", nullable(r[12])},
-              {"deadline_at", r[13].as<std::string>()}};
+              {"deadline_at", r[13].as<std::string>()},
+              {"ref", nullable(r[14])},
+              {"cancel_requested_at", nullable(r[15])}};
 }
 
 } // namespace
@@ -143,12 +146,15 @@ std::optional<json> order_queries::get_order(const std::string& id) {
   });
 }
 
-json order_queries::list_orders(const std::string& status, int limit) {
+json order_queries::list_orders(const std::string& status, int limit,
+                                const std::string& ref) {
   return with_connection([&](pqxx::connection& conn) {
     pqxx::read_transaction tx{conn};
-    std::string sql = "SELECT " + order_cols + " FROM orders";
+    std::string sql = "SELECT " + order_cols + " FROM orders WHERE true";
     if (!status.empty())
-      sql += " WHERE status = " + tx.quote(status);
+      sql += " AND status = " + tx.quote(status);
+    if (!ref.empty())
+      sql += " AND idempotency_key = " + tx.quote(ref);
     sql += " ORDER BY created_at DESC, id LIMIT " + std::to_string(limit);
     auto r = tx.exec(sql);
     auto result = json::array();

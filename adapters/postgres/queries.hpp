@@ -25,8 +25,10 @@ public:
   /// database is unreachable.
   std::optional<nlohmann::json> get_order(const std::string& id);
 
-  /// Orders, newest first, optionally of one status.
-  nlohmann::json list_orders(const std::string& status, int limit);
+  /// Orders, newest first, optionally of one status or with one client
+  /// reference (`ref`: an Idempotency-Key, an intake message's key).
+  nlohmann::json list_orders(const std::string& status, int limit,
+                             const std::string& ref = {});
 
   /// The orders with these ids (unknown ids are left out), without timelines.
   nlohmann::json get_orders(const std::vector<std::string>& ids);

@@ -111,7 +111,8 @@ std::string raw_if_needed(const std::string& x, const std::string& shown) {
 created_order exec(pqxx::work& tx, const create_order& c) {
   auto ev = codec::encode(order_created{"", c.order_id, c.correlation_id,
                                         c.customer_email, c.sku, c.quantity,
-                                        c.amount_cents});
+                                        c.amount_cents},
+                          c.idempotency_key);
   json detail{{"item_sku", c.sku},
               {"quantity", c.quantity},
               {"amount_cents", c.amount_cents}};

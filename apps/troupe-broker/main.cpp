@@ -28,9 +28,9 @@
 namespace {
 
 const std::vector<std::string> engine_topics{
-  "order.created",         "payment.result",    "inventory.result",
-  "order.status.changed",  "inventory.release", "payment.refund",
-  "order.cancel.requested"};
+  "order.created",          "payment.result",    "inventory.result",
+  "order.status.changed",   "inventory.release", "payment.refund",
+  "order.cancel.requested", "orders.requested"};
 
 // Never runs: the signals stay blocked and main() takes them with sigwait().
 // Installing it replaces an inherited SIG_IGN (shells give background jobs

@@ -1,9 +1,14 @@
-// troupe-load: load generator and benchmark client for the HTTP API.
+// troupe-load: load generator and benchmark client for a Troupe node.
 //
 // Posts orders with a mix that hits every business rule, waits until each is
 // final, and prints orders/s and latency percentiles: POST alone, and from
 // POST to the final status. With --rate, start times are scheduled and
 // latency counts from the scheduled start (no coordinated omission).
+//
+// With --via=kafka the orders are produced to the intake topic instead,
+// keyed by their reference; "POST" is then the time until the broker
+// acknowledged the message, and each order is found by its reference
+// (GET /orders?ref=...) and followed to its final status as over HTTP.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -21,6 +26,7 @@
 
 #include <CLI/CLI.hpp>
 #include <httplib.h>
+#include <librdkafka/rdkafka.h>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
@@ -33,6 +39,7 @@ namespace {
 
 struct order_slot {
   std::string id;
+  std::string ref;  ///< the order's reference (Idempotency-Key, message key)
   std::string kind; ///< ok, declined, limit, both
   clock_type::time_point start;
   double post_ms = -1;
@@ -155,6 +162,73 @@ void write_svg(const std::string& path, const std::vector<double>& xs) {
       << 30 + plot_h / 2 << ")' text-anchor='middle'>orders</text></svg>\n";
 }
 
+/// Produces every order to the intake topic, at `rate` per second when set;
+/// a slot's `post_ms` is the time until the broker acknowledged it.
+/// Returns an error text, or "" when every message was acknowledged.
+std::string produce_orders(const std::string& brokers, const std::string& topic,
+                           std::vector<order_slot>& slots,
+                           const std::vector<std::string>& bodies, double rate,
+                           clock_type::time_point t0,
+                           std::atomic<size_t>& posted,
+                           std::atomic<size_t>& errors) {
+  char err[512];
+  auto conf = rd_kafka_conf_new();
+  if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), err,
+                        sizeof(err))
+        != RD_KAFKA_CONF_OK
+      || rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof(err))
+           != RD_KAFKA_CONF_OK) {
+    rd_kafka_conf_destroy(conf);
+    return err;
+  }
+  rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m,
+                                       void*) {
+    auto* s = static_cast<order_slot*>(m->_private);
+    if (m->err) {
+      s->failed = true;
+    } else {
+      s->post_ms = ms_since(s->start);
+    }
+  });
+  auto rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return err;
+  }
+  for (size_t i = 0; i < slots.size(); ++i) {
+    auto& s = slots[i];
+    if (rate > 0) {
+      s.start
+        = t0 + std::chrono::microseconds(static_cast<int64_t>(i * 1e6 / rate));
+      while (clock_type::now() < s.start)
+        rd_kafka_poll(rk, 1);
+    } else {
+      s.start = clock_type::now();
+    }
+    for (;;) {
+      auto rc = rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(topic.c_str()),
+        RD_KAFKA_V_KEY(s.ref.data(), s.ref.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(bodies[i].data()), bodies[i].size()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&s),
+        RD_KAFKA_V_END);
+      if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        s.failed = rc != RD_KAFKA_RESP_ERR_NO_ERROR;
+        break;
+      }
+      rd_kafka_poll(rk, 10);
+    }
+    ++posted;
+    rd_kafka_poll(rk, 0);
+  }
+  rd_kafka_flush(rk, 30000);
+  rd_kafka_destroy(rk);
+  for (auto& s : slots)
+    if (s.failed)
+      ++errors;
+  return "";
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -169,6 +243,10 @@ int main(int argc, char** argv) {
   bool no_wait = false;
   std::string svg;
   std::string mix_text = "ok:85,declined:7,limit:5,both:3";
+  std::string via = "http";
+  std::string brokers;
+  std::string bootstrap_file;
+  std::string intake_topic = "orders.requested";
   app.add_option("--url", url, "base URL of a node (several: comma-separated)");
   app.add_option("--orders", orders, "orders to post")
     ->check(CLI::PositiveNumber);
@@ -184,6 +262,16 @@ int main(int argc, char** argv) {
   app.add_flag("--json", as_json, "print the summary as JSON");
   app.add_option("--svg", svg, "write the latency histogram to this SVG file");
   app.add_flag("--no-wait", no_wait, "do not wait for final statuses");
+  app
+    .add_option("--via", via,
+                "how orders enter: http (POST /orders) or kafka (produced "
+                "to the intake topic)")
+    ->check(CLI::IsMember({"http", "kafka"}));
+  app.add_option("--brokers", brokers,
+                 "Kafka bootstrap servers, host:port[,...] (--via=kafka)");
+  app.add_option("--bootstrap-file", bootstrap_file,
+                 "read the bootstrap servers from this file (troupe-broker)");
+  app.add_option("--topic", intake_topic, "the intake topic (--via=kafka)");
   if (auto exit_code = troupe::cli::parse(app, "troupe-load", argc, argv))
     return *exit_code;
 
@@ -205,6 +293,17 @@ int main(int argc, char** argv) {
   if (urls.empty()) {
     return troupe::cli::usage_error("troupe-load", "--url is empty");
   }
+  if (!bootstrap_file.empty()) {
+    std::ifstream in{bootstrap_file};
+    std::getline(in, brokers);
+    if (brokers.empty())
+      return troupe::cli::usage_error("troupe-load",
+                                      "--bootstrap-file: " + bootstrap_file
+                                        + " holds no servers");
+  }
+  if (via == "kafka" && brokers.empty())
+    return troupe::cli::usage_error(
+      "troupe-load", "--via=kafka needs --brokers or --bootstrap-file");
   {
     httplib::Client probe{urls.front()};
     probe.set_connection_timeout(2);
@@ -238,6 +337,8 @@ int main(int argc, char** argv) {
   std::atomic<size_t> next{0}, posted{0}, finals{0}, post_errors{0};
   auto run_id = std::to_string(
     std::chrono::system_clock::now().time_since_epoch().count());
+  for (size_t i = 0; i < orders; ++i)
+    slots[i].ref = "load-" + run_id + "-" + std::to_string(i);
   auto t0 = clock_type::now();
   std::atomic<bool> posting_done{false};
 
@@ -262,9 +363,8 @@ int main(int argc, char** argv) {
       } else {
         s.start = clock_type::now();
       }
-      httplib::Headers hdrs{
-        {"Idempotency-Key", "load-" + run_id + "-" + std::to_string(i)},
-        {"X-Correlation-ID", "load-" + run_id + "-" + std::to_string(i)}};
+      httplib::Headers hdrs{{"Idempotency-Key", s.ref},
+                            {"X-Correlation-ID", s.ref}};
       for (int attempt = 0;; ++attempt) {
         auto res = cli.Post("/orders", hdrs, body, "application/json");
         if (res && (res->status == 201 || res->status == 200)) {
@@ -292,6 +392,15 @@ int main(int argc, char** argv) {
     cli.set_keep_alive(true);
     cli.set_read_timeout(10);
     std::vector<size_t> batch;
+    // A produced order is found by its reference first.
+    auto resolve = [&](order_slot& s) {
+      auto res = cli.Get(("/orders?ref=" + s.ref).c_str());
+      if (!res || res->status != 200)
+        return;
+      auto arr = json::parse(res->body, nullptr, false);
+      if (arr.is_array() && !arr.empty())
+        s.id = arr[0].value("id", "");
+    };
     auto flush = [&] {
       if (batch.empty())
         return;
@@ -331,7 +440,7 @@ int main(int argc, char** argv) {
         if (s.failed || s.final_ms >= 0)
           continue;
         pending = true;
-        if (s.id.empty())
+        if (s.id.empty() && (via == "http" || s.post_ms < 0))
           continue;
         auto now = clock_type::now();
         if (now < s.next_poll)
@@ -341,6 +450,11 @@ int main(int argc, char** argv) {
         s.next_poll = now
                       + std::clamp(age / 5, std::chrono::milliseconds(5),
                                    std::chrono::milliseconds(250));
+        if (s.id.empty()) {
+          resolve(s);
+          if (s.id.empty())
+            continue;
+        }
         batch.push_back(i);
         if (batch.size() >= 100)
           flush();
@@ -355,8 +469,26 @@ int main(int argc, char** argv) {
   };
 
   std::vector<std::thread> threads;
-  for (int w = 0; w < concurrency; ++w)
-    threads.emplace_back(poster, w);
+  if (via == "kafka") {
+    // The bodies are made up front: the producer only paces and sends.
+    std::vector<std::string> bodies;
+    std::mt19937_64 rng{7919};
+    for (size_t i = 0; i < orders; ++i)
+      bodies.push_back(make_body(slots[i].kind, rng, i).dump());
+    threads.emplace_back([&, bodies = std::move(bodies)]() mutable {
+      auto err = produce_orders(brokers, intake_topic, slots, bodies, rate, t0,
+                                posted, post_errors);
+      if (!err.empty()) {
+        std::cerr << "troupe-load: kafka: " << err << std::endl;
+        for (auto& s : slots)
+          s.failed = true;
+        post_errors = orders;
+      }
+    });
+  } else {
+    for (int w = 0; w < concurrency; ++w)
+      threads.emplace_back(poster, w);
+  }
   int pollers = 2;
   std::vector<std::thread> poll_threads;
   for (int w = 0; w < pollers; ++w)
@@ -408,6 +540,7 @@ int main(int argc, char** argv) {
   auto post_rate = posted.load() / post_elapsed;
   auto e2e_rate = final_lat.size() / elapsed;
   json summary{{"orders", orders},
+               {"via", via},
                {"concurrency", concurrency},
                {"rate", rate},
                {"elapsed_s", std::round(elapsed * 100) / 100},
@@ -426,12 +559,13 @@ int main(int argc, char** argv) {
   } else {
     auto& pl = summary["post_latency_ms"];
     auto& fl = summary["final_latency_ms"];
-    std::printf("orders        %zu (%zu failed POSTs), concurrency %d\n",
-                orders, post_errors.load(), concurrency);
+    std::printf("orders        %zu via %s (%zu failed), concurrency %d\n",
+                orders, via.c_str(), post_errors.load(), concurrency);
     std::printf("elapsed       %.2f s\n", elapsed);
-    std::printf("POST          %.1f orders/s   p50 %.1f  p90 %.1f  p99 %.1f  "
+    std::printf("%-13s %.1f orders/s   p50 %.1f  p90 %.1f  p99 %.1f  "
                 "max %.1f ms\n",
-                post_rate, pl["p50"].get<double>(), pl["p90"].get<double>(),
+                via == "kafka" ? "produce" : "POST", post_rate,
+                pl["p50"].get<double>(), pl["p90"].get<double>(),
                 pl["p99"].get<double>(), pl["max"].get<double>());
     std::printf("end to end    %.1f orders/s   p50 %.1f  p90 %.1f  p99 %.1f  "
                 "max %.1f ms\n",

@@ -16,6 +16,8 @@
 #include <caf/config_value.hpp>
 #include <caf/settings.hpp>
 
+#include "actors/topics.hpp"
+
 namespace troupe {
 
 namespace {
@@ -179,6 +181,24 @@ limit<std::vector<std::string>> known_roles() {
               if (std::find(all_roles().begin(), all_roles().end(), r)
                   == all_roles().end())
                 return "unknown role '" + r + "'";
+            return "";
+          }};
+}
+
+/// A Kafka topic name as Kafka accepts it, other than the engine's own.
+limit<std::string> kafka_topic() {
+  return {"1 to 249 of [a-zA-Z0-9._-], not one of the engine's topics",
+          [](const std::string& x) -> std::string {
+            if (x.empty() || x.size() > 249 || x == "." || x == "..")
+              return "must be a topic name of 1 to 249 characters (got "
+                     + show(x) + ")";
+            for (unsigned char c : x)
+              if (!std::isalnum(c) && c != '.' && c != '_' && c != '-')
+                return "a topic name may hold only [a-zA-Z0-9._-] (got "
+                       + show(x) + ")";
+            for (auto* t : topics::engine_names)
+              if (x == t)
+                return "must not be the engine's topic " + show(x);
             return "";
           }};
 }
@@ -363,6 +383,11 @@ std::vector<option_spec> make_table() {
     option("saga.sweep-interval", &nc::sweep_interval, 1s, greater_than(zero),
            "how often deadlines are swept"),
 
+    option("intake.topic", &nc::intake_topic, topics::intake_default,
+           kafka_topic(),
+           "topic the intake role reads orders from (bad ones go to "
+           "<topic>.dlq)"),
+
     option("inventory.default-stock", &nc::default_stock, 1000000,
            at_least(int64_t{0}), "stock of a SKU not seen before"),
 
@@ -452,8 +477,10 @@ const option_spec* find_option(const std::string& key) {
 }
 
 const std::vector<std::string>& all_roles() {
-  static const std::vector<std::string> roles{
-    "api", "payment", "inventory", "orchestrator", "notification", "analytics"};
+  static const std::vector<std::string> roles{"api",          "intake",
+                                              "payment",      "inventory",
+                                              "orchestrator", "notification",
+                                              "analytics"};
   return roles;
 }
 

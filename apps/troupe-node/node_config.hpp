@@ -118,6 +118,8 @@ public:
 
   int64_t default_stock = 0;
 
+  std::string intake_topic;
+
   /// Ages after which retention deletes rows (0: keep forever); see
   /// adapters/postgres/retention.hpp.
   caf::timespan retention_processed_events{0};

@@ -2,10 +2,14 @@
 
 #include <caf/send.hpp>
 
+#include "actors/intake.hpp"
 #include "actors/saga_router.hpp"
 #include "actors/services.hpp"
 #include "actors/topics.hpp"
 #include "base/partitioner.hpp"
+#include "envelope/codec.hpp"
+#include "envelope/events.hpp"
+#include "envelope/intake.hpp"
 #include "observability/log.hpp"
 
 namespace troupe {
@@ -119,6 +123,29 @@ void wire_orchestrator(node_context& n, consumer_config& c) {
   };
 }
 
+/// The intake role: orders produced to `intake.topic`, decoded and
+/// validated like POST /orders bodies, created through the store.
+void wire_intake(node_context& n, consumer_config& c) {
+  intake_config ic;
+  ic.deadline_ms
+    = std::chrono::duration_cast<std::chrono::milliseconds>(n.cfg.deadline)
+        .count();
+  ic.new_id = [] { return events::new_uuid(); };
+  auto svc = n.supervise("intake", [store = order_intake_actor{n.store},
+                                    ic](caf::actor_system& sys) {
+    return sys.spawn(intake_service, store, ic);
+  });
+  // The name outlives the routes: the node's configuration does.
+  c.routes.add(topic<order_requested>{n.cfg.intake_topic.c_str()}, svc);
+  c.decode = [intake = n.cfg.intake_topic](const std::string& t,
+                                           const std::string& key,
+                                           const std::string& payload,
+                                           std::string& correlation_id) {
+    return t == intake ? codec::decode_order_request(key, payload)
+                       : codec::decode(t, key, payload, correlation_id);
+  };
+}
+
 } // namespace
 
 const std::vector<consumer_role>& consumer_roles() {
@@ -148,6 +175,7 @@ const std::vector<consumer_role>& consumer_roles() {
       },
       topics::order_created),
     {"orchestrator", wire_orchestrator},
+    {"intake", wire_intake},
   };
   return roles;
 }

@@ -5,7 +5,9 @@
 //   inventory      order.created, inventory.release       inventory service
 //   notification   order.status.changed                   notification service
 //   analytics      order.created                          analytics service
-//   orchestrator   payment.result, inventory.result       saga router (+ fencing)
+//   orchestrator   payment.result, inventory.result,      saga router (+ fencing)
+//                  order.cancel.requested
+//   intake         intake.topic (orders.requested)         intake service
 //
 // Each consumer role is a name and a `wire` function that spawns the role's
 // handler under a supervisor and routes the consumer's topics to it; the

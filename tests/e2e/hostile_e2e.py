@@ -26,7 +26,8 @@ import tempfile
 import threading
 import time
 
-from troupe_env import (Broker, Check, Database, Node, http, log, order_mix, post_orders, wait_final)
+from troupe_env import (Broker, Check, Database, Node, http, log, order_mix, metrics_text, post_orders,
+                        wait_final, wait_lag_zero)
 
 TOPICS = ["order.created", "payment.result", "inventory.result", "order.status.changed", "inventory.release",
           "payment.refund", "order.cancel.requested"]
@@ -149,16 +150,6 @@ def blast(port, bodies, workers=4):
     return counts, created
 
 
-def lags(node):
-    """Every troupe_consumer_lag series of the node's /metrics."""
-    conn = httpclient.HTTPConnection("127.0.0.1", node.port, timeout=10)
-    conn.request("GET", "/metrics")
-    text = conn.getresponse().read().decode()
-    conn.close()
-    return text, {m.group(1): float(m.group(2))
-                  for m in re.finditer(r'^troupe_consumer_lag\{([^}]*)\} (\S+)$', text, re.M)}
-
-
 def main():
     check = Check()
     db = Database("e2e_hostile")
@@ -236,14 +227,9 @@ def main():
                          "dead letters not shown escaped with exact=false")
 
         # 5. Lag back to 0, outbox drained within 5 s, node healthy.
-        deadline = time.time() + 30
-        while True:
-            text, lag = lags(node)
-            behind = {k: v for k, v in lag.items() if v != 0}
-            if not behind or time.time() > deadline:
-                break
-            time.sleep(0.5)
-        check.expect(lag and not behind, f"consumer lag not back to 0: {behind or 'no lag series'}")
+        behind = wait_lag_zero(node)
+        check.expect(behind == {}, f"consumer lag not back to 0: {behind or 'no lag series'}")
+        text = metrics_text(node)
         drained_at = None
         while time.time() < final_at + 30:
             left = int(db.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL AND set_aside_at IS NULL"))

@@ -338,3 +338,29 @@ def check_status_events(check, broker, ids):
     check.expect(not missing, f"{len(missing)} order(s) without order.status.changed")
     check.expect(not dup, f"{len(dup)} order(s) with more than one order.status.changed")
     return msgs
+
+
+def metrics_text(node):
+    """The node's /metrics, as text."""
+    with urllib.request.urlopen(node.url + "/metrics", timeout=10) as res:
+        return res.read().decode()
+
+
+def consumer_lags(node):
+    """Every troupe_consumer_lag series of the node's /metrics: {labels: lag}."""
+    import re
+    text = metrics_text(node)
+    return {m.group(1): float(m.group(2))
+            for m in re.finditer(r'^troupe_consumer_lag\{([^}]*)\} (\S+)$', text, re.M)}
+
+
+def wait_lag_zero(node, timeout=30):
+    """Waits until every consumer of the node has committed all it read;
+    returns the lags that are not 0 (empty: none), or None without series."""
+    deadline = time.time() + timeout
+    while True:
+        lag = consumer_lags(node)
+        behind = {k: v for k, v in lag.items() if v != 0}
+        if (lag and not behind) or time.time() > deadline:
+            return behind if lag else None
+        time.sleep(0.5)

@@ -41,8 +41,9 @@ CAF_TEST(the text has a help and a type line per family) {
   saga_probe saga;
   saga.created();
   auto text = metrics::render();
-  CAF_CHECK(text.find("# HELP troupe_orders_created_total Orders created over "
-                      "HTTP\n# TYPE troupe_orders_created_total counter\n")
+  CAF_CHECK(text.find("# HELP troupe_orders_created_total Orders created, over "
+                      "HTTP or from the intake topic\n# TYPE "
+                      "troupe_orders_created_total counter\n")
             != std::string::npos);
   CAF_CHECK(text.find("# TYPE troupe_order_duration_seconds histogram\n")
             != std::string::npos);

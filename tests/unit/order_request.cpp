@@ -1,7 +1,7 @@
 // Validation of POST /orders without HTTP: what is accepted comes out
 // trimmed and well-formed, what is refused names its field.
 #define CAF_SUITE order_request
-#include "adapters/http/order_request.hpp"
+#include "envelope/order_request.hpp"
 
 #include <caf/test/unit_test.hpp>
 

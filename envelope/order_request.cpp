@@ -1,7 +1,7 @@
 // POST /orders validation. Every string that reaches the order is valid
 // UTF-8 without control characters, trimmed and within its limit, because
 // PostgreSQL refuses invalid UTF-8 and every response is JSON.
-#include "adapters/http/order_request.hpp"
+#include "envelope/order_request.hpp"
 
 #include <cstdint>
 #include <optional>

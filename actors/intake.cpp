@@ -1,0 +1,46 @@
+// The intake service (see intake.hpp).
+#include "actors/intake.hpp"
+
+#include <chrono>
+
+#include "actors/saga_probe.hpp"
+#include "observability/log.hpp"
+
+namespace troupe {
+
+namespace {
+
+constexpr auto store_timeout = std::chrono::seconds(30);
+
+} // namespace
+
+intake_actor::behavior_type intake_service(intake_actor::pointer self,
+                                           order_intake_actor store,
+                                           intake_config cfg) {
+  return {
+    [=](order_requested& x) -> caf::result<write_outcome> {
+      auto cmd = std::move(x.order);
+      cmd.order_id = cfg.new_id();
+      if (cmd.correlation_id.empty())
+        cmd.correlation_id = cfg.new_id();
+      cmd.deadline_ms = cfg.deadline_ms;
+      auto rp = self->make_response_promise<write_outcome>();
+      auto ref = cmd.idempotency_key;
+      self->request(store, store_timeout, std::move(cmd))
+        .then(
+          [rp, ref](const created_order& o) mutable {
+            if (o.created) {
+              saga_probe{}.created();
+              log::debug_order("intake", o.order_id, o.correlation_id,
+                               "order {} accepted", ref);
+            }
+            rp.deliver(o.created ? write_outcome::applied
+                                 : write_outcome::duplicate);
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+  };
+}
+
+} // namespace troupe
