@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "actors/saga_probe.hpp"
+#include "base/errors.hpp"
 #include "observability/log.hpp"
 
 namespace troupe {
@@ -19,6 +20,11 @@ intake_actor::behavior_type intake_service(intake_actor::pointer self,
                                            intake_config cfg) {
   return {
     [=](order_requested& x) -> caf::result<write_outcome> {
+      if (cfg.admit && !cfg.admit()) {
+        saga_probe{}.shed(saga_probe::source::intake);
+        return make_error(troupe_errc::overloaded,
+                          "saga.max-in-flight orders are in flight");
+      }
       auto cmd = std::move(x.order);
       cmd.order_id = cfg.new_id();
       if (cmd.correlation_id.empty())

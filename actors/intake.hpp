@@ -35,6 +35,11 @@ struct intake_config {
   int64_t deadline_ms = 30000;
   /// A new unique id (order ids, correlation ids).
   std::function<std::string()> new_id;
+  /// Admission control: whether one more order may enter now. When not,
+  /// the message fails with `overloaded`, which delivery waits out like an
+  /// outage (the consumer stops fetching, nothing is dead-lettered) and
+  /// retries. Empty: always.
+  std::function<bool()> admit;
 };
 
 intake_actor::behavior_type intake_service(intake_actor::pointer self,

@@ -22,6 +22,9 @@ struct saga_probe::families {
   metrics::series_cache<prometheus::Counter, statuses * reasons> finalized;
   prometheus::Histogram& duration;
   prometheus::Gauge& live;
+  prometheus::Family<prometheus::Counter>& shed_family;
+  prometheus::Counter& shed_http;
+  prometheus::Counter& shed_intake;
 
   explicit families(prometheus::Registry& r)
     : created(prometheus::BuildCounter()
@@ -44,7 +47,14 @@ struct saga_probe::families {
              .Name("troupe_live_orchestrators")
              .Help("Orchestrator actors alive on this node")
              .Register(r)
-             .Add({})) {
+             .Add({})),
+      shed_family(prometheus::BuildCounter()
+                    .Name("troupe_orders_shed_total")
+                    .Help("New orders refused because saga.max-in-flight "
+                          "orders were in flight, by source")
+                    .Register(r)),
+      shed_http(shed_family.Add({{"source", "http"}})),
+      shed_intake(shed_family.Add({{"source", "intake"}})) {
   }
 };
 
@@ -57,6 +67,10 @@ saga_probe::saga_probe()
 
 void saga_probe::created() {
   f_->created.Increment();
+}
+
+void saga_probe::shed(source from) {
+  (from == source::http ? f_->shed_http : f_->shed_intake).Increment();
 }
 
 void saga_probe::finalized(order_status status, cancel_reason reason) {

@@ -19,6 +19,12 @@ public:
   /// One order created (over HTTP or from the intake topic).
   void created();
 
+  /// Where new orders come from.
+  enum class source { http, intake };
+
+  /// One new order refused by admission control (`saga.max-in-flight`).
+  void shed(source from);
+
   /// One order reached its final status.
   void finalized(order_status status, cancel_reason reason);
 

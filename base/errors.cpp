@@ -27,6 +27,8 @@ const char* to_string(troupe_errc x) {
       return "internal";
     case troupe_errc::transient:
       return "transient";
+    case troupe_errc::overloaded:
+      return "overloaded";
   }
   return "unknown";
 }
@@ -51,6 +53,7 @@ error_tier tier_of(const caf::error& err) {
       case troupe_errc::storage_unavailable:
       case troupe_errc::commit_unknown:
       case troupe_errc::unavailable:
+      case troupe_errc::overloaded:
         return error_tier::outage;
       case troupe_errc::timeout:
       case troupe_errc::transient:

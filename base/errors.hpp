@@ -22,6 +22,8 @@ enum class troupe_errc : uint8_t { // append only
                        ///< moved): dropped here, the new owner processes it
   internal,            ///< final: a defect or input no retry can fix
   transient,           ///< retryable: contention (deadlock, serialization)
+  overloaded, ///< retryable later: the engine has as many orders in flight
+              ///< as `saga.max-in-flight` allows (admission control)
 };
 
 /// What a failure means for the work that hit it; decided in one place

@@ -21,7 +21,7 @@ void schedule(delivery_ptr self, uint64_t id, std::chrono::milliseconds delay) {
     self->delayed_send(self, delay, retry_atom::value, id, p.timer);
 }
 
-void set_outage(delivery_ptr self, bool outage) {
+void set_outage(delivery_ptr self, bool outage, const std::string& why = {}) {
   auto& st = self->state;
   if (st.outage == outage)
     return;
@@ -35,10 +35,10 @@ void set_outage(delivery_ptr self, bool outage) {
       }
   }
   if (outage)
-    log::warn("delivery", "{}: the store is unreachable; waiting",
-              st.cfg.consumer);
+    log::warn("delivery", "{}: waiting until the store takes work again ({})",
+              st.cfg.consumer, why);
   else
-    log::info("delivery", "{}: the store answers again", st.cfg.consumer);
+    log::info("delivery", "{}: the store takes work again", st.cfg.consumer);
   if (st.cfg.listener)
     caf::anon_send(st.cfg.listener, outage_atom::value, outage);
 }
@@ -76,7 +76,7 @@ void write_dead_letter(delivery_ptr self, uint64_t id);
 /// `outage_probe`), woken early when the store answers again.
 void wait_out_outage(delivery_ptr self, pending_job& p, uint64_t id) {
   auto& st = self->state;
-  set_outage(self, true);
+  set_outage(self, true, p.last_error);
   ++p.outage_waits;
   auto probe = st.cfg.retry;
   probe.cap = std::min(probe.cap, st.cfg.outage_probe);

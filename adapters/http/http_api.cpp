@@ -14,6 +14,7 @@
 
 #include "actors/commands.hpp"
 #include "adapters/http/ui_assets.hpp"
+#include "adapters/postgres/admission.hpp"
 #include "adapters/postgres/queries.hpp"
 #include "base/errors.hpp"
 #include "base/secrets.hpp"
@@ -401,6 +402,16 @@ void http_api::create_order(const http_request& req, responder done) {
               json{{"error", bad->error},
                    {"field", bad->field},
                    {"details", bad->details}});
+    return done(std::move(res));
+  }
+  if (cfg_.admission && !cfg_.admission->admit()) {
+    saga_.shed(saga_probe::source::http);
+    res.set_header("Retry-After", "1");
+    send_error(res, 503, "overloaded",
+               std::to_string(cfg_.admission->in_flight())
+                 + " orders in flight, as many as saga.max-in-flight ("
+                 + std::to_string(cfg_.admission->limit())
+                 + ") allows; retry later");
     return done(std::move(res));
   }
   auto cmd = std::get<troupe::create_order>(std::move(parsed));

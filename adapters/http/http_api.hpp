@@ -32,6 +32,7 @@
 
 namespace troupe {
 
+class admission_gate;
 class order_queries;
 
 struct http_settings {
@@ -46,7 +47,9 @@ struct http_settings {
   int64_t max_body_bytes = 65536;
   std::chrono::milliseconds deadline{30000}; ///< saga deadline of new orders
   std::chrono::milliseconds request_timeout{10000};
-  std::string static_dir;          ///< served at / when set (web UI)
+  std::string static_dir; ///< served at / when set (web UI)
+  /// Admission control of new orders; none: no bound.
+  std::shared_ptr<admission_gate> admission;
   access_policy admin;             ///< `/admin/...`
   access_policy metrics{"", true}; ///< `/metrics`
 };

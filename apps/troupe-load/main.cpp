@@ -49,6 +49,7 @@ struct order_slot {
   std::string status;
   std::string reason;
   bool failed = false;
+  bool shed = false; ///< refused with 503 at least once before accepted
 };
 
 struct mix_entry {
@@ -335,6 +336,7 @@ int main(int argc, char** argv) {
 
   bool tty = isatty(STDERR_FILENO);
   std::atomic<size_t> next{0}, posted{0}, finals{0}, post_errors{0};
+  std::atomic<size_t> shed{0}, retried{0}; ///< 503 answers, orders they hit
   auto run_id = std::to_string(
     std::chrono::system_clock::now().time_since_epoch().count());
   for (size_t i = 0; i < orders; ++i)
@@ -372,12 +374,23 @@ int main(int argc, char** argv) {
           s.id = json::parse(res->body).value("id", "");
           break;
         }
-        if (attempt >= 50 || (res && res->status != 503)) {
+        // 503: shed by admission control (or a node draining): back off
+        // and retry until --timeout; the order's latency then counts from
+        // the attempt that is accepted.
+        bool shed_now = res && res->status == 503;
+        if (!shed_now || ms_since(t0) > timeout_s * 1000) {
           s.failed = true;
           ++post_errors;
           break;
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        ++shed;
+        if (!s.shed) {
+          s.shed = true;
+          ++retried;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(
+          std::uniform_int_distribution<int>(50, 150)(rng)));
+        s.start = clock_type::now();
       }
       ++posted;
     }
@@ -550,6 +563,8 @@ int main(int argc, char** argv) {
                {"final_latency_ms", summary_of(final_lat)},
                {"by_outcome", outcomes},
                {"errors", post_errors.load()},
+               {"shed", shed.load()},
+               {"retried", retried.load()},
                {"mismatches", mismatches},
                {"stuck", stuck}};
   if (!svg.empty())
@@ -573,6 +588,8 @@ int main(int argc, char** argv) {
                 fl["p99"].get<double>(), fl["max"].get<double>());
     for (auto& [k, v] : outcomes)
       std::printf("  %-30s %zu\n", k.c_str(), v);
+    std::printf("shed          %zu answer(s) 503, %zu order(s) retried\n",
+                shed.load(), retried.load());
     std::printf("mismatches    %zu\nstuck         %zu\n", mismatches, stuck);
   }
   return (stuck == 0 && post_errors == 0) ? 0 : 1;

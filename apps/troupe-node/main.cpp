@@ -28,6 +28,7 @@
 #include "adapters/kafka/consumer.hpp"
 #include "adapters/kafka/dead_letter_producer.hpp"
 #include "adapters/outbox/outbox_relay.hpp"
+#include "adapters/postgres/admission.hpp"
 #include "adapters/postgres/migrations.hpp"
 #include "adapters/postgres/pg_store.hpp"
 #include "adapters/postgres/queries.hpp"
@@ -182,6 +183,9 @@ int main(int argc, char** argv) {
         cfg.pg_url, cfg.node_id,
         [own = n.own](const std::string& id) { return own->partition_of(id); });
     auto queries = std::make_shared<order_queries>(cfg.pg_url, 8);
+    if (cfg.has_role("api") || cfg.has_role("intake"))
+      n.admission = std::make_shared<admission_gate>(
+        admission_gate::settings{cfg.pg_url, cfg.saga_max_in_flight});
     n.checks.push_back({"postgres", [queries] {
                           std::string why;
                           return queries->ready(latest_migration(), why) ? ""
@@ -239,6 +243,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<http_api> api;
     if (cfg.has_role("api")) {
       auto hs = http_settings_of(cfg);
+      hs.admission = n.admission;
       api = std::make_unique<http_api>(sys, hs, n.store, queries,
                                        [view](std::string& why) {
                                          return view->ready(why);

@@ -114,6 +114,7 @@ public:
   int32_t max_in_flight = 0;
 
   caf::timespan deadline{0};
+  int64_t saga_max_in_flight = 0;
   caf::timespan sweep_interval{0};
 
   int64_t default_stock = 0;

@@ -131,6 +131,8 @@ void wire_intake(node_context& n, consumer_config& c) {
     = std::chrono::duration_cast<std::chrono::milliseconds>(n.cfg.deadline)
         .count();
   ic.new_id = [] { return events::new_uuid(); };
+  if (auto gate = n.admission)
+    ic.admit = [gate] { return gate->admit(); };
   auto svc = n.supervise("intake", [store = order_intake_actor{n.store},
                                     ic](caf::actor_system& sys) {
     return sys.spawn(intake_service, store, ic);

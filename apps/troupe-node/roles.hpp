@@ -29,6 +29,7 @@
 #include "actors/commands.hpp"
 #include "adapters/kafka/consumer.hpp"
 #include "adapters/kafka/metadata.hpp"
+#include "adapters/postgres/admission.hpp"
 #include "adapters/postgres/fencing.hpp"
 #include "apps/troupe-node/node_config.hpp"
 #include "runtime/readiness.hpp"
@@ -63,6 +64,8 @@ struct node_context {
   std::shared_ptr<kafka_metadata> metadata;
   std::shared_ptr<partition_ownership> own;
   std::shared_ptr<partition_fence> fence; ///< set with the orchestrator role
+  /// Bounds the orders in flight (api and intake roles).
+  std::shared_ptr<admission_gate> admission;
   /// Checks the readiness prober runs; roles add theirs.
   std::vector<readiness_check> checks;
   /// The supervised handlers, stopped after the consumers at shutdown.

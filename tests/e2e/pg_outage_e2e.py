@@ -94,7 +94,7 @@ def main():
         # has nothing to burn retries on).
         text = node.log_text()
         consumers = ("payment", "inventory", "analytics", "orchestrator", "notification")
-        hit = [c for c in consumers if f"{c}: the store is unreachable" in text]
+        hit = [c for c in consumers if f"{c}: waiting until the store takes work again" in text]
         paused = [c for c in consumers if f"{c}: paused fetching" in text]
         log(f"consumers whose work hit the outage: {hit}; paused fetching: {paused}")
         check.expect(len(hit) >= 1, "no consumer noticed the outage")

@@ -244,7 +244,10 @@ def post_orders(urls, bodies, concurrency=16, key_prefix="e2e"):
         i, body = i_body
         key = f"{key_prefix}-{i}"
         last = None
-        for attempt in range(300):
+        deadline = time.time() + 60  # 503 (overloaded, draining): retry
+        for attempt in range(100000):
+            if time.time() > deadline:
+                break
             url = urls[(i + attempt) % len(urls)]
             try:
                 status, res = http("POST", url + "/orders", body, {"Idempotency-Key": key}, timeout=10)
