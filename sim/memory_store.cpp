@@ -354,10 +354,6 @@ reply<write_outcome> exec(memory_db& db, const memory_store_settings&,
   if (db.processed.count({"inventory", c.event_id}) > 0)
     return write_outcome::duplicate;
   auto lines = lines_of(c);
-  if (c.default_stock < 0)
-    for (auto& line : lines)
-      if (db.stock.count(line.sku) == 0)
-        return violates("stock: available must not be negative");
   auto failure = c.reason;
   std::vector<std::string> short_skus;
   bool take = false;
@@ -366,6 +362,11 @@ reply<write_outcome> exec(memory_db& db, const memory_store_settings&,
     // every line, or none.
     auto existing = db.reservations.find(c.order_id);
     if (existing == db.reservations.end()) {
+      // A SKU not seen before starts with the default stock.
+      if (c.default_stock < 0)
+        for (auto& line : lines)
+          if (db.stock.count(line.sku) == 0)
+            return violates("stock: available must not be negative");
       short_skus = short_of_stock(db, lines, c.default_stock);
       take = short_skus.empty();
       if (!take)
