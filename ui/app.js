@@ -442,11 +442,15 @@ function ordersPage(root, ctx) {
         h('section', { class: 'card form-card' },
           h('h2', {}, 'Place an order'),
           h('p', { class: 'muted small' },
-            'Payment is declined above 100000 cents; more than 10 units cannot be reserved.'),
+            'Payment is declined above 100000 cents in all; a line of more than 10 units cannot be reserved.'),
           orderForm((id) => {
             highlight = id;
             lastText = '';
-            refresh();
+            // The page may be left before this refresh answers (its fetch is
+            // then aborted, which is no error).
+            refresh().catch((e) => {
+              if (e.name !== 'AbortError') console.warn(e);
+            });
           })),
         h('section', { class: 'card list-card' },
           h('div', { class: 'card-head' }, h('h2', {}, 'Recent orders'), chips, live),

@@ -159,6 +159,7 @@ try {
   await lineRows[1].$eval('[data-testid="line-sku"]', (e) => { e.value = 'SKU-LAMP-01'; });
   await page.click('#place-order');
   await page.waitForSelector('#form-result.ok[data-order-id]');
+  // Leaving the page at once aborts the list's refresh: no script error.
   const linesOrder = await page.getAttribute('#form-result', 'data-order-id');
   check(/^[0-9a-f-]{36}$/.test(linesOrder), `the form placed the multi-line order ${linesOrder}`);
   result.lines_order = linesOrder;
@@ -170,6 +171,11 @@ try {
   check(shown.join(',') === 'SKU-DESK-01:RESERVED,SKU-SHELF-01:RESERVED,SKU-LAMP-01:RESERVED',
     `the order page shows every line reserved (${shown.join(', ')})`);
   await shoot(page, 'order-lines');
+  await page.goto(`${url}/#/`);
+  const more = `#orders-table tr[data-order-id="${linesOrder}"] [data-testid="more-lines"]`;
+  await page.waitForSelector(more);
+  const moreText = (await page.textContent(more)).trim();
+  check(moreText === '+2 more', `the list shows the first SKU and how many more lines (${moreText})`);
 
   // ------------------------------------------- an open order is cancelled
   if (openOrder) {
