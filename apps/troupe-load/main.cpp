@@ -81,8 +81,8 @@ const char* skus[] = {"SKU-CHAIR-01", "SKU-DESK-01", "SKU-LAMP-01",
                       "SKU-SHELF-01"};
 
 /// A multi-line order: 2 to 4 distinct SKUs of 1 to 3 units each, in all at
-/// most 100000 cents; `lines_declined` costs more, `lines_limit` has a line
-/// of 11 to 20.
+/// most 100000 cents; `lines_declined` costs more, `lines_limit` has a
+/// (cheap) line of 11 to 20.
 json make_lines_body(const std::string& kind, std::mt19937_64& rng, size_t i) {
   std::uniform_int_distribution<int> count(2, 4), first(0, 3), qty(1, 3),
     price(100, 8000), big_qty(11, 20);
@@ -95,8 +95,11 @@ json make_lines_body(const std::string& kind, std::mt19937_64& rng, size_t i) {
                      {"unit_price_cents", price(rng)}});
   if (kind == "lines_declined")
     items[0]["unit_price_cents"] = 100001;
-  if (kind == "lines_limit")
+  if (kind == "lines_limit") {
+    // Cheap, so that the total stays within what payment approves.
     items[n - 1]["quantity"] = big_qty(rng);
+    items[n - 1]["unit_price_cents"] = 100;
+  }
   return json{{"customer_email", "load" + std::to_string(i) + "@example.com"},
               {"items", items}};
 }

@@ -5,13 +5,17 @@ payment_declined and releases every line it reserved, once; one that a SKU's
 stock cannot cover ends out_of_stock, names that SKU (on its timeline, its
 lines and the inventory.result event) and takes nothing from the others.
 Bad lines get a 400 naming the line and field; the single-item shape still
-works and GET /orders keeps its fields. Stock is conserved for every SKU of
-every line."""
+works and GET /orders keeps its fields. Then troupe-load posts its mix with
+multi-line orders and finds no mismatch (outcome and every line's state).
+Stock is conserved for every SKU of every line."""
 import json
+import os
 import subprocess
-import time
 
-from troupe_env import Broker, Check, Database, Node, check_stock, http, log, wait_final, wait_quiet
+from troupe_env import BUILD, Broker, Check, Database, Node, check_stock, http, log, wait_final, wait_quiet
+
+LOAD = os.path.join(BUILD, "apps", "troupe-load", "troupe-load")
+LOAD_ORDERS = 300
 
 STOCK = 10  # small, so that one order can run a SKU short
 
@@ -138,7 +142,21 @@ def main():
         check.expect(results.get(d, {}).get("short_skus") == ["SKU-CHAIR-01"],
                      f"inventory.result names the short SKU: {results.get(d)}")
 
-        check.expect(wait_quiet(db, 5), "the saga's tail did not complete")
+        # troupe-load's mix with multi-line orders: every outcome and every
+        # line's reservation state as the rules say.
+        out = subprocess.run([LOAD, f"--url={url}", f"--orders={LOAD_ORDERS}", "--concurrency=8", "--json",
+                              "--mix=ok:4,limit:1,lines:5,lines_declined:1,lines_limit:1"],
+                             capture_output=True, text=True, timeout=300)
+        log("troupe-load:", out.stdout.strip(), out.stderr.strip()[-300:])
+        summary = json.loads(out.stdout) if out.returncode in (0, 1) and out.stdout.strip() else {}
+        check.expect(out.returncode == 0, f"troupe-load exited {out.returncode}")
+        check.expect(summary.get("mismatches") == 0 and summary.get("stuck") == 0,
+                     f"troupe-load: {summary.get('mismatches')} mismatches, {summary.get('stuck')} stuck")
+        outcomes = summary.get("by_outcome", {})
+        check.expect(outcomes.get("CANCELLED/payment_declined", 0) > 0 and outcomes.get("CANCELLED/quantity_limit", 0) > 0,
+                     f"troupe-load's mix hit the rules: {outcomes}")
+
+        check.expect(wait_quiet(db, 5 + LOAD_ORDERS), "the saga's tail did not complete")
         check_stock(check, db, STOCK)
         log("stock:", db.query("SELECT sku, available FROM stock ORDER BY sku"))
     finally:
