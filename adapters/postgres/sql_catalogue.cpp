@@ -93,9 +93,10 @@ void prepare_statements(pqxx::connection& c) {
   // Stock for every line of an order: SKUs not seen before get the default
   // stock, then the rows are locked in SKU order (two transactions that
   // reserve overlapping SKUs wait for each other instead of deadlocking).
-  c.prepare("seed_stock", "INSERT INTO stock (sku, available) SELECT s, $2::bigint "
-                          "FROM unnest($1::text[]) AS s ORDER BY s "
-                          "ON CONFLICT (sku) DO NOTHING");
+  c.prepare("seed_stock",
+            "INSERT INTO stock (sku, available) SELECT s, $2::bigint "
+            "FROM unnest($1::text[]) AS s ORDER BY s "
+            "ON CONFLICT (sku) DO NOTHING");
   c.prepare("lock_stock", "SELECT sku, available FROM stock "
                           "WHERE sku = ANY($1::text[]) ORDER BY sku "
                           "FOR UPDATE");
