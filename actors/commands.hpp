@@ -26,14 +26,23 @@ struct create_order {
   std::string customer_email;
   std::string sku;
   int32_t quantity = 0;
-  int64_t amount_cents = 0;
+  int64_t amount_cents = 0; ///< the sum of the lines
   int64_t deadline_ms = 30000;
+  order_lines lines; ///< 1 to 50, SKUs unique; `sku`/`quantity` summarize
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, create_order& x) {
   return f(caf::meta::type_name("create_order"), x.order_id, x.correlation_id,
            x.idempotency_key, x.customer_email, x.sku, x.quantity,
-           x.amount_cents, x.deadline_ms);
+           x.amount_cents, x.deadline_ms, x.lines);
+}
+
+/// The lines to store: one line of `sku`, `quantity` and `amount_cents` for
+/// a command that names no lines.
+inline order_lines lines_of(const create_order& c) {
+  if (!c.lines.empty())
+    return c.lines;
+  return {single_line(c.sku, c.quantity, c.amount_cents)};
 }
 
 /// The order as stored; `created` is false when an earlier request with the

@@ -5,6 +5,7 @@
 // JSON, SQL or Kafka: adapters translate between these and the wire.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <string>
 #include <tuple>
@@ -55,7 +56,45 @@ using done_atom = caf::atom_constant<caf::atom("done")>;
 
 // -- events (decoded from Kafka by the adapters) ------------------------------
 
-/// `order.created`: a new order entered the system.
+/// One line of an order: a SKU, how many, at what price. SKUs are unique
+/// within an order.
+struct order_line {
+  std::string sku;
+  int32_t quantity = 0;
+  int64_t unit_price_cents = 0;
+  int64_t amount_cents = 0; ///< the line's total
+  TROUPE_FIELDS(order_line, sku, quantity, unit_price_cents, amount_cents)
+};
+
+using order_lines = std::vector<order_line>;
+
+/// The one line of a single-item order: its amount is the line's total (the
+/// unit price rounded down when the amount does not divide evenly).
+inline order_line single_line(std::string sku, int32_t quantity,
+                              int64_t amount_cents) {
+  auto unit = quantity > 0 ? amount_cents / quantity : amount_cents;
+  return order_line{std::move(sku), quantity, unit, amount_cents};
+}
+
+/// How many units the lines hold in all.
+inline int32_t total_quantity(const order_lines& xs) {
+  int64_t n = 0;
+  for (auto& x : xs)
+    n += x.quantity;
+  return n > INT32_MAX ? INT32_MAX : static_cast<int32_t>(n);
+}
+
+/// What the lines cost in all.
+inline int64_t total_amount(const order_lines& xs) {
+  int64_t n = 0;
+  for (auto& x : xs)
+    n += x.amount_cents;
+  return n;
+}
+
+/// `order.created`: a new order entered the system. `sku` and `quantity`
+/// summarize the lines (the first line's SKU, the total quantity) for
+/// readers that know single-item orders only.
 struct order_created {
   std::string event_id;
   std::string order_id;
@@ -64,9 +103,18 @@ struct order_created {
   std::string sku;
   int32_t quantity = 0;
   int64_t amount_cents = 0;
+  order_lines lines;
   TROUPE_FIELDS(order_created, event_id, order_id, correlation_id,
-                customer_email, sku, quantity, amount_cents)
+                customer_email, sku, quantity, amount_cents, lines)
 };
+
+/// The lines of an order: one line of `sku`, `quantity` and `amount_cents`
+/// for an event that names no lines.
+inline order_lines lines_of(const order_created& x) {
+  if (!x.lines.empty())
+    return x.lines;
+  return {single_line(x.sku, x.quantity, x.amount_cents)};
+}
 
 /// `payment.result`: the payment step's outcome for one order.
 struct payment_result {
@@ -95,9 +143,11 @@ struct compensation {
   std::string event_id;
   std::string order_id;
   std::string correlation_id;
-  std::string sku;      ///< inventory.release only
-  int32_t quantity = 0; ///< inventory.release only
-  TROUPE_FIELDS(compensation, event_id, order_id, correlation_id, sku, quantity)
+  std::string sku;      ///< inventory.release only: the first line's SKU
+  int32_t quantity = 0; ///< inventory.release only: the total quantity
+  order_lines lines;    ///< inventory.release only: every line
+  TROUPE_FIELDS(compensation, event_id, order_id, correlation_id, sku, quantity,
+                lines)
 };
 
 /// `order.status.changed`: an order reached its final status.
@@ -137,7 +187,9 @@ struct payment_cmd {
 
 /// Reserves stock atomically (or records a rule failure) and emits
 /// `inventory.result`. `reason` is set when the rule already failed; otherwise
-/// the store decides between reserved and `out_of_stock` against live stock.
+/// the store decides between reserved and `out_of_stock` against live stock:
+/// every line is reserved, or none (the result names the SKUs that were
+/// short). `sku` and `quantity` summarize the lines as in `order_created`.
 struct reserve_cmd {
   std::string event_id;
   std::string order_id;
@@ -147,9 +199,18 @@ struct reserve_cmd {
   int64_t default_stock = 0;
   /// Not none: do not reserve, report this failure.
   cancel_reason reason = cancel_reason::none;
+  order_lines lines;
   TROUPE_FIELDS(reserve_cmd, event_id, order_id, correlation_id, sku, quantity,
-                default_stock, reason)
+                default_stock, reason, lines)
 };
+
+/// The lines to reserve: one line of `sku` and `quantity` for a command
+/// that names no lines.
+inline order_lines lines_of(const reserve_cmd& c) {
+  if (!c.lines.empty())
+    return c.lines;
+  return {single_line(c.sku, c.quantity, 0)};
+}
 
 /// Releases a reservation (at most once) or refunds a payment (at most once).
 struct release_cmd {

@@ -15,6 +15,13 @@ cancel_reason inventory_precheck(int32_t quantity) {
                                  : cancel_reason::none;
 }
 
+cancel_reason inventory_precheck(const order_lines& lines) {
+  for (auto& line : lines)
+    if (auto r = inventory_precheck(line.quantity); r != cancel_reason::none)
+      return r;
+  return cancel_reason::none;
+}
+
 cancel_reason inventory_decision(int32_t quantity, int64_t available) {
   if (auto r = inventory_precheck(quantity); r != cancel_reason::none)
     return r;

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "actors/messages.hpp"
 
@@ -19,6 +21,22 @@ cancel_reason payment_decision(int64_t amount_cents);
 
 /// Inventory, the part that needs no stock: `quantity > 10` fails.
 cancel_reason inventory_precheck(int32_t quantity);
+
+/// Inventory for an order's lines: any line's `quantity > 10` fails.
+cancel_reason inventory_precheck(const order_lines& lines);
+
+/// The SKUs whose stock cannot cover their line, in the lines' order;
+/// `available(sku)` is the SKU's live stock. Empty: every line can be
+/// reserved.
+template <class Available>
+std::vector<std::string>
+short_skus(const order_lines& lines, Available available) {
+  std::vector<std::string> result;
+  for (auto& line : lines)
+    if (available(line.sku) < line.quantity)
+      result.push_back(line.sku);
+  return result;
+}
 
 /// Inventory against live stock: reserved when `available >= quantity`.
 cancel_reason inventory_decision(int32_t quantity, int64_t available);

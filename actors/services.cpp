@@ -54,10 +54,12 @@ inventory_actor::behavior_type inventory_service(inventory_actor::pointer self,
       cmd.event_id = std::move(x.event_id);
       cmd.order_id = std::move(x.order_id);
       cmd.correlation_id = std::move(x.correlation_id);
+      x.lines = lines_of(x);
       cmd.sku = std::move(x.sku);
       cmd.quantity = x.quantity;
       cmd.default_stock = default_stock;
-      cmd.reason = rules::inventory_precheck(x.quantity);
+      cmd.reason = rules::inventory_precheck(x.lines);
+      cmd.lines = std::move(x.lines);
       return forward(self, store, std::move(cmd));
     },
     [=](compensation& x) -> caf::result<write_outcome> {

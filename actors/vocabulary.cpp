@@ -32,6 +32,7 @@ constexpr std::array timeline_kind_names{
   "retry",
   "dead_lettered",
   "cancel.requested",
+  "inventory.short",
 };
 static_assert(cancel_reason_names.size()
               == static_cast<size_t>(last_cancel_reason) + 1);

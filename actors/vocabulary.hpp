@@ -58,6 +58,7 @@ enum class timeline_kind : uint8_t {
   retry,
   dead_lettered,
   cancel_requested,
+  inventory_short, ///< out of stock: which SKUs were short
 };
 
 /// `NEW`, `CONFIRMED`, `CANCELLED`.
@@ -84,7 +85,7 @@ std::optional<timeline_kind> parse_timeline_kind(std::string_view text);
 constexpr auto last_cancel_reason = cancel_reason::customer_cancelled;
 
 /// The last timeline kind, for the checks that walk all of them.
-constexpr auto last_timeline_kind = timeline_kind::cancel_requested;
+constexpr auto last_timeline_kind = timeline_kind::inventory_short;
 
 /// The timeline entry that records a payment or inventory result.
 timeline_kind timeline_of(payment_state x);

@@ -85,6 +85,46 @@ bool boolean(const json& obj, const char* key) {
   return x.get<bool>();
 }
 
+/// One line of `items`.
+order_line line(const json& x, size_t i) {
+  auto at = "items[" + std::to_string(i) + "]";
+  if (!x.is_object())
+    throw malformed(at + " must be an object");
+  order_line l{str(x, "sku"), int32(x, "quantity"),
+               integer(x, "unit_price_cents"), 0};
+  l.amount_cents = x.contains("amount_cents") ? integer(x, "amount_cents")
+                                              : l.unit_price_cents * l.quantity;
+  if (l.quantity < 1 || l.unit_price_cents < 0 || l.amount_cents < 0)
+    throw malformed(at + ": quantity or price out of range");
+  return l;
+}
+
+/// The lines of a payload: `items` when present (events written since
+/// orders have lines), else one line of `item_sku` and `quantity`.
+order_lines lines(const json& p, int64_t amount_cents) {
+  auto i = p.find("items");
+  if (i == p.end() || i->is_null())
+    return {
+      single_line(str(p, "item_sku"), int32(p, "quantity"), amount_cents)};
+  if (!i->is_array() || i->empty())
+    throw malformed("field 'items' must be a non-empty array");
+  order_lines result;
+  for (size_t n = 0; n < i->size(); ++n)
+    result.push_back(line((*i)[n], n));
+  return result;
+}
+
+/// `items` as events carry it.
+json items(const order_lines& xs) {
+  auto out = json::array();
+  for (auto& x : xs)
+    out.push_back({{"sku", x.sku},
+                   {"quantity", x.quantity},
+                   {"unit_price_cents", x.unit_price_cents},
+                   {"amount_cents", x.amount_cents}});
+  return out;
+}
+
 /// The message of one topic, built as the topic's event type: a decoder
 /// that builds another type does not compile.
 template <class Event, class Build>
@@ -145,6 +185,7 @@ decode(const std::string& topic, const std::string& key,
                         integer(p, "amount_cents")};
         if (x.quantity < 1 || x.amount_cents < 0)
           throw malformed("quantity or amount_cents out of range");
+        x.lines = lines(p, x.amount_cents);
         return x;
       });
     if (topic == topics::payment_result.name)
@@ -169,12 +210,14 @@ decode(const std::string& topic, const std::string& key,
       });
     if (topic == topics::inventory_release.name)
       return as(topics::inventory_release, [&] {
-        return compensation{event_id, order_id, corr, str(p, "item_sku"),
-                            int32(p, "quantity")};
+        auto sku = str(p, "item_sku");
+        auto quantity = int32(p, "quantity");
+        auto all = p.contains("items") ? lines(p, 0) : order_lines{};
+        return compensation{event_id, order_id, corr, sku, quantity, all};
       });
     if (topic == topics::payment_refund.name)
       return as(topics::payment_refund, [&] {
-        return compensation{event_id, order_id, corr, "", 0};
+        return compensation{event_id, order_id, corr, "", 0, {}};
       });
     if (topic == topics::cancel_requested.name)
       return as(topics::cancel_requested, [&] {
@@ -198,6 +241,7 @@ events::envelope encode(const order_created& x, const std::string& ref) {
                        {"item_sku", x.sku},
                        {"quantity", x.quantity},
                        {"amount_cents", x.amount_cents},
+                       {"items", items(lines_of(x))},
                        {"ref", ref.empty() ? json() : json(ref)}});
 }
 
@@ -208,12 +252,14 @@ events::envelope encode(const payment_result& x, int64_t amount_cents) {
                        {"reason", reason_field(x.reason)}});
 }
 
-events::envelope encode(const inventory_result& x, const std::string& sku,
-                        int32_t quantity) {
+events::envelope encode(const inventory_result& x, const order_lines& lines,
+                        const std::vector<std::string>& short_skus) {
   return events::make(events::inventory_result, x.order_id, x.correlation_id,
                       {{"reserved", x.reserved},
-                       {"item_sku", sku},
-                       {"quantity", quantity},
+                       {"item_sku", lines.empty() ? "" : lines.front().sku},
+                       {"quantity", total_quantity(lines)},
+                       {"items", items(lines)},
+                       {"short_skus", short_skus},
                        {"reason", reason_field(x.reason)}});
 }
 
@@ -226,8 +272,11 @@ events::envelope encode(const status_changed& x) {
 }
 
 events::envelope encode_release(const compensation& x) {
+  json payload{{"item_sku", x.sku}, {"quantity", x.quantity}};
+  if (!x.lines.empty())
+    payload["items"] = items(x.lines);
   return events::make(events::inventory_release, x.order_id, x.correlation_id,
-                      {{"item_sku", x.sku}, {"quantity", x.quantity}});
+                      std::move(payload));
 }
 
 events::envelope encode_refund(const compensation& x, int64_t amount_cents) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <caf/expected.hpp>
 #include <caf/message.hpp>
@@ -31,10 +32,13 @@ decode(const std::string& topic, const std::string& key,
 /// `order.created`: `ref` is the client's reference (null when empty).
 events::envelope encode(const order_created& x, const std::string& ref = {});
 events::envelope encode(const payment_result& x, int64_t amount_cents);
-events::envelope encode(const inventory_result& x, const std::string& sku,
-                        int32_t quantity);
+/// `inventory.result`: the lines, and the SKUs that were short when out of
+/// stock.
+events::envelope encode(const inventory_result& x, const order_lines& lines,
+                        const std::vector<std::string>& short_skus);
 events::envelope encode(const status_changed& x);
-/// `inventory.release`: the reservation's SKU and quantity.
+/// `inventory.release`: the reservation's lines (and, for readers of
+/// single-item orders, the first SKU and the total quantity).
 events::envelope encode_release(const compensation& x);
 /// `payment.refund`: the amount to give back.
 events::envelope encode_refund(const compensation& x, int64_t amount_cents);

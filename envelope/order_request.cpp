@@ -4,6 +4,7 @@
 #include "envelope/order_request.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -153,41 +154,166 @@ std::string trim(std::string_view x) {
   return std::string{x};
 }
 
+/// A field of `obj` named `key`, shown to the client as `prefix` + `key`
+/// (`quantity`, `items[2].quantity`).
 std::variant<std::string, order_request_error>
-string_field(const json& body, const char* key, size_t max_chars) {
-  auto i = body.find(key);
-  if (i == body.end() || i->is_null())
-    return bad_field(key, std::string{"missing field '"} + key + "'");
+string_field(const json& obj, const char* key, size_t max_chars,
+             const std::string& prefix = "") {
+  auto name = prefix + key;
+  auto i = obj.find(key);
+  if (i == obj.end() || i->is_null())
+    return bad_field(name, "missing field '" + name + "'");
   if (!i->is_string())
-    return bad_field(key, std::string{"field '"} + key + "' must be a string");
+    return bad_field(name, "field '" + name + "' must be a string");
   auto& raw = i->get_ref<const std::string&>();
   if (!utf8::valid(raw)) // cannot happen after parsing; cheap to be sure
-    return bad_field(key,
-                     std::string{"field '"} + key + "' is not valid UTF-8");
+    return bad_field(name, "field '" + name + "' is not valid UTF-8");
   if (has_control(raw))
-    return bad_field(key, std::string{"field '"} + key
-                            + "' contains control characters");
+    return bad_field(name, "field '" + name + "' contains control characters");
   auto x = trim(raw);
   if (x.empty())
-    return bad_field(key, std::string{"field '"} + key
-                            + "' must not be empty or only whitespace");
+    return bad_field(name, "field '" + name
+                             + "' must not be empty or only whitespace");
   if (utf8::length(x) > max_chars)
-    return bad_field(key, std::string{"field '"} + key + "' is longer than "
-                            + std::to_string(max_chars) + " characters");
+    return bad_field(name, "field '" + name + "' is longer than "
+                             + std::to_string(max_chars) + " characters");
   return x;
 }
 
-std::variant<int64_t, order_request_error> int_field(const json& body,
-                                                     const char* key) {
-  auto i = body.find(key);
-  if (i == body.end() || i->is_null())
-    return bad_field(key, std::string{"missing field '"} + key + "'");
+std::variant<int64_t, order_request_error>
+int_field(const json& obj, const char* key, const std::string& prefix = "") {
+  auto name = prefix + key;
+  auto i = obj.find(key);
+  if (i == obj.end() || i->is_null())
+    return bad_field(name, "missing field '" + name + "'");
   if (!i->is_number_integer())
-    return bad_field(key,
-                     std::string{"field '"} + key + "' must be an integer");
+    return bad_field(name, "field '" + name + "' must be an integer");
   if (i->is_number_unsigned() && i->get<uint64_t>() > INT64_MAX)
-    return bad_field(key, std::string{"field '"} + key + "' is too large");
+    return bad_field(name, "field '" + name + "' is too large");
   return i->get<int64_t>();
+}
+
+/// A quantity: an integer from 1 to `order_limits::max_quantity`.
+std::variant<int64_t, order_request_error>
+quantity_field(const json& obj, const char* key,
+               const std::string& prefix = "") {
+  auto x = int_field(obj, key, prefix);
+  auto name = prefix + key;
+  if (auto q = std::get_if<int64_t>(&x)) {
+    if (*q < 1)
+      return bad_field(name, "field '" + name + "' must be at least 1");
+    if (*q > order_limits::max_quantity)
+      return bad_field(name, "field '" + name + "' must be at most "
+                               + std::to_string(order_limits::max_quantity));
+  }
+  return x;
+}
+
+/// An amount of money in cents: an integer, not negative.
+std::variant<int64_t, order_request_error>
+cents_field(const json& obj, const char* key, const std::string& prefix = "") {
+  auto x = int_field(obj, key, prefix);
+  auto name = prefix + key;
+  if (auto c = std::get_if<int64_t>(&x); c && *c < 0)
+    return bad_field(name, "field '" + name + "' must not be negative");
+  return x;
+}
+
+/// Moves the value of `result` into `dst`, or returns its error.
+template <class Result, class T>
+std::optional<order_request_error> take(Result&& result, T& dst) {
+  if (auto e = std::get_if<order_request_error>(&result))
+    return *e;
+  dst = static_cast<T>(std::move(std::get<0>(result)));
+  return std::nullopt;
+}
+
+/// Line `n` of `items`; `seen` maps each SKU so far to its line.
+std::variant<order_line, order_request_error>
+line_field(const json& x, size_t n, std::map<std::string, size_t>& seen) {
+  auto prefix = "items[" + std::to_string(n) + "].";
+  if (!x.is_object())
+    return bad_field("items[" + std::to_string(n) + "]",
+                     "field 'items[" + std::to_string(n)
+                       + "]' must be an object");
+  order_line line;
+  if (auto e = take(string_field(x, "sku", order_limits::sku_chars, prefix),
+                    line.sku))
+    return *e;
+  if (auto e = take(quantity_field(x, "quantity", prefix), line.quantity))
+    return *e;
+  if (auto e = take(cents_field(x, "unit_price_cents", prefix),
+                    line.unit_price_cents))
+    return *e;
+  if (__builtin_mul_overflow(line.unit_price_cents, int64_t{line.quantity},
+                             &line.amount_cents))
+    return bad_field(prefix + "unit_price_cents",
+                     "field '" + prefix
+                       + "unit_price_cents' times the quantity is too large");
+  auto [first, fresh] = seen.emplace(line.sku, n);
+  if (!fresh)
+    return bad_field(prefix + "sku", "field '" + prefix
+                                       + "sku' repeats the SKU of items["
+                                       + std::to_string(first->second)
+                                       + "]; put the whole quantity on one "
+                                         "line");
+  return line;
+}
+
+/// The lines of an order in the `items` shape (1 to 50 lines, SKUs unique),
+/// summarized in `out` (first SKU, total quantity, total amount).
+std::optional<order_request_error> parse_items(const json& doc,
+                                               create_order& out) {
+  for (auto key : {"item_sku", "quantity"})
+    if (doc.contains(key))
+      return bad_field(key, std::string{"field '"} + key
+                              + "' belongs to the single-item shape; with "
+                                "'items', give each line's sku and quantity");
+  auto& items = doc.at("items");
+  if (!items.is_array())
+    return bad_field("items", "field 'items' must be an array");
+  if (items.empty() || items.size() > order_limits::max_lines)
+    return bad_field("items", "field 'items' must hold 1 to "
+                                + std::to_string(order_limits::max_lines)
+                                + " lines");
+  std::map<std::string, size_t> seen;
+  int64_t total = 0;
+  for (size_t n = 0; n < items.size(); ++n) {
+    auto line = line_field(items[n], n, seen);
+    if (auto e = std::get_if<order_request_error>(&line))
+      return *e;
+    auto& x = std::get<order_line>(line);
+    if (__builtin_add_overflow(total, x.amount_cents, &total))
+      return bad_field("items", "the lines' total amount is too large");
+    out.lines.push_back(std::move(x));
+  }
+  if (doc.contains("amount_cents")) {
+    int64_t stated = 0;
+    if (auto e = take(cents_field(doc, "amount_cents"), stated))
+      return *e;
+    if (stated != total)
+      return bad_field("amount_cents",
+                       "field 'amount_cents' must be the sum of the lines ("
+                         + std::to_string(total) + ") or left out");
+  }
+  out.sku = out.lines.front().sku;
+  out.quantity = total_quantity(out.lines);
+  out.amount_cents = total;
+  return std::nullopt;
+}
+
+/// The single-item shape: `item_sku`, `quantity`, `amount_cents`, one line.
+std::optional<order_request_error> parse_single_item(const json& doc,
+                                                     create_order& out) {
+  if (auto e = take(string_field(doc, "item_sku", order_limits::sku_chars),
+                    out.sku))
+    return *e;
+  if (auto e = take(quantity_field(doc, "quantity"), out.quantity))
+    return *e;
+  if (auto e = take(cents_field(doc, "amount_cents"), out.amount_cents))
+    return *e;
+  out.lines = {single_line(out.sku, out.quantity, out.amount_cents)};
+  return std::nullopt;
 }
 
 std::optional<order_request_error> check_header(const char* name,
@@ -220,13 +346,6 @@ parse_order_request(std::string_view body, const order_headers& headers) {
   if (!doc.is_object())
     return bad_field("", "the body must be a JSON object");
   create_order out;
-  auto take = [](auto&& result,
-                 auto& dst) -> std::optional<order_request_error> {
-    if (auto e = std::get_if<order_request_error>(&result))
-      return *e;
-    dst = std::move(std::get<0>(result));
-    return std::nullopt;
-  };
   if (auto e
       = take(string_field(doc, "customer_email", order_limits::email_chars),
              out.customer_email))
@@ -235,24 +354,11 @@ parse_order_request(std::string_view body, const order_headers& headers) {
   if (at == std::string::npos || at == 0 || at + 1 == out.customer_email.size())
     return bad_field("customer_email", "field 'customer_email' must be an "
                                        "email address (name@domain)");
-  if (auto e = take(string_field(doc, "item_sku", order_limits::sku_chars),
-                    out.sku))
-    return *e;
-  int64_t quantity = 0;
-  if (auto e = take(int_field(doc, "quantity"), quantity))
-    return *e;
-  if (quantity < 1)
-    return bad_field("quantity", "field 'quantity' must be at least 1");
-  if (quantity > order_limits::max_quantity)
-    return bad_field("quantity",
-                     "field 'quantity' must be at most "
-                       + std::to_string(order_limits::max_quantity));
-  out.quantity = static_cast<int32_t>(quantity);
-  if (auto e = take(int_field(doc, "amount_cents"), out.amount_cents))
-    return *e;
-  if (out.amount_cents < 0)
-    return bad_field("amount_cents",
-                     "field 'amount_cents' must not be negative");
+  auto lines = doc.contains("items") && !doc["items"].is_null()
+                 ? parse_items(doc, out)
+                 : parse_single_item(doc, out);
+  if (lines)
+    return *lines;
   if (auto e = check_header("Idempotency-Key", headers.idempotency_key))
     return *e;
   if (auto e = check_header("X-Correlation-ID", headers.correlation_id))

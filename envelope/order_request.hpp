@@ -31,13 +31,18 @@ namespace order_limits {
 constexpr size_t email_chars = 254;
 constexpr size_t sku_chars = 64;
 constexpr size_t header_chars = 200;
-constexpr int64_t max_quantity = 1000000;
+constexpr int64_t max_quantity = 1000000; ///< per line
+constexpr size_t max_lines = 50;
 } // namespace order_limits
 
-/// Parses and validates the body and headers of POST /orders. On success,
-/// the command carries email, SKU, quantity, amount and the headers (the
-/// caller fills in order id and deadline). String fields lose surrounding
-/// whitespace; a field that is empty after that is refused.
+/// Parses and validates the body and headers of POST /orders. The body is
+/// either the single-item shape (`item_sku`, `quantity`, `amount_cents`: one
+/// line) or `items`, 1 to 50 lines of `sku`, `quantity` and
+/// `unit_price_cents` with unique SKUs (a repeated SKU is refused, naming
+/// its line: `items[2].sku`). On success, the command carries email, the
+/// lines, their summary (first SKU, total quantity, total amount) and the
+/// headers (the caller fills in order id and deadline). String fields lose
+/// surrounding whitespace; a field that is empty after that is refused.
 std::variant<create_order, order_request_error>
 parse_order_request(std::string_view body, const order_headers& headers);
 

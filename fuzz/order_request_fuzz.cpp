@@ -6,12 +6,16 @@
 // not valid UTF-8 is refused; every refusal has a known error code and
 // details that are valid UTF-8; an accepted order has trimmed, non-empty,
 // valid UTF-8 fields without control characters within their limits, an
-// email with a name and a domain, 1 <= quantity <= 1000000, amount >= 0,
-// printable ASCII headers; and the accepted order, written back as JSON,
-// is accepted again unchanged.
+// email with a name and a domain, 1 to 50 lines with unique SKUs (each
+// checked like the single item's), 1 <= quantity <= 1000000 per line,
+// prices >= 0, the summary (first SKU, total quantity, total amount) agrees
+// with the lines, printable ASCII headers; and the accepted order, written
+// back as JSON (in the single-item shape for one line, else as items), is
+// accepted again unchanged.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -97,20 +101,38 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   REQUIRE(utf8::valid(body), "accepted a body that is not valid UTF-8");
   auto& x = std::get<create_order>(r);
+  REQUIRE(!x.lines.empty() && x.lines.size() <= order_limits::max_lines,
+          "not 1 to 50 lines");
+  REQUIRE(x.sku == x.lines.front().sku, "sku is not the first line's");
+  std::set<std::string> skus;
+  int64_t total_qty = 0, total_amount = 0;
+  for (auto& line : x.lines) {
+    REQUIRE(skus.insert(line.sku).second, "a SKU repeats");
+    REQUIRE(line.quantity >= 1 && line.quantity <= order_limits::max_quantity,
+            "a line's quantity out of range");
+    REQUIRE(line.unit_price_cents >= 0 && line.amount_cents >= 0,
+            "a negative price");
+    total_qty += line.quantity;
+    total_amount += line.amount_cents;
+  }
+  REQUIRE(total_qty == x.quantity, "quantity is not the lines' total");
+  REQUIRE(total_amount == x.amount_cents, "amount is not the lines' sum");
   for (auto* s : {&x.customer_email, &x.sku}) {
     REQUIRE(utf8::valid(*s), "a field is not valid UTF-8");
     REQUIRE(no_controls(*s), "a field has control characters");
     REQUIRE(trimmed(*s), "a field is empty or not trimmed");
   }
+  for (auto& line : x.lines) {
+    REQUIRE(utf8::valid(line.sku) && no_controls(line.sku) && trimmed(line.sku),
+            "a line's SKU is not valid, trimmed UTF-8");
+    REQUIRE(utf8::length(line.sku) <= order_limits::sku_chars, "sku too long");
+  }
   REQUIRE(utf8::length(x.customer_email) <= order_limits::email_chars,
           "email too long");
-  REQUIRE(utf8::length(x.sku) <= order_limits::sku_chars, "sku too long");
   auto at = x.customer_email.find('@');
   REQUIRE(at != std::string::npos && at > 0 && at + 1 < x.customer_email.size(),
           "email without name@domain");
-  REQUIRE(x.quantity >= 1 && x.quantity <= order_limits::max_quantity,
-          "quantity out of range");
-  REQUIRE(x.amount_cents >= 0, "negative amount");
+
   REQUIRE(printable_ascii(x.idempotency_key)
             && printable_ascii(x.correlation_id)
             && x.idempotency_key.size() <= order_limits::header_chars
@@ -123,11 +145,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // JSON at all: dump throws on invalid UTF-8).
   std::string again;
   try {
-    again = nlohmann::json{{"customer_email", x.customer_email},
-                           {"item_sku", x.sku},
-                           {"quantity", x.quantity},
-                           {"amount_cents", x.amount_cents}}
-              .dump();
+    nlohmann::json doc{{"customer_email", x.customer_email}};
+    if (x.lines.size() == 1) {
+      doc["item_sku"] = x.sku;
+      doc["quantity"] = x.quantity;
+      doc["amount_cents"] = x.amount_cents;
+    } else {
+      for (auto& line : x.lines)
+        doc["items"].push_back({{"sku", line.sku},
+                                {"quantity", line.quantity},
+                                {"unit_price_cents", line.unit_price_cents}});
+    }
+    again = doc.dump();
   } catch (...) {
     violated("an accepted order cannot be written as JSON", input);
   }
@@ -135,7 +164,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto y = std::get_if<create_order>(&r2);
   REQUIRE(y != nullptr, "an accepted order is refused when sent again");
   REQUIRE(y->customer_email == x.customer_email && y->sku == x.sku
-            && y->quantity == x.quantity && y->amount_cents == x.amount_cents,
+            && y->quantity == x.quantity && y->amount_cents == x.amount_cents
+            && y->lines == x.lines,
           "an accepted order changes when sent again");
   return 0;
 }

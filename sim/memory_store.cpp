@@ -15,6 +15,7 @@
 #include <optional>
 #include <type_traits>
 
+#include "actors/rules.hpp"
 #include "actors/topics.hpp"
 #include "base/errors.hpp"
 #include "base/utf8.hpp"
@@ -47,6 +48,18 @@ order_row& memory_db::add_order(const std::string& id, int64_t deadline_in_ms,
   o.created_at_ms = now();
   o.deadline_at_ms = o.created_at_ms + deadline_in_ms;
   return o;
+}
+
+order_lines lines_of(const order_row& o) {
+  if (!o.lines.empty())
+    return o.lines;
+  return {single_line(o.sku, o.quantity, o.amount_cents)};
+}
+
+order_lines lines_of(const reservation_row& r) {
+  if (!r.lines.empty())
+    return r.lines;
+  return {single_line(r.sku, r.quantity, 0)};
 }
 
 saga_snapshot memory_db::snapshot(const std::string& id) const {
@@ -171,6 +184,21 @@ outbox_row& outbox(memory_db& db, const char* topic, const std::string& key,
   return db.outbox.back();
 }
 
+/// The constraints of `order_lines`: a quantity of at least 1, prices not
+/// negative, one line per SKU.
+caf::error check_lines(const order_lines& lines) {
+  std::set<std::string> skus;
+  for (auto& line : lines) {
+    if (line.quantity < 1)
+      return violates("order_lines: quantity must be at least 1");
+    if (line.unit_price_cents < 0 || line.amount_cents < 0)
+      return violates("order_lines: prices must not be negative");
+    if (!skus.insert(line.sku).second)
+      return violates("order_lines: duplicate key (order_id, sku)");
+  }
+  return caf::none;
+}
+
 /// What `::timestamptz` accepts, as far as Troupe writes it: an ISO 8601
 /// date and time (`2026-12-02T17:30:31.042Z`).
 bool is_timestamp(const std::string& x) {
@@ -208,6 +236,8 @@ reply<created_order> exec(memory_db& db, const memory_store_settings&,
     return violates("orders: quantity must be at least 1");
   if (c.amount_cents < 0)
     return violates("orders: amount_cents must not be negative");
+  if (auto err = check_lines(lines_of(c)))
+    return err;
   auto& o = db.orders[c.order_id];
   o.order_id = c.order_id;
   o.correlation_id = c.correlation_id;
@@ -216,15 +246,18 @@ reply<created_order> exec(memory_db& db, const memory_store_settings&,
   o.sku = c.sku;
   o.quantity = c.quantity;
   o.amount_cents = c.amount_cents;
+  o.lines = lines_of(c);
   o.created_at_ms = db.now();
   o.deadline_at_ms = o.created_at_ms + c.deadline_ms;
   timeline(db, c.order_id, timeline_kind::created,
            {{"item_sku", c.sku},
             {"quantity", std::to_string(c.quantity)},
-            {"amount_cents", std::to_string(c.amount_cents)}});
+            {"amount_cents", std::to_string(c.amount_cents)},
+            {"lines", std::to_string(lines_of(o).size())}});
   outbox(db, topics::order_created.name, c.order_id,
          order_created{db.next_event_id(), c.order_id, c.correlation_id,
-                       c.customer_email, c.sku, c.quantity, c.amount_cents},
+                       c.customer_email, c.sku, c.quantity, c.amount_cents,
+                       lines_of(o)},
          c.correlation_id);
   return created_order{c.order_id, c.correlation_id,
                        to_string(order_status::fresh), true};
@@ -295,39 +328,64 @@ reply<write_outcome> exec(memory_db& db, const memory_store_settings&,
   return write_outcome::applied;
 }
 
+/// The SKUs of `lines` that their stock cannot cover. SKUs not seen before
+/// get the default stock (`INSERT ... ON CONFLICT DO NOTHING`), in SKU order
+/// as PostgreSQL's store locks them.
+std::vector<std::string> short_of_stock(memory_db& db, const order_lines& lines,
+                                        int64_t default_stock) {
+  for (auto& line : lines)
+    db.stock.emplace(line.sku, default_stock);
+  return rules::short_skus(lines, [&](const std::string& sku) {
+    return db.stock[sku];
+  });
+}
+
+std::string join(const std::vector<std::string>& xs) {
+  std::string out;
+  for (auto& x : xs)
+    out += (out.empty() ? "" : ",") + x;
+  return out;
+}
+
 reply<write_outcome> exec(memory_db& db, const memory_store_settings&,
                           const reserve_cmd& c) {
   if (!admit(db))
     return unavailable("injected failure");
   if (db.processed.count({"inventory", c.event_id}) > 0)
     return write_outcome::duplicate;
+  auto lines = lines_of(c);
   auto failure = c.reason;
+  std::vector<std::string> short_skus;
   bool take = false;
   if (failure == cancel_reason::none) {
-    // Stock is reserved at most once per order, whatever the redeliveries.
+    // Stock is reserved at most once per order, whatever the redeliveries:
+    // every line, or none.
     auto existing = db.reservations.find(c.order_id);
     if (existing == db.reservations.end()) {
-      auto s = db.stock.find(c.sku);
       // A SKU not seen before starts with the default stock.
-      if (s == db.stock.end() && c.default_stock < 0)
-        return violates("stock: available must not be negative");
-      auto available = s == db.stock.end() ? c.default_stock : s->second;
-      if (available >= c.quantity)
-        take = true;
-      else
+      if (c.default_stock < 0)
+        for (auto& line : lines)
+          if (db.stock.count(line.sku) == 0)
+            return violates("stock: available must not be negative");
+      short_skus = short_of_stock(db, lines, c.default_stock);
+      take = short_skus.empty();
+      if (!take)
         failure = cancel_reason::out_of_stock;
-      if (s == db.stock.end())
-        db.stock.emplace(c.sku, c.default_stock);
     } else if (existing->second.status != reservation_status::reserved) {
       failure = cancel_reason::out_of_stock;
     }
   }
   mark_processed(db, "inventory", c.event_id);
   if (take) {
-    db.stock[c.sku] -= c.quantity;
-    db.reservations[c.order_id] = reservation_row{c.sku, c.quantity,
-                                                  reservation_status::reserved};
+    for (auto& line : lines)
+      db.stock[line.sku] -= line.quantity;
+    db.reservations[c.order_id]
+      = reservation_row{c.sku, c.quantity, reservation_status::reserved, lines};
   }
+  // Like the `timeline_known` statement: only for an order on record.
+  if (!short_skus.empty() && db.orders.count(c.order_id) > 0)
+    timeline(db, c.order_id, timeline_kind::inventory_short,
+             {{"skus", join(short_skus)}});
   auto& row
     = outbox(db, topics::inventory_result.name, c.order_id,
              inventory_result{db.next_event_id(), c.order_id, c.correlation_id,
@@ -335,6 +393,8 @@ reply<write_outcome> exec(memory_db& db, const memory_store_settings&,
              c.correlation_id);
   row.sku = c.sku;
   row.quantity = c.quantity;
+  row.lines = std::move(lines);
+  row.short_skus = std::move(short_skus);
   return write_outcome::applied;
 }
 
@@ -355,14 +415,20 @@ reply<write_outcome> exec(memory_db& db, const memory_store_settings&,
       return err;
   mark_processed(db, "inventory", c.what.event_id);
   if (releases) {
-    // The stock goes back to the reservation's SKU, not the command's.
+    // The stock goes back to the reservation's SKUs, not the command's:
+    // every line, once; one timeline entry names them all.
     r->second.status = reservation_status::released;
-    auto s = db.stock.find(r->second.sku);
-    if (s != db.stock.end())
-      s->second += r->second.quantity;
+    std::vector<std::string> items;
+    for (auto& line : lines_of(r->second)) {
+      auto s = db.stock.find(line.sku);
+      if (s != db.stock.end())
+        s->second += line.quantity;
+      items.push_back(line.sku + ":" + std::to_string(line.quantity));
+    }
     timeline(db, id, timeline_kind::inventory_released,
              {{"item_sku", r->second.sku},
-              {"quantity", std::to_string(r->second.quantity)}});
+              {"quantity", std::to_string(r->second.quantity)},
+              {"items", join(items)}});
   }
   return write_outcome::applied;
 }
@@ -389,10 +455,12 @@ reply<write_outcome> exec(memory_db& db, const memory_store_settings&,
     return unavailable("injected failure");
   if (!mark_processed(db, "analytics", c.what.event_id))
     return write_outcome::duplicate;
-  auto& row = db.analytics[c.what.sku];
-  row.orders += 1;
-  row.quantity += c.what.quantity;
-  row.amount_cents += c.what.amount_cents;
+  for (auto& line : lines_of(c.what)) {
+    auto& row = db.analytics[line.sku];
+    row.orders += 1;
+    row.quantity += line.quantity;
+    row.amount_cents += line.amount_cents;
+  }
   return write_outcome::applied;
 }
 
@@ -471,7 +539,7 @@ reply<write_outcome> exec(memory_db& db, const memory_store_settings& cfg,
   if (w.release)
     outbox(db, topics::inventory_release.name, w.order_id,
            compensation{db.next_event_id(), w.order_id, w.correlation_id, o.sku,
-                        o.quantity},
+                        o.quantity, lines_of(o)},
            w.correlation_id);
   if (w.refund)
     outbox(db, topics::payment_refund.name, w.order_id,

@@ -51,9 +51,10 @@ struct order_row {
   std::string correlation_id;
   std::string idempotency_key; ///< empty: none
   std::string customer_email;
-  std::string sku;
-  int32_t quantity = 0;
-  int64_t amount_cents = 0;
+  std::string sku;          ///< the first line's SKU
+  int32_t quantity = 0;     ///< the total quantity
+  int64_t amount_cents = 0; ///< the sum of the lines
+  order_lines lines;        ///< `order_lines`; empty: one line of the above
   order_status status = order_status::fresh;
   cancel_reason reason = cancel_reason::none;
   payment_state payment_status = payment_state::none;
@@ -73,12 +74,18 @@ struct payment_row {
 
 enum class reservation_status : uint8_t { reserved, released };
 
-/// A row of `reservations`.
+/// The rows of `reservations` of one order: every line is reserved and
+/// released together.
 struct reservation_row {
-  std::string sku;
-  int32_t quantity = 0;
+  std::string sku;      ///< the first line's SKU
+  int32_t quantity = 0; ///< the total quantity
   reservation_status status = reservation_status::reserved;
+  order_lines lines; ///< empty: one line of `sku` and `quantity`
 };
+
+/// The lines an order or a reservation holds.
+order_lines lines_of(const order_row& o);
+order_lines lines_of(const reservation_row& r);
 
 /// A row of `order_timeline`.
 struct timeline_row {
@@ -105,6 +112,8 @@ struct outbox_row {
   int64_t amount_cents = 0;
   std::string sku;
   int32_t quantity = 0;
+  order_lines lines;                   ///< `inventory.result` only
+  std::vector<std::string> short_skus; ///< `inventory.result` only
   std::string payload; ///< dead letters only: the message as received
   std::string correlation_id;
   bool published = false;

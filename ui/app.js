@@ -273,6 +273,29 @@ function orderForm(onPlaced) {
   };
   amount.addEventListener('input', updateHint);
   updateHint();
+  // More lines: each has its own SKU, quantity and unit price; with any, the
+  // first row's amount is its unit price too and the order goes as `items`.
+  const lines = h('div', { id: 'order-lines-input', class: 'order-lines-input', 'data-testid': 'order-lines-input' });
+  const amountLabel = h('label', { for: 'amount_cents' }, 'Amount (cents)');
+  const relabel = () => {
+    amountLabel.textContent = lines.children.length ? 'Unit price (cents)' : 'Amount (cents)';
+  };
+  const addLine = h('button', { type: 'button', id: 'add-line', class: 'btn btn-ghost btn-small', 'data-testid': 'add-line',
+    onclick: () => {
+      const n = lines.children.length + 1;
+      const row = h('div', { class: 'field-row line-row', 'data-testid': 'line-row' },
+        h('input', { name: `line-sku-${n}`, list: 'sku-list', value: SKUS[n % SKUS.length], 'aria-label': `Line ${n + 1} SKU`,
+          'data-testid': 'line-sku', spellcheck: 'false' }),
+        h('input', { name: `line-quantity-${n}`, type: 'number', min: 1, step: 1, value: 1, inputmode: 'numeric',
+          'aria-label': `Line ${n + 1} quantity`, 'data-testid': 'line-quantity' }),
+        h('input', { name: `line-price-${n}`, type: 'number', min: 0, step: 1, value: 1000, inputmode: 'numeric',
+          'aria-label': `Line ${n + 1} unit price (cents)`, 'data-testid': 'line-unit-price' }),
+        h('button', { type: 'button', class: 'btn btn-ghost btn-small', title: 'Remove this line',
+          onclick: (ev) => { ev.target.closest('.line-row').remove(); relabel(); key = uuid(); } }, 'Remove'));
+      lines.append(row);
+      relabel();
+      key = uuid();
+    } }, '+ Add line');
   const submit = h('button', { type: 'submit', id: 'place-order', class: 'btn btn-primary', 'data-testid': 'place-order' },
     'Place order');
   const result = h('div', { id: 'form-result', class: 'form-result', 'data-testid': 'form-result', role: 'status',
@@ -287,8 +310,9 @@ function orderForm(onPlaced) {
     h('datalist', { id: 'sku-list' }, SKUS.map((s) => h('option', { value: s }))),
     h('div', { class: 'field-row' },
       field('quantity', 'Quantity', quantity, 'at most 10 can be reserved'),
-      field('amount_cents', 'Amount (cents)', amount, amountHint)),
-    h('div', { class: 'form-actions' }, submit),
+      h('div', { class: 'field' }, amountLabel, amount, h('div', { class: 'hint', id: 'amount_cents-hint' }, amountHint))),
+    lines,
+    h('div', { class: 'form-actions' }, addLine, submit),
     result);
 
   form.addEventListener('input', () => {
@@ -296,11 +320,15 @@ function orderForm(onPlaced) {
   });
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    const body = {
+    const body = lines.children.length === 0 ? {
       customer_email: email.value.trim(),
       item_sku: sku.value.trim(),
       quantity: integerOrRaw(quantity.value),
       amount_cents: integerOrRaw(amount.value),
+    } : {
+      customer_email: email.value.trim(),
+      items: [[sku, quantity, amount], ...[...lines.children].map((row) => [...row.querySelectorAll('input')])]
+        .map(([s, q, p]) => ({ sku: s.value.trim(), quantity: integerOrRaw(q.value), unit_price_cents: integerOrRaw(p.value) })),
     };
     submit.disabled = true;
     submit.textContent = 'Placing…';
@@ -315,6 +343,8 @@ function orderForm(onPlaced) {
         h('a', { href: orderHref(data.id), 'data-testid': 'placed-order-link' }, data.id),
         h('div', { class: 'muted small' }, 'correlation id ', h('code', {}, data.correlation_id)));
       key = uuid();
+      lines.replaceChildren();
+      relabel();
       onPlaced(data.id);
     } catch (e) {
       result.className = 'form-result error';
@@ -371,7 +401,9 @@ function ordersPage(root, ctx) {
     return h('tr', { 'data-order-id': o.id, 'data-status': o.status, class: cls.join(' ') || null },
       h('td', {}, h('a', { href: orderHref(o.id), class: 'mono', title: o.id }, shortId(o.id))),
       h('td', { class: 'ellipsis', title: o.customer_email }, o.customer_email),
-      h('td', { class: 'mono' }, o.item_sku),
+      h('td', { class: 'mono' }, o.item_sku,
+        Array.isArray(o.items) && o.items.length > 1
+          ? h('span', { class: 'muted', 'data-testid': 'more-lines' }, ` +${o.items.length - 1} more`) : null),
       h('td', { class: 'num' }, o.quantity),
       h('td', { class: 'num' }, formatAmount(o.amount_cents)),
       h('td', { 'data-testid': 'status' }, statusBadge(o.status)),
@@ -410,11 +442,15 @@ function ordersPage(root, ctx) {
         h('section', { class: 'card form-card' },
           h('h2', {}, 'Place an order'),
           h('p', { class: 'muted small' },
-            'Payment is declined above 100000 cents; more than 10 units cannot be reserved.'),
+            'Payment is declined above 100000 cents in all; a line of more than 10 units cannot be reserved.'),
           orderForm((id) => {
             highlight = id;
             lastText = '';
-            refresh();
+            // The page may be left before this refresh answers (its fetch is
+            // then aborted, which is no error).
+            refresh().catch((e) => {
+              if (e.name !== 'AbortError') console.warn(e);
+            });
           })),
         h('section', { class: 'card list-card' },
           h('div', { class: 'card-head' }, h('h2', {}, 'Recent orders'), chips, live),
@@ -443,6 +479,7 @@ const KNOWN_KINDS = {
   retry: ['Retry scheduled after a failure', 'warn'],
   dead_lettered: ['Dead-lettered', 'bad'],
   'cancel.requested': ['Cancel requested by the customer', 'warn'],
+  'inventory.short': ['Stock short for some lines', 'bad'],
 };
 
 /** Title and tone of a timeline entry; kinds this page does not know yet
@@ -492,6 +529,25 @@ function timelineEl(order) {
               offset != null && i > 0 ? h('span', { class: 'muted' }, ` +${formatDuration(offset)}`) : null)),
           detailList(e.detail)));
     }));
+}
+
+/** The order's lines with their reservation state. */
+function orderLines(order) {
+  const list = Array.isArray(order.items) ? order.items : [];
+  if (list.length === 0) return null;
+  const state = (r) => (r ? h('span', { class: `pill pill-${r === 'RESERVED' ? 'ok' : r === 'SHORT' ? 'bad' : 'muted'}` }, r)
+    : h('span', { class: 'muted' }, 'not reserved'));
+  return h('section', { class: 'card', id: 'order-lines', 'data-testid': 'order-lines' },
+    h('div', { class: 'card-head' }, h('h2', {}, `Lines (${list.length})`)),
+    h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'SKU'), h('th', { class: 'num' }, 'Qty'),
+        h('th', { class: 'num' }, 'Unit price'), h('th', { class: 'num' }, 'Amount'), h('th', {}, 'Reservation'))),
+      h('tbody', {}, list.map((l) => h('tr', { 'data-sku': l.sku, 'data-reservation': l.reservation || '' },
+        h('td', { class: 'mono' }, l.sku),
+        h('td', { class: 'num' }, l.quantity),
+        h('td', { class: 'num' }, formatAmount(l.unit_price_cents)),
+        h('td', { class: 'num' }, formatAmount(l.amount_cents)),
+        h('td', {}, state(l.reservation))))))));
 }
 
 function orderDeadLetters(order) {
@@ -577,7 +633,8 @@ function orderPage(root, id, ctx) {
         h('code', { 'data-testid': 'correlation-id', id: 'correlation-id' }, o.correlation_id),
         copyButton(o.correlation_id))],
       ['Customer', o.customer_email],
-      ['Item', h('span', {}, h('code', {}, o.item_sku), ` × ${o.quantity}`)],
+      ['Item', h('span', {}, h('code', {}, o.item_sku), ` × ${o.quantity}`,
+        Array.isArray(o.items) && o.items.length > 1 ? h('span', { class: 'muted' }, ` (first of ${o.items.length} lines, total quantity)`) : null)],
       ['Amount', `${formatAmount(o.amount_cents)} (${o.amount_cents} cents)`],
       ['Payment', o.payment_status ? h('span', { 'data-testid': 'payment-status' }, o.payment_status)
         : h('span', { class: 'muted', 'data-testid': 'payment-status' }, 'pending')],
@@ -600,6 +657,7 @@ function orderPage(root, id, ctx) {
             h('span', { class: 'muted small' }, `${(o.timeline || []).length} entries`,
               dlCount ? ` · ${dlCount} dead letter${dlCount > 1 ? 's' : ''}` : '')),
           timelineEl(o))),
+      orderLines(o),
       orderDeadLetters(o)].filter(Boolean));
   };
 

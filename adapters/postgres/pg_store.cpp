@@ -32,6 +32,7 @@ struct pg_job {
   /// Runs inside the transaction; returns what to deliver after the commit.
   std::function<std::function<void()>(pqxx::work&, partition_fence*)> run;
   std::function<void(const caf::error&)> fail;
+  std::vector<std::string> stock; ///< the stock rows the command locks
 };
 
 template <class Cmd>
@@ -41,6 +42,7 @@ using reply_of = decltype(pg::run_command(std::declval<pqxx::work&>(), nullptr,
 template <class Cmd>
 pg_job make_job(caf::typed_response_promise<reply_of<Cmd>> rp, Cmd cmd) {
   pg_job job;
+  job.stock = pg::stock_of(cmd);
   job.run = [rp, cmd = std::move(cmd)](pqxx::work& tx,
                                        partition_fence* fence) mutable {
     auto reply = pg::run_command(tx, fence, cmd);
@@ -79,6 +81,10 @@ caf::error run_batch(shard_ptr self, std::deque<pg_job>& jobs) {
   replies.reserve(jobs.size());
   try {
     pqxx::work tx{conn};
+    std::vector<std::string> stock;
+    for (auto& job : jobs)
+      stock.insert(stock.end(), job.stock.begin(), job.stock.end());
+    pg::lock_stock(tx, std::move(stock));
     for (auto& job : jobs)
       replies.emplace_back(job.run(tx, fence));
     tx.commit();

@@ -16,11 +16,25 @@ std::string ts(const char* col) {
   return std::string{"to_char("} + col + " AT TIME ZONE 'UTC', '" + iso + "')";
 }
 
+/// The order's lines as a JSON array, each with its reservation state:
+/// RESERVED or RELEASED (its reservation row), SHORT (named short of stock
+/// on the timeline), else null (not reserved: pending, or the order failed
+/// for another reason).
+const std::string lines_col
+  = "(SELECT COALESCE(json_agg(json_build_object('sku', l.sku, 'quantity', "
+    "l.quantity, 'unit_price_cents', l.unit_price_cents, 'amount_cents', "
+    "l.amount_cents, 'reservation', COALESCE(r.status, CASE WHEN EXISTS ("
+    "SELECT 1 FROM order_timeline t WHERE t.order_id = l.order_id AND "
+    "t.kind = 'inventory.short' AND t.detail->'skus' ? l.sku) THEN 'SHORT' "
+    "END)) ORDER BY l.line_no), '[]') FROM order_lines l LEFT JOIN "
+    "reservations r ON r.order_id = l.order_id AND r.sku = l.sku "
+    "WHERE l.order_id = orders.id)::text";
+
 const std::string order_cols
   = "id::text, customer_email, item_sku, quantity, amount_cents, status, "
     "reason, correlation_id, payment_status, inventory_status, "
     + ts("created_at") + ", " + ts("updated_at") + ", " + ts("finalized_at")
-    + ", " + ts("deadline_at") + ", idempotency_key, "
+    + ", " + ts("deadline_at") + ", " + lines_col + ", idempotency_key, "
     + ts("cancel_requested_at");
 
 json nullable(const pqxx::field& f) {
@@ -42,8 +56,9 @@ json order_json(const pqxx::row& r) {
               {"updated_at", r[11].as<std::string>()},
               {"finalized_at", nullable(r[12])},
               {"deadline_at", r[13].as<std::string>()},
-              {"ref", nullable(r[14])},
-              {"cancel_requested_at", nullable(r[15])}};
+              {"items", json::parse(r[14].as<std::string>())},
+              {"ref", nullable(r[15])},
+              {"cancel_requested_at", nullable(r[16])}};
 }
 
 } // namespace

@@ -49,6 +49,10 @@ void prepare_statements(pqxx::connection& c) {
     "deadline_at) VALUES ($1::uuid, $2, $3, $4, $5, $6, "
     "NULLIF($7, ''), clock_timestamp() + $8 * interval '1 millisecond') "
     "ON CONFLICT DO NOTHING RETURNING id), "
+    "l AS (INSERT INTO order_lines (order_id, line_no, sku, quantity, "
+    "unit_price_cents, amount_cents) SELECT o.id, x.n, x.s, x.q, x.u, x.a "
+    "FROM o, unnest($12::text[], $13::int[], $14::bigint[], $15::bigint[]) "
+    "WITH ORDINALITY AS x(s, q, u, a, n)), "
     "t AS (INSERT INTO order_timeline (order_id, kind, detail) "
     "SELECT id, "
       + literal(timeline_kind::created)
@@ -86,21 +90,34 @@ void prepare_statements(pqxx::connection& c) {
   c.prepare("refund", "UPDATE payments SET refunded_at = clock_timestamp() "
                       "WHERE order_id = $1::uuid AND approved "
                       "AND refunded_at IS NULL RETURNING amount_cents");
-  c.prepare("seed_stock", "INSERT INTO stock (sku, available) VALUES ($1, $2) "
-                          "ON CONFLICT (sku) DO NOTHING");
-  c.prepare("reservation_of",
-            "SELECT status FROM reservations WHERE order_id = $1::uuid");
-  c.prepare("take_stock", "UPDATE stock SET available = available - $2 "
-                          "WHERE sku = $1 AND available >= $2 "
-                          "RETURNING available");
-  c.prepare("reserve", "INSERT INTO reservations (order_id, sku, quantity, "
-                       "status) VALUES ($1::uuid, $2, $3, 'RESERVED')");
+  // Stock for every line of an order: SKUs not seen before get the default
+  // stock, then the rows are locked in SKU order (two transactions that
+  // reserve overlapping SKUs wait for each other instead of deadlocking).
+  c.prepare("seed_stock",
+            "INSERT INTO stock (sku, available) SELECT s, $2::bigint "
+            "FROM unnest($1::text[]) AS s ORDER BY s "
+            "ON CONFLICT (sku) DO NOTHING");
+  c.prepare("lock_stock", "SELECT sku, available FROM stock "
+                          "WHERE sku = ANY($1::text[]) ORDER BY sku "
+                          "FOR UPDATE");
+  c.prepare("reservation_of", "SELECT status FROM reservations "
+                              "WHERE order_id = $1::uuid LIMIT 1");
+  c.prepare("take_stock",
+            "UPDATE stock SET available = available - x.q "
+            "FROM unnest($1::text[], $2::int[]) AS x(s, q) WHERE sku = x.s");
+  c.prepare("reserve",
+            "INSERT INTO reservations (order_id, sku, quantity, status) "
+            "SELECT $1::uuid, s, q, 'RESERVED' "
+            "FROM unnest($2::text[], $3::int[]) AS x(s, q)");
   c.prepare("release", "UPDATE reservations SET status = 'RELEASED', "
                        "released_at = clock_timestamp() "
                        "WHERE order_id = $1::uuid AND status = 'RESERVED' "
                        "RETURNING sku, quantity");
   c.prepare("return_stock",
             "UPDATE stock SET available = available + $2 WHERE sku = $1");
+  c.prepare("lines_of",
+            "SELECT sku, quantity, unit_price_cents, amount_cents "
+            "FROM order_lines WHERE order_id = $1::uuid ORDER BY line_no");
   c.prepare("notify",
             "WITH p AS (INSERT INTO processed_events (consumer, event_id) "
             "VALUES ('notification', $1) ON CONFLICT DO NOTHING RETURNING 1), "
@@ -116,7 +133,8 @@ void prepare_statements(pqxx::connection& c) {
             "WITH p AS (INSERT INTO processed_events (consumer, event_id) "
             "VALUES ('analytics', $1) ON CONFLICT DO NOTHING RETURNING 1), "
             "a AS (INSERT INTO analytics_sku_daily AS a (day, sku, orders, "
-            "quantity, amount_cents) SELECT current_date, $2, 1, $3, $4 FROM p "
+            "quantity, amount_cents) SELECT current_date, x.s, 1, x.q, x.a "
+            "FROM p, unnest($2::text[], $3::int[], $4::bigint[]) AS x(s, q, a) "
             "ON CONFLICT (day, sku) DO UPDATE SET orders = a.orders + 1, "
             "quantity = a.quantity + EXCLUDED.quantity, "
             "amount_cents = a.amount_cents + EXCLUDED.amount_cents) "

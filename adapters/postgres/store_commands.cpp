@@ -2,6 +2,8 @@
 // catalogue's statements, the events it emits to the outbox, its timeline.
 #include "adapters/postgres/store_commands.hpp"
 
+#include <algorithm>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -10,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+#include "actors/rules.hpp"
 #include "base/utf8.hpp"
 #include "envelope/codec.hpp"
 #include "envelope/events.hpp"
@@ -38,6 +41,8 @@ template <class T>
 std::string text(const T& x) {
   if constexpr (std::is_enum_v<T>)
     return to_string(x);
+  else if constexpr (std::is_arithmetic_v<T>)
+    return std::to_string(x);
   else
     return x;
 }
@@ -59,6 +64,24 @@ std::string pg_array(const std::vector<T>& xs) {
   }
   out += '}';
   return out;
+}
+
+/// One field of every line, as a PostgreSQL array literal.
+template <class Field>
+std::string column_of(const order_lines& lines, Field field) {
+  std::vector<std::decay_t<decltype(lines.front().*field)>> xs;
+  xs.reserve(lines.size());
+  for (auto& line : lines)
+    xs.push_back(line.*field);
+  return pg_array(xs);
+}
+
+order_lines lines_of(pqxx::work& tx, const std::string& order_id) {
+  order_lines result;
+  for (const auto& r : tx.exec_prepared("lines_of", order_id))
+    result.push_back(order_line{r[0].as<std::string>(), r[1].as<int32_t>(),
+                                r[2].as<int64_t>(), r[3].as<int64_t>()});
+  return result;
 }
 
 /// A column holding a vocabulary word; a word Troupe does not know means the
@@ -108,19 +131,46 @@ std::string raw_if_needed(const std::string& x, const std::string& shown) {
 
 } // namespace
 
+std::vector<std::string> stock_of(const reserve_cmd& c) {
+  std::vector<std::string> result;
+  for (auto& line : lines_of(c))
+    result.push_back(line.sku);
+  return result;
+}
+
+std::vector<std::string> stock_of(const release_cmd& c) {
+  std::vector<std::string> result{c.what.sku};
+  for (auto& line : c.what.lines)
+    result.push_back(line.sku);
+  return result;
+}
+
+void lock_stock(pqxx::work& tx, std::vector<std::string> skus) {
+  if (skus.empty())
+    return;
+  std::sort(skus.begin(), skus.end());
+  skus.erase(std::unique(skus.begin(), skus.end()), skus.end());
+  tx.exec_prepared("lock_stock", pg_array(skus));
+}
+
 created_order exec(pqxx::work& tx, const create_order& c) {
+  auto lines = lines_of(c);
   auto ev = codec::encode(order_created{"", c.order_id, c.correlation_id,
                                         c.customer_email, c.sku, c.quantity,
-                                        c.amount_cents},
+                                        c.amount_cents, lines},
                           c.idempotency_key);
   json detail{{"item_sku", c.sku},
               {"quantity", c.quantity},
-              {"amount_cents", c.amount_cents}};
+              {"amount_cents", c.amount_cents},
+              {"lines", lines.size()}};
   auto r = tx.exec_prepared1(
     "create_order", c.order_id, c.customer_email, c.sku, c.quantity,
     c.amount_cents, c.correlation_id, c.idempotency_key, c.deadline_ms,
     detail.dump(), ev.text,
-    events::headers(events::order_created, c.correlation_id));
+    events::headers(events::order_created, c.correlation_id),
+    column_of(lines, &order_line::sku), column_of(lines, &order_line::quantity),
+    column_of(lines, &order_line::unit_price_cents),
+    column_of(lines, &order_line::amount_cents));
   if (r[0].as<int64_t>() == 0) {
     auto existing = tx.exec_prepared1("existing_order", c.order_id,
                                       c.idempotency_key);
@@ -178,26 +228,48 @@ write_outcome exec(pqxx::work& tx, const refund_cmd& c) {
   return write_outcome::applied;
 }
 
+/// The SKUs of `lines` whose stock cannot cover them, with every line's
+/// stock row locked (in SKU order) until the transaction ends.
+std::vector<std::string> short_of_stock(pqxx::work& tx,
+                                        const order_lines& lines,
+                                        int64_t default_stock) {
+  auto skus = column_of(lines, &order_line::sku);
+  // A SKU not seen before starts with the default stock. Whether this
+  // transaction seeded it or a concurrent one did (the insert then waits for
+  // that one's commit), the lock below sees the row.
+  tx.exec_prepared("seed_stock", skus, default_stock);
+  std::map<std::string, int64_t> available;
+  for (const auto& r : tx.exec_prepared("lock_stock", skus))
+    available.emplace(r[0].as<std::string>(), r[1].as<int64_t>());
+  return rules::short_skus(lines, [&](const std::string& sku) {
+    auto i = available.find(sku);
+    return i == available.end() ? int64_t{0} : i->second;
+  });
+}
+
 write_outcome exec(pqxx::work& tx, const reserve_cmd& c) {
   if (!mark_processed(tx, "inventory", c.event_id))
     return write_outcome::duplicate;
+  auto lines = lines_of(c);
   auto failure = c.reason;
+  std::vector<std::string> short_skus;
   if (failure == cancel_reason::none) {
-    // Stock is reserved at most once per order, whatever the redeliveries.
+    // Stock is reserved at most once per order, whatever the redeliveries:
+    // every line, or none.
     auto existing = tx.exec_prepared("reservation_of", c.order_id);
     if (existing.empty()) {
-      auto taken = tx.exec_prepared("take_stock", c.sku, c.quantity);
-      if (taken.empty()) {
-        // A SKU not seen before starts with the default stock. Whether this
-        // transaction seeded it or a concurrent one did (the insert then
-        // waits for that one's commit), the next statement sees the row.
-        tx.exec_prepared("seed_stock", c.sku, c.default_stock);
-        taken = tx.exec_prepared("take_stock", c.sku, c.quantity);
-      }
-      if (taken.empty())
+      short_skus = short_of_stock(tx, lines, c.default_stock);
+      if (short_skus.empty()) {
+        auto skus = column_of(lines, &order_line::sku);
+        auto quantities = column_of(lines, &order_line::quantity);
+        tx.exec_prepared("take_stock", skus, quantities);
+        tx.exec_prepared("reserve", c.order_id, skus, quantities);
+      } else {
         failure = cancel_reason::out_of_stock;
-      else
-        tx.exec_prepared("reserve", c.order_id, c.sku, c.quantity);
+        tx.exec_prepared("timeline_known", c.order_id,
+                         to_string(timeline_kind::inventory_short),
+                         json{{"skus", short_skus}}.dump());
+      }
     } else if (existing[0][0].as<std::string>() != "RESERVED") {
       failure = cancel_reason::out_of_stock;
     }
@@ -205,7 +277,7 @@ write_outcome exec(pqxx::work& tx, const reserve_cmd& c) {
   auto ev
     = codec::encode(inventory_result{"", c.order_id, c.correlation_id,
                                      failure == cancel_reason::none, failure},
-                    c.sku, c.quantity);
+                    lines, short_skus);
   tx.exec_prepared("outbox", events::inventory_result, c.order_id, ev.text,
                    events::headers(events::inventory_result, c.correlation_id));
   return write_outcome::applied;
@@ -214,14 +286,24 @@ write_outcome exec(pqxx::work& tx, const reserve_cmd& c) {
 write_outcome exec(pqxx::work& tx, const release_cmd& c) {
   if (!mark_processed(tx, "inventory", c.what.event_id))
     return write_outcome::duplicate;
-  auto r = tx.exec_prepared("release", c.what.order_id);
-  if (!r.empty()) {
-    auto sku = r[0][0].as<std::string>();
-    auto qty = r[0][1].as<int32_t>();
+  // Every reserved line goes back once, in SKU order (the order stock rows
+  // are locked in); one timeline entry names them all.
+  std::map<std::string, int32_t> released;
+  for (const auto& r : tx.exec_prepared("release", c.what.order_id))
+    released.emplace(r[0].as<std::string>(), r[1].as<int32_t>());
+  if (released.empty())
+    return write_outcome::applied;
+  int32_t total = 0;
+  auto items = json::array();
+  for (auto& [sku, qty] : released) {
     tx.exec_prepared("return_stock", sku, qty);
-    timeline(tx, c.what.order_id, timeline_kind::inventory_released,
-             {{"item_sku", sku}, {"quantity", qty}});
+    items.push_back({{"sku", sku}, {"quantity", qty}});
+    total += qty;
   }
+  timeline(tx, c.what.order_id, timeline_kind::inventory_released,
+           {{"item_sku", released.begin()->first},
+            {"quantity", total},
+            {"items", items}});
   return write_outcome::applied;
 }
 
@@ -235,8 +317,11 @@ write_outcome exec(pqxx::work& tx, const notify_cmd& c) {
 }
 
 write_outcome exec(pqxx::work& tx, const analytics_cmd& c) {
-  auto r = tx.exec_prepared1("analytics", c.what.event_id, c.what.sku,
-                             c.what.quantity, c.what.amount_cents);
+  auto lines = lines_of(c.what);
+  auto r = tx.exec_prepared1("analytics", c.what.event_id,
+                             column_of(lines, &order_line::sku),
+                             column_of(lines, &order_line::quantity),
+                             column_of(lines, &order_line::amount_cents));
   return r[0].as<int64_t>() > 0 ? write_outcome::applied
                                 : write_outcome::duplicate;
 }
@@ -281,9 +366,11 @@ write_outcome exec(pqxx::work& tx, const saga_write& w,
     add(events::status_changed,
         codec::encode(status_changed{"", w.order_id, w.correlation_id,
                                      w.final_status, w.reason, email}));
-  compensation what{"", w.order_id, w.correlation_id, sku, qty};
-  if (w.release)
+  compensation what{"", w.order_id, w.correlation_id, sku, qty, {}};
+  if (w.release) {
+    what.lines = lines_of(tx, w.order_id);
     add(events::inventory_release, codec::encode_release(what));
+  }
   if (w.refund)
     add(events::payment_refund, codec::encode_refund(what, amount));
   if (!topics.empty())

@@ -3,6 +3,7 @@
 // after an unknown commit, it answers what is now true.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include <pqxx/transaction>
@@ -28,6 +29,19 @@ saga_snapshot exec(pqxx::work& tx, const load_saga& c);
 std::vector<saga_snapshot> exec(pqxx::work& tx, const list_open_sagas& c);
 write_outcome exec(pqxx::work& tx, const dead_letter& d);
 write_outcome exec(pqxx::work& tx, const retry_note& n);
+
+/// The stock rows a command locks: the SKUs of its lines.
+template <class Cmd>
+std::vector<std::string> stock_of(const Cmd&) {
+  return {};
+}
+std::vector<std::string> stock_of(const reserve_cmd& c);
+std::vector<std::string> stock_of(const release_cmd& c);
+
+/// Locks the stock rows of `skus` that exist, in SKU order. A batch takes
+/// the locks of all its commands first, so two batches that touch
+/// overlapping SKUs wait for each other instead of deadlocking.
+void lock_stock(pqxx::work& tx, std::vector<std::string> skus);
 
 /// Runs `cmd` with what it needs from its shard (the fence).
 template <class Cmd>

@@ -40,7 +40,12 @@ namespace {
 struct order_slot {
   std::string id;
   std::string ref;  ///< the order's reference (Idempotency-Key, message key)
-  std::string kind; ///< ok, declined, limit, both
+  std::string kind; ///< ok, declined, limit, both, lines, lines_declined,
+                    ///< lines_limit
+  size_t lines = 0; ///< lines posted
+  /// Every line's reservation state agrees with the final status (CONFIRMED:
+  /// every line RESERVED; out_of_stock: a line SHORT).
+  bool lines_ok = true;
   clock_type::time_point start;
   double post_ms = -1;
   double final_ms = -1;
@@ -57,6 +62,9 @@ struct mix_entry {
   int weight;
 };
 
+const std::string kinds[] = {"ok",    "declined",       "limit",      "both",
+                             "lines", "lines_declined", "lines_limit"};
+
 std::vector<mix_entry> parse_mix(const std::string& text) {
   std::vector<mix_entry> result;
   std::stringstream in{text};
@@ -66,9 +74,10 @@ std::vector<mix_entry> parse_mix(const std::string& text) {
     if (colon == std::string::npos)
       throw std::invalid_argument("mix entry '" + item + "' needs kind:weight");
     auto kind = item.substr(0, colon);
-    if (kind != "ok" && kind != "declined" && kind != "limit" && kind != "both")
+    if (std::find(std::begin(kinds), std::end(kinds), kind) == std::end(kinds))
       throw std::invalid_argument("unknown mix kind '" + kind
-                                  + "' (ok, declined, limit, both)");
+                                  + "' (ok, declined, limit, both, lines, "
+                                    "lines_declined, lines_limit)");
     result.push_back({kind, std::stoi(item.substr(colon + 1))});
   }
   if (result.empty())
@@ -76,9 +85,36 @@ std::vector<mix_entry> parse_mix(const std::string& text) {
   return result;
 }
 
+const char* skus[] = {"SKU-CHAIR-01", "SKU-DESK-01", "SKU-LAMP-01",
+                      "SKU-SHELF-01"};
+
+/// A multi-line order: 2 to 4 distinct SKUs of 1 to 3 units each, in all at
+/// most 100000 cents; `lines_declined` costs more, `lines_limit` has a
+/// (cheap) line of 11 to 20.
+json make_lines_body(const std::string& kind, std::mt19937_64& rng, size_t i) {
+  std::uniform_int_distribution<int> count(2, 4), first(0, 3), qty(1, 3),
+    price(100, 8000), big_qty(11, 20);
+  auto n = count(rng);
+  auto at = first(rng);
+  auto items = json::array();
+  for (int k = 0; k < n; ++k)
+    items.push_back({{"sku", skus[(at + k) % 4]},
+                     {"quantity", qty(rng)},
+                     {"unit_price_cents", price(rng)}});
+  if (kind == "lines_declined")
+    items[0]["unit_price_cents"] = 100001;
+  if (kind == "lines_limit") {
+    // Cheap, so that the total stays within what payment approves.
+    items[n - 1]["quantity"] = big_qty(rng);
+    items[n - 1]["unit_price_cents"] = 100;
+  }
+  return json{{"customer_email", "load" + std::to_string(i) + "@example.com"},
+              {"items", items}};
+}
+
 json make_body(const std::string& kind, std::mt19937_64& rng, size_t i) {
-  static const char* skus[] = {"SKU-CHAIR-01", "SKU-DESK-01", "SKU-LAMP-01",
-                               "SKU-SHELF-01"};
+  if (kind.rfind("lines", 0) == 0)
+    return make_lines_body(kind, rng, i);
   std::uniform_int_distribution<int> sku(0, 3), qty(1, 3), amount(1000, 50000),
     big_qty(11, 20);
   json body{{"customer_email", "load" + std::to_string(i) + "@example.com"},
@@ -94,12 +130,37 @@ json make_body(const std::string& kind, std::mt19937_64& rng, size_t i) {
 
 /// Whether an outcome is one the rules allow for this kind of order.
 bool expected(const order_slot& s) {
-  if (s.kind == "declined" || s.kind == "both")
+  if (!s.lines_ok)
+    return false;
+  if (s.kind == "declined" || s.kind == "both" || s.kind == "lines_declined")
     return s.status == "CANCELLED" && s.reason == "payment_declined";
-  if (s.kind == "limit")
+  if (s.kind == "limit" || s.kind == "lines_limit")
     return s.status == "CANCELLED" && s.reason == "quantity_limit";
   return s.status == "CONFIRMED"
          || (s.status == "CANCELLED" && s.reason == "out_of_stock");
+}
+
+/// How many of an order's `items` are in reservation state `state`.
+size_t lines_in(const json& order, const char* state) {
+  size_t n = 0;
+  if (order.contains("items") && order["items"].is_array())
+    for (auto& line : order["items"])
+      n += line.value("reservation", json()) == state;
+  return n;
+}
+
+/// Every line of a final order, as GET /orders shows it, agrees with its
+/// status: a CONFIRMED order holds every line it was posted with, reserved;
+/// an out_of_stock order names a line that was short.
+bool lines_agree(const order_slot& s, const json& order) {
+  auto items = order.find("items");
+  if (items == order.end() || !items->is_array() || items->size() != s.lines)
+    return false;
+  if (s.status == "CONFIRMED")
+    return lines_in(order, "RESERVED") == s.lines;
+  if (s.reason == "out_of_stock")
+    return lines_in(order, "SHORT") > 0;
+  return true;
 }
 
 double ms_since(clock_type::time_point t) {
@@ -243,7 +304,8 @@ int main(int argc, char** argv) {
   bool as_json = false;
   bool no_wait = false;
   std::string svg;
-  std::string mix_text = "ok:85,declined:7,limit:5,both:3";
+  std::string mix_text
+    = "ok:75,declined:6,limit:4,both:3,lines:8,lines_declined:2,lines_limit:2";
   std::string via = "http";
   std::string brokers;
   std::string bootstrap_file;
@@ -258,8 +320,8 @@ int main(int argc, char** argv) {
                  "counts from each order's scheduled start");
   app.add_option("--timeout", timeout_s, "seconds to wait for final statuses");
   app.add_option("--mix", mix_text,
-                 "order mix, kind:weight,... of ok, "
-                 "declined, limit, both");
+                 "order mix, kind:weight,... of ok, declined, limit, both, "
+                 "lines, lines_declined, lines_limit (lines: several SKUs)");
   app.add_flag("--json", as_json, "print the summary as JSON");
   app.add_option("--svg", svg, "write the latency histogram to this SVG file");
   app.add_flag("--no-wait", no_wait, "do not wait for final statuses");
@@ -356,7 +418,9 @@ int main(int argc, char** argv) {
       if (i >= orders)
         break;
       auto& s = slots[i];
-      auto body = make_body(s.kind, rng, i).dump();
+      auto doc = make_body(s.kind, rng, i);
+      s.lines = doc.contains("items") ? doc["items"].size() : 1;
+      auto body = doc.dump();
       if (rate > 0) {
         s.start
           = t0
@@ -443,6 +507,7 @@ int main(int argc, char** argv) {
         s.status = status;
         s.reason = j["reason"].is_string() ? j["reason"].get<std::string>()
                                            : "";
+        s.lines_ok = lines_agree(s, j);
         ++finals;
       }
     };
@@ -486,8 +551,11 @@ int main(int argc, char** argv) {
     // The bodies are made up front: the producer only paces and sends.
     std::vector<std::string> bodies;
     std::mt19937_64 rng{7919};
-    for (size_t i = 0; i < orders; ++i)
-      bodies.push_back(make_body(slots[i].kind, rng, i).dump());
+    for (size_t i = 0; i < orders; ++i) {
+      auto doc = make_body(slots[i].kind, rng, i);
+      slots[i].lines = doc.contains("items") ? doc["items"].size() : 1;
+      bodies.push_back(doc.dump());
+    }
     threads.emplace_back([&, bodies = std::move(bodies)]() mutable {
       auto err = produce_orders(brokers, intake_topic, slots, bodies, rate, t0,
                                 posted, post_errors);

@@ -372,10 +372,18 @@ private:
       c.order_id = order_uuid(opts_.seed, i);
       c.correlation_id = "corr-" + std::to_string(i);
       c.customer_email = "c" + std::to_string(i) + "@example.com";
-      c.sku = skus[uniform(0, 2)];
-      c.quantity = static_cast<int32_t>(uniform(1, 10) == 10 ? 11
-                                                             : uniform(1, 8));
-      c.amount_cents = uniform(0, 9) == 0 ? 150000 : uniform(100, 90000);
+      // One line in most orders, two or three distinct SKUs in some.
+      auto first = uniform(0, 2);
+      for (int64_t k = 0, n = uniform(0, 3) == 0 ? uniform(2, 3) : 1; k < n;
+           ++k) {
+        auto quantity
+          = static_cast<int32_t>(uniform(1, 10) == 10 ? 11 : uniform(1, 8));
+        auto amount = uniform(0, 9) == 0 ? 150000 : uniform(100, 90000);
+        c.lines.push_back(single_line(skus[(first + k) % 3], quantity, amount));
+      }
+      c.sku = c.lines.front().sku;
+      c.quantity = total_quantity(c.lines);
+      c.amount_cents = total_amount(c.lines);
       c.deadline_ms = deadline_ms;
       planned_.push_back(o);
     }
@@ -445,7 +453,7 @@ private:
           if constexpr (std::is_same_v<T, payment_result>)
             env = codec::encode(x, row.amount_cents);
           else if constexpr (std::is_same_v<T, inventory_result>)
-            env = codec::encode(x, row.sku, row.quantity);
+            env = codec::encode(x, row.lines, row.short_skus);
           else if constexpr (std::is_same_v<T, compensation>)
             env = row.topic == topics::payment_refund.name
                     ? codec::encode_refund(x, row.amount_cents)
@@ -615,7 +623,7 @@ private:
       if (pay != db_->payments.end()
           && paid != (c.amount_cents <= rules::max_amount_cents))
         fail(c.order_id, "payment decided against the rule");
-      if (c.quantity > rules::max_quantity && reserved)
+      if (rules::inventory_precheck(c.lines) != cancel_reason::none && reserved)
         fail(c.order_id, "reserved over the quantity limit");
       if (row.status == order_status::confirmed) {
         if (!paid || !reserved)
@@ -634,7 +642,8 @@ private:
           fail(c.order_id, "cancelled for a customer who never asked");
       }
       if (reserved && !released)
-        reserved_qty[res->second.sku] += res->second.quantity;
+        for (auto& line : sim::lines_of(res->second))
+          reserved_qty[line.sku] += line.quantity;
       // Each state change once, with its event.
       auto events = [&](const char* topic) {
         return db_->count_events(topic, c.order_id);

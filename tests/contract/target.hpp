@@ -40,6 +40,10 @@ public:
   virtual std::vector<cancel_reason>
   inventory_outcomes(const std::string& order_id) = 0;
 
+  /// The SKUs the last `inventory.result` event of an order names as short
+  /// of stock, in the order's lines order.
+  virtual std::vector<std::string> short_skus(const std::string& order_id) = 0;
+
   /// Status of an order as on the wire (`NEW`, ...); "" when unknown.
   virtual std::string order_status(const std::string& order_id) = 0;
 

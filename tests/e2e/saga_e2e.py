@@ -1,4 +1,5 @@
-"""End to end: one node, a few hundred orders covering every rule, a SIGKILL
+"""End to end: one node, a few hundred orders covering every rule (a fifth of
+them with several lines), a SIGKILL
 of the node mid-run and a restart. Checks that every order is final and
 follows the rules, that each has exactly one order.status.changed on Kafka,
 that stock is conserved and that compensations happened at most once."""
@@ -19,7 +20,7 @@ def main():
     node = Node(db, broker, extra=[f"--inventory.default-stock={DEFAULT_STOCK}", "--saga.deadline=60s"])
     try:
         node.start()
-        bodies = order_mix(ORDERS)
+        bodies = order_mix(ORDERS, lines=True)
         first, second = bodies[:ORDERS // 2], bodies[ORDERS // 2:]
         t0 = time.time()
         ids = post_orders(node.url, first, key_prefix="a")

@@ -213,8 +213,9 @@ def http(method, url, body=None, headers=None, timeout=10):
 SKUS = ["SKU-CHAIR-01", "SKU-DESK-01", "SKU-LAMP-01", "SKU-SHELF-01"]
 
 
-def order_mix(n, seed=7):
-    """n order bodies hitting every rule, with the outcome the rules allow."""
+def order_mix(n, seed=7, lines=False):
+    """n order bodies hitting every rule, with the outcome the rules allow.
+    With `lines`, every fifth order has several lines ("items")."""
     import random
     rnd = random.Random(seed)
     orders = []
@@ -229,8 +230,29 @@ def order_mix(n, seed=7):
         elif kind == 9:
             body["amount_cents"] = 200000  # both fail: payment wins
             body["quantity"] = 12
+        if lines and i % 5 == 1:
+            body = lines_body(rnd, i, kind)
         orders.append(body)
     return orders
+
+
+def lines_body(rnd, i, kind):
+    """A multi-line order of 2 to 4 distinct SKUs; kind 8 puts a line of 11
+    or more in it, kind 7 makes its total exceed 100000."""
+    skus = rnd.sample(SKUS, rnd.randint(2, min(4, len(SKUS))))
+    items = [{"sku": s, "quantity": rnd.randint(1, 3), "unit_price_cents": rnd.randint(100, 9000)} for s in skus]
+    if kind == 7:
+        items[0]["unit_price_cents"] = 100001
+    elif kind == 8:
+        items[-1]["quantity"] = rnd.randint(11, 20)
+    return {"customer_email": f"customer{i}@example.com", "items": items}
+
+
+def body_lines(body):
+    """The lines of an order body, either shape: [(sku, quantity, amount)]."""
+    if "items" in body:
+        return [(x["sku"], x["quantity"], x["quantity"] * x["unit_price_cents"]) for x in body["items"]]
+    return [(body["item_sku"], body["quantity"], body["amount_cents"])]
 
 
 def post_orders(urls, bodies, concurrency=16, key_prefix="e2e"):
@@ -305,9 +327,10 @@ def check_rules(check, bodies, ids, final, default_stock):
     bad = 0
     for body, oid in zip(bodies, ids):
         status, reason = final.get(oid, ("NEW", ""))
-        if body["amount_cents"] > 100000:
+        lines = body_lines(body)
+        if sum(a for _, _, a in lines) > 100000:
             ok = (status, reason) == ("CANCELLED", "payment_declined")
-        elif body["quantity"] > 10:
+        elif any(q > 10 for _, q, _ in lines):
             ok = (status, reason) == ("CANCELLED", "quantity_limit")
         else:
             ok = (status, reason) in (("CONFIRMED", ""), ("CANCELLED", "out_of_stock"))
@@ -319,12 +342,21 @@ def check_rules(check, bodies, ids, final, default_stock):
 
 
 def check_stock(check, db, default_stock):
-    """Per SKU: default stock minus confirmed quantities equals what is available."""
-    rows = db.query("SELECT s.sku, s.available, COALESCE((SELECT sum(quantity) FROM orders o "
-                    "WHERE o.item_sku = s.sku AND o.status = 'CONFIRMED'), 0) FROM stock s")
-    for sku, available, confirmed in rows:
+    """Per SKU of every line: default stock minus the confirmed orders' lines
+    equals what is available, and equals it minus what is held."""
+    rows = db.query("SELECT s.sku, s.available, COALESCE((SELECT sum(l.quantity) FROM order_lines l "
+                    "JOIN orders o ON o.id = l.order_id WHERE l.sku = s.sku AND o.status = 'CONFIRMED'), 0), "
+                    "COALESCE((SELECT sum(r.quantity) FROM reservations r WHERE r.sku = s.sku "
+                    "AND r.status = 'RESERVED'), 0) FROM stock s")
+    for sku, available, confirmed, held in rows:
         check.expect(int(available) == default_stock - int(confirmed),
                      f"stock of {sku}: available {available} != {default_stock} - {confirmed}")
+        check.expect(int(available) + int(held) == default_stock,
+                     f"stock of {sku}: available {available} + held {held} != {default_stock}")
+    unstocked = db.scalar("SELECT count(*) FROM order_lines l JOIN orders o ON o.id = l.order_id "
+                          "WHERE o.status = 'CONFIRMED' AND NOT EXISTS (SELECT 1 FROM reservations r "
+                          "WHERE r.order_id = l.order_id AND r.sku = l.sku AND r.status = 'RESERVED')")
+    check.expect(unstocked == "0", f"{unstocked} line(s) of confirmed orders not reserved")
     held = db.scalar("SELECT count(*) FROM reservations r JOIN orders o ON o.id = r.order_id "
                      "WHERE r.status = 'RESERVED' AND o.status <> 'CONFIRMED'")
     check.expect(held == "0", f"{held} reservation(s) held by orders that are not confirmed")

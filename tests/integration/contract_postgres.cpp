@@ -11,6 +11,7 @@
 
 #include <caf/send.hpp>
 #include <caf/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
 #include "adapters/postgres/fencing.hpp"
@@ -64,6 +65,16 @@ public:
         CAF_FAIL("inventory.result does not decode: " << payload);
       result.push_back(msg->get_as<inventory_result>(0).reason);
     }
+    return result;
+  }
+
+  std::vector<std::string> short_skus(const std::string& order_id) override {
+    std::vector<std::string> result;
+    for (auto& payload :
+         rows("SELECT payload::jsonb->'payload'->>'short_skus' FROM outbox "
+              "WHERE key = $1 AND topic = 'inventory.result' ORDER BY id",
+              order_id))
+      result = nlohmann::json::parse(payload).get<std::vector<std::string>>();
     return result;
   }
 

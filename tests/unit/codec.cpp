@@ -232,7 +232,13 @@ T round_trip(const char* topic, const events::envelope& ev, T x) {
 CAF_TEST(every event decodes to what was encoded) {
   order_created created{"",      oid, "corr-1", "caf\xC3\xA9@example.com",
                         "SKU-1", 3,   4200};
+  created.lines = {single_line("SKU-1", 3, 4200)};
   round_trip(events::order_created, codec::encode(created), created);
+  order_created several{"", oid, "corr-1", "ann@example.com", "SKU-1", 5, 2600};
+  several.lines
+    = {{"SKU-1", 2, 300, 600}, {"SKU-2", 3, 400, 1200}, {"SKU-3", 1, 800, 800}};
+  several.quantity = 6;
+  round_trip(events::order_created, codec::encode(several), several);
   for (auto why : {cancel_reason::none, cancel_reason::payment_declined}) {
     payment_result pay{"", oid, "corr-1", why == cancel_reason::none, why};
     round_trip(events::payment_result, codec::encode(pay, 4200), pay);
@@ -240,7 +246,8 @@ CAF_TEST(every event decodes to what was encoded) {
   for (auto why : {cancel_reason::none, cancel_reason::quantity_limit,
                    cancel_reason::out_of_stock}) {
     inventory_result inv{"", oid, "corr-1", why == cancel_reason::none, why};
-    round_trip(events::inventory_result, codec::encode(inv, "SKU-1", 3), inv);
+    round_trip(events::inventory_result,
+               codec::encode(inv, several.lines, {"SKU-2"}), inv);
   }
   for (auto why : {cancel_reason::none, cancel_reason::payment_declined,
                    cancel_reason::quantity_limit, cancel_reason::out_of_stock,
@@ -250,8 +257,10 @@ CAF_TEST(every event decodes to what was encoded) {
     status_changed changed{"", oid, "corr-1", st, why, "ann@example.com"};
     round_trip(events::status_changed, codec::encode(changed), changed);
   }
-  compensation what{"", oid, "corr-1", "SKU-1", 3};
+  compensation what{"", oid, "corr-1", "SKU-1", 3, {}};
   round_trip(events::inventory_release, codec::encode_release(what), what);
+  compensation all{"", oid, "corr-1", "SKU-1", 6, several.lines};
+  round_trip(events::inventory_release, codec::encode_release(all), all);
   // A refund names no SKU: only the order travels.
   auto refund = codec::encode_refund(what, 4200);
   auto back = as<compensation>(decode(events::payment_refund, refund.text));
@@ -259,6 +268,35 @@ CAF_TEST(every event decodes to what was encoded) {
   CAF_CHECK_EQUAL(back.event_id, refund.event_id);
   cancel_requested cancel{"", oid, "corr-1"};
   round_trip(events::cancel_requested, codec::encode(cancel), cancel);
+}
+
+CAF_TEST(an order created without items has one line; a bad line is malformed) {
+  auto text = [](json payload) {
+    return events::make(events::order_created, oid, "c", std::move(payload))
+      .text;
+  };
+  json old{{"customer_email", "a@b.c"},
+           {"item_sku", "SKU-1"},
+           {"quantity", 2},
+           {"amount_cents", 900}};
+  auto x = as<order_created>(decode(events::order_created, text(old)));
+  CAF_CHECK_EQUAL(x.lines, (order_lines{{"SKU-1", 2, 450, 900}}));
+  auto bad = old;
+  bad["items"]
+    = json::array({{{"sku", "A"}, {"quantity", 1}, {"unit_price_cents", 5}},
+                   {{"sku", "B"}, {"quantity", 0}, {"unit_price_cents", 5}}});
+  CAF_CHECK(contains(cause(decode(events::order_created, text(bad))),
+                     "items[1]: quantity or price out of range"));
+  bad["items"] = json::array();
+  CAF_CHECK(contains(cause(decode(events::order_created, text(bad))),
+                     "'items' must be a non-empty array"));
+  // An inventory result names the SKUs that were short.
+  inventory_result inv{"", oid, "c", false, cancel_reason::out_of_stock};
+  auto ev = json::parse(
+    codec::encode(inv, {{"A", 1, 1, 1}, {"B", 2, 1, 2}}, {"B"}).text);
+  CAF_CHECK_EQUAL(ev["payload"]["short_skus"], json::array({"B"}));
+  CAF_CHECK_EQUAL(ev["payload"]["item_sku"], "A");
+  CAF_CHECK_EQUAL(ev["payload"]["quantity"], 3);
 }
 
 CAF_TEST(a cancel request on another topic or without an order is malformed) {

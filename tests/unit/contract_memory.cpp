@@ -65,6 +65,15 @@ public:
     return result;
   }
 
+  std::vector<std::string> short_skus(const std::string& order_id) override {
+    std::lock_guard<std::mutex> guard{db_->mtx};
+    std::vector<std::string> result;
+    for (auto& row : db_->outbox)
+      if (row.topic == "inventory.result" && row.key == order_id)
+        result = row.short_skus;
+    return result;
+  }
+
   std::string order_status(const std::string& order_id) override {
     std::lock_guard<std::mutex> guard{db_->mtx};
     auto i = db_->orders.find(order_id);

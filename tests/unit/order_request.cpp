@@ -179,3 +179,91 @@ CAF_TEST(missing fields and bad emails are refused) {
   CAF_CHECK_EQUAL(refused(with("customer_email", "\"@example.com\"")).field,
                   "customer_email");
 }
+
+namespace {
+
+/// An order in the `items` shape; `items` is raw JSON text.
+std::string lines_body(const std::string& items) {
+  return R"({"customer_email": "ann@example.com", "items": )" + items + "}";
+}
+
+} // namespace
+
+CAF_TEST(an order with several lines sums them and summarizes the first) {
+  auto x = accepted(lines_body(R"([
+    {"sku": " SKU-1 ", "quantity": 2, "unit_price_cents": 14990},
+    {"sku": "SKU-2", "quantity": 1, "unit_price_cents": 29900},
+    {"sku": "SKU-3", "quantity": 3, "unit_price_cents": 0}])"));
+  CAF_CHECK_EQUAL(x.lines, (order_lines{{"SKU-1", 2, 14990, 29980},
+                                        {"SKU-2", 1, 29900, 29900},
+                                        {"SKU-3", 3, 0, 0}}));
+  CAF_CHECK_EQUAL(x.sku, "SKU-1");
+  CAF_CHECK_EQUAL(x.quantity, 6);
+  CAF_CHECK_EQUAL(x.amount_cents, 59880);
+}
+
+CAF_TEST(the single item shape is one line) {
+  auto x = accepted(valid_body);
+  CAF_CHECK_EQUAL(x.lines, (order_lines{{"SKU-1", 2, 999, 1999}}));
+}
+
+CAF_TEST(a bad line is refused naming the line and field) {
+  auto field_of = [](const std::string& items) {
+    return refused(lines_body(items)).field;
+  };
+  CAF_CHECK_EQUAL(field_of(R"([{"sku": "A", "quantity": 1,
+    "unit_price_cents": 1}, {"sku": "B", "quantity": 1,
+    "unit_price_cents": 1}, {"sku": "C", "quantity": 0,
+    "unit_price_cents": 1}])"),
+                  "items[2].quantity");
+  auto e = refused(
+    lines_body(R"([{"sku": "A", "quantity": 1, "unit_price_cents": 1}, 7])"));
+  CAF_CHECK_EQUAL(e.field, "items[1]");
+  CAF_CHECK_EQUAL(e.details, "field 'items[1]' must be an object");
+  CAF_CHECK_EQUAL(
+    refused(lines_body(R"([{"quantity": 1, "unit_price_cents": 1}])")).details,
+    "missing field 'items[0].sku'");
+  CAF_CHECK_EQUAL(field_of(R"([{"sku": "A", "quantity": 1,
+    "unit_price_cents": -1}])"),
+                  "items[0].unit_price_cents");
+  CAF_CHECK_EQUAL(field_of(R"([{"sku": "A", "quantity": 1000000,
+    "unit_price_cents": 9223372036854775807}])"),
+                  "items[0].unit_price_cents");
+  CAF_CHECK_EQUAL(field_of(R"([{"sku": "A", "quantity": 2.5,
+    "unit_price_cents": 1}])"),
+                  "items[0].quantity");
+}
+
+CAF_TEST(a repeated SKU is refused naming the line that repeats it) {
+  auto e = refused(lines_body(R"([
+    {"sku": "A", "quantity": 1, "unit_price_cents": 1},
+    {"sku": "B", "quantity": 1, "unit_price_cents": 1},
+    {"sku": " A", "quantity": 2, "unit_price_cents": 1}])"));
+  CAF_CHECK_EQUAL(e.field, "items[2].sku");
+  CAF_CHECK(e.details.find("repeats the SKU of items[0]") != std::string::npos);
+}
+
+CAF_TEST(an order holds 1 to 50 lines in one shape) {
+  CAF_CHECK_EQUAL(refused(lines_body("[]")).field, "items");
+  CAF_CHECK_EQUAL(refused(lines_body("{}")).details,
+                  "field 'items' must be an array");
+  auto n_lines = [](int n) {
+    std::string items = "[";
+    for (int i = 0; i < n; ++i)
+      items += (i ? "," : "") + std::string{R"({"sku": "S)"} + std::to_string(i)
+               + R"(", "quantity": 1, "unit_price_cents": 1})";
+    return items + "]";
+  };
+  CAF_CHECK_EQUAL(refused(lines_body(n_lines(51))).details,
+                  "field 'items' must hold 1 to 50 lines");
+  CAF_CHECK_EQUAL(accepted(lines_body(n_lines(50))).lines.size(), 50u);
+  auto both = R"({"customer_email": "a@b.c", "item_sku": "A", "items": [
+    {"sku": "A", "quantity": 1, "unit_price_cents": 1}]})";
+  CAF_CHECK_EQUAL(refused(both).field, "item_sku");
+  auto wrong_total = R"({"customer_email": "a@b.c", "amount_cents": 3,
+    "items": [{"sku": "A", "quantity": 2, "unit_price_cents": 1}]})";
+  CAF_CHECK_EQUAL(refused(wrong_total).field, "amount_cents");
+  auto right_total = R"({"customer_email": "a@b.c", "amount_cents": 2,
+    "items": [{"sku": "A", "quantity": 2, "unit_price_cents": 1}]})";
+  CAF_CHECK_EQUAL(accepted(right_total).amount_cents, 2);
+}

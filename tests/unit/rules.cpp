@@ -61,3 +61,21 @@ CAF_TEST(expiry cancels with timeout and compensates what succeeded) {
   auto c = rules::expire(payment_state::none, inventory_state::reserved);
   CAF_CHECK(c.release && !c.refund);
 }
+
+CAF_TEST(any line over 10 units fails an order with several lines) {
+  order_lines ok{{"A", 10, 1, 10}, {"B", 1, 1, 1}};
+  CAF_CHECK_EQUAL(rules::inventory_precheck(ok), cancel_reason::none);
+  order_lines over{{"A", 1, 1, 1}, {"B", 11, 1, 11}, {"C", 2, 1, 2}};
+  CAF_CHECK_EQUAL(rules::inventory_precheck(over),
+                  cancel_reason::quantity_limit);
+}
+
+CAF_TEST(the SKUs short of stock are named in the lines order) {
+  std::map<std::string, int64_t> stock{{"A", 5}, {"B", 1}, {"C", 0}};
+  auto available = [&](const std::string& sku) { return stock[sku]; };
+  order_lines lines{{"C", 1, 1, 1}, {"A", 5, 1, 5}, {"B", 2, 1, 2}};
+  CAF_CHECK_EQUAL(rules::short_skus(lines, available),
+                  (std::vector<std::string>{"C", "B"}));
+  order_lines fits{{"A", 5, 1, 5}, {"B", 1, 1, 1}};
+  CAF_CHECK(rules::short_skus(fits, available).empty());
+}

@@ -27,7 +27,7 @@ struct fixture : store_fixture<test_coordinator_fixture<>> {
     // The orders exist, as order intake created them before these services
     // saw their events (a refund or release notes itself on the order).
     for (auto id : {"o-1", "o-2", "o-3", "o-4", "o-5", "o-6", "o-7", "o-8",
-                    "o-9", "o-10"})
+                    "o-9", "o-10", "o-11", "o-12"})
       db->add_order(id, 30000);
     payment_svc = sys.spawn(payment_service, store);
     inventory_svc = sys.spawn(inventory_service, store, int64_t{20});
@@ -84,11 +84,16 @@ CAF_TEST(a refund applies once and only to approved payments) {
 CAF_TEST(inventory rejects more than 10 units without touching stock) {
   self->send(inventory_svc, created("o-6", 11, 500));
   expect((order_created), from(self).to(inventory_svc));
-  expect((reserve_cmd),
-         from(inventory_svc)
-           .to(store)
-           .with(reserve_cmd{"created-o-6", "o-6", "corr-o-6", "SKU-1", 11, 20,
-                             cancel_reason::quantity_limit}));
+  expect((reserve_cmd), from(inventory_svc)
+                          .to(store)
+                          .with(reserve_cmd{"created-o-6",
+                                            "o-6",
+                                            "corr-o-6",
+                                            "SKU-1",
+                                            11,
+                                            20,
+                                            cancel_reason::quantity_limit,
+                                            {single_line("SKU-1", 11, 500)}}));
   drain();
   CAF_CHECK_EQUAL(db->reservations.count("o-6"), 0u);
   CAF_CHECK_EQUAL(db->stock.count("SKU-1"), 0u);
@@ -115,6 +120,30 @@ CAF_TEST(stock is reserved once and released once per order) {
   release.event_id = "release-again";
   CAF_CHECK_EQUAL(ask(inventory_svc, release), write_outcome::applied);
   CAF_CHECK_EQUAL(db->stock.at("SKU-1"), 20);
+}
+
+CAF_TEST(one line over 10 units fails the whole order without touching stock) {
+  auto x = created("o-11", 12, 3000);
+  x.lines = {order_line{"SKU-1", 2, 500, 1000},
+             order_line{"SKU-2", 10, 100, 1000},
+             order_line{"SKU-3", 11, 100, 1100}};
+  ask(inventory_svc, x);
+  CAF_CHECK_EQUAL(db->reservations.count("o-11"), 0u);
+  CAF_CHECK(db->stock.empty());
+  auto& row = db->outbox.back();
+  CAF_CHECK_EQUAL(std::get<inventory_result>(row.event).reason,
+                  cancel_reason::quantity_limit);
+}
+
+CAF_TEST(inventory reserves every line of an order) {
+  auto x = created("o-12", 12, 3000);
+  x.lines = {order_line{"SKU-2", 2, 500, 1000},
+             order_line{"SKU-3", 10, 200, 2000}};
+  ask(inventory_svc, x);
+  CAF_CHECK_EQUAL(db->stock.at("SKU-2"), 18);
+  CAF_CHECK_EQUAL(db->stock.at("SKU-3"), 10);
+  CAF_REQUIRE_EQUAL(db->reservations.count("o-12"), 1u);
+  CAF_CHECK_EQUAL(db->reservations.at("o-12").lines, x.lines);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -141,6 +141,42 @@ try {
   // A final order offers no Cancel.
   check(await page.isHidden('#order-cancel'), 'a CONFIRMED order has no Cancel button');
 
+  // ------------------------------------- an order with several lines
+  await page.goto(`${url}/#/`);
+  await page.waitForSelector('#order-form');
+  await page.fill('#customer_email', email);
+  await page.fill('#item_sku', 'SKU-DESK-01');
+  await page.fill('#quantity', '1');
+  await page.fill('#amount_cents', '2000');
+  await page.click('#add-line');
+  await page.click('#add-line');
+  const lineRows = await page.$$('[data-testid="line-row"]');
+  check(lineRows.length === 2, `"+ Add line" adds line rows (${lineRows.length})`);
+  const label = (await page.textContent('label[for="amount_cents"]')).trim();
+  check(label === 'Unit price (cents)', `with several lines the first row asks for its unit price (${label})`);
+  await lineRows[0].$eval('[data-testid="line-sku"]', (e) => { e.value = 'SKU-SHELF-01'; });
+  await lineRows[0].$eval('[data-testid="line-quantity"]', (e) => { e.value = '2'; });
+  await lineRows[1].$eval('[data-testid="line-sku"]', (e) => { e.value = 'SKU-LAMP-01'; });
+  await page.click('#place-order');
+  await page.waitForSelector('#form-result.ok[data-order-id]');
+  // Leaving the page at once aborts the list's refresh: no script error.
+  const linesOrder = await page.getAttribute('#form-result', 'data-order-id');
+  check(/^[0-9a-f-]{36}$/.test(linesOrder), `the form placed the multi-line order ${linesOrder}`);
+  result.lines_order = linesOrder;
+  await page.goto(`${url}/#/orders/${linesOrder}`);
+  await page.waitForSelector('#order-page[data-status="CONFIRMED"]', { timeout: 30000 });
+  await page.waitForSelector('#order-lines tr[data-sku]');
+  const shown = await page.$$eval('#order-lines tr[data-sku]',
+    (els) => els.map((e) => `${e.dataset.sku}:${e.dataset.reservation}`));
+  check(shown.join(',') === 'SKU-DESK-01:RESERVED,SKU-SHELF-01:RESERVED,SKU-LAMP-01:RESERVED',
+    `the order page shows every line reserved (${shown.join(', ')})`);
+  await shoot(page, 'order-lines');
+  await page.goto(`${url}/#/`);
+  const more = `#orders-table tr[data-order-id="${linesOrder}"] [data-testid="more-lines"]`;
+  await page.waitForSelector(more);
+  const moreText = (await page.textContent(more)).trim();
+  check(moreText === '+2 more', `the list shows the first SKU and how many more lines (${moreText})`);
+
   // ------------------------------------------- an open order is cancelled
   if (openOrder) {
     await page.goto(`${url}/#/orders/${openOrder}`);
