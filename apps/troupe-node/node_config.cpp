@@ -380,7 +380,7 @@ std::vector<option_spec> make_table() {
 
     option("saga.deadline", &nc::deadline, 30s, greater_than(zero),
            "time for both results before a timeout"),
-    option("saga.max-in-flight", &nc::saga_max_in_flight, int64_t{128},
+    option("saga.max-in-flight", &nc::saga_max_in_flight, int64_t{10000},
            at_least(int64_t{0}),
            "open orders (cluster-wide) beyond which new ones are refused: "
            "POST /orders answers 503, intake waits (0: no bound)"),
