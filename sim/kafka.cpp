@@ -28,7 +28,15 @@ topic_partition kafka::produce(const std::string& topic, const std::string& key,
   log.push_back(record{at, key, std::move(value)});
   if (offset)
     *offset = at;
-  return topic_partition{topic, p};
+  topic_partition tp{topic, p};
+  for (auto& kv : groups_) {
+    auto& g = kv.second;
+    for (auto& [member, owned] : g.assignment)
+      if (std::find(owned.begin(), owned.end(), tp) != owned.end())
+        if (auto w = g.watchers.find(member); w != g.watchers.end())
+          w->second();
+  }
+  return tp;
 }
 
 std::vector<kafka::record> kafka::fetch(const topic_partition& tp,
@@ -107,6 +115,11 @@ bool kafka::commit(const std::string& group, const std::string& member,
   return true;
 }
 
+void kafka::watch(const std::string& group, const std::string& member,
+                  std::function<void()> wake) {
+  groups_[group].watchers[member] = std::move(wake);
+}
+
 int64_t kafka::committed(const std::string& group,
                          const topic_partition& tp) const {
   auto i = groups_.find(group);
@@ -146,6 +159,8 @@ void kafka::rebalance(group_state& g) {
           topic_partition{topic, next++});
     }
   }
+  for (auto& [member, wake] : g.watchers)
+    wake();
 }
 
 } // namespace troupe::sim

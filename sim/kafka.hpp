@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -74,6 +75,14 @@ public:
   bool commit(const std::string& group, const std::string& member, uint64_t gen,
               const topic_partition& tp, int64_t next);
 
+  /// Calls `wake` whenever `member` of `group` may have something new to
+  /// do: a record landed on one of its partitions, or the group has a new
+  /// generation. A consumer then polls at once, as a fetch waiting at the
+  /// broker returns when data arrives, and an idle one needs no timer.
+  /// Replaces the member's earlier `wake` (a restarted process).
+  void watch(const std::string& group, const std::string& member,
+             std::function<void()> wake);
+
   /// The group's committed offset of `tp`; 0 (earliest) when none.
   int64_t committed(const std::string& group, const topic_partition& tp) const;
 
@@ -88,6 +97,7 @@ private:
     std::map<std::string, std::vector<std::string>> members; ///< -> topics
     std::map<std::string, std::vector<topic_partition>> assignment;
     std::map<std::pair<std::string, int32_t>, int64_t> committed;
+    std::map<std::string, std::function<void()>> watchers; ///< by member
   };
 
   void rebalance(group_state& g);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <random>
 #include <set>
+#include <unordered_map>
 #include <variant>
 
 #include <caf/actor_system.hpp>
@@ -14,7 +15,6 @@
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
-#include <nlohmann/json.hpp>
 
 #include "actors/rules.hpp"
 #include "actors/saga_router.hpp"
@@ -142,7 +142,7 @@ public:
       arrivals();
       relay();
       run_jobs();
-      sched_.advance_time(ms{tick_ms});
+      sched_.advance_time(ms{until_next(end)});
     }
     run_jobs();
     result r;
@@ -174,12 +174,42 @@ private:
     return std::uniform_int_distribution<int64_t>{lo, hi}(rng_);
   }
 
-  void note(std::string line) {
-    if (std::getenv("TROUPE_SIM_DEBUG"))
+  /// Whether trace lines are kept or printed: callers on hot paths build
+  /// none otherwise.
+  bool tracing() const {
+    return opts_.trace || debug_;
+  }
+
+  void note(const std::string& line) {
+    if (debug_)
       std::fprintf(stderr, "t=%lldms %s\n", static_cast<long long>(now_ms()),
                    line.c_str());
     if (opts_.trace)
       trace_.push_back("t=" + std::to_string(now_ms()) + "ms " + line);
+  }
+
+  /// How far the clock goes next: one tick, or over the ticks in which
+  /// nothing can happen (no actor waits to run, no timer is due, nothing is
+  /// planned, the outbox is published) to the tick of the next thing that
+  /// can. Skipping them changes nothing but the time it takes.
+  int64_t until_next(int64_t end) const {
+    auto now = now_ms();
+    auto next = end;
+    auto& timers = sched_.clock().schedule();
+    if (!timers.empty())
+      next = std::min(
+        next, std::chrono::ceil<ms>(timers.begin()->first - t0_).count());
+    if (next_fault_ < faults_.size())
+      next = std::min(next, faults_[next_fault_].at_ms);
+    for (auto& o : planned_)
+      if (!o.sent)
+        next = std::min(next, o.at_ms);
+    for (auto& r : restart_consumers_)
+      next = std::min(next, r.at_ms);
+    if (relayed_ < db_->outbox.size())
+      next = now;
+    auto ticks = std::max<int64_t>(1, (next - now + tick_ms - 1) / tick_ms);
+    return ticks * tick_ms;
   }
 
   bool fault_due() const {
@@ -259,7 +289,10 @@ private:
       c.group = group;
       c.member = n.id;
       c.bus = bus_;
-      c.decode = codec::decode;
+      c.decode = [this](const std::string& topic, const std::string& key,
+                        const std::string& payload, std::string& corr) {
+        return decode(topic, key, payload, corr);
+      };
       c.dead_letters = store;
       c.fallback = dlq_;
       c.retry.base = 50ms;
@@ -271,6 +304,8 @@ private:
       c.now = [this] { return "t+" + std::to_string(now_ms()) + "ms"; };
       auto id = n.id;
       c.on_job = [this, id, g = std::string{group}](const delivery_job& j) {
+        if (!tracing())
+          return;
         note(id + " " + g + " <- " + j.topic + "[" + std::to_string(j.partition)
              + "]@" + std::to_string(j.offset) + " order " + short_id(j.key)
              + (j.malformed.empty() ? "" : " (malformed)"));
@@ -314,6 +349,28 @@ private:
     };
     add_consumer(n, c);
     note(n.id + " started");
+  }
+
+  /// The production decoder, once per distinct message: every group that
+  /// reads a topic, and every redelivery, gets the same bytes, and decoding
+  /// is a function of them (CAF copies a shared message before a handler
+  /// changes it).
+  caf::expected<caf::message>
+  decode(const std::string& topic, const std::string& key,
+         const std::string& payload, std::string& corr) {
+    auto id = topic;
+    id += '\0';
+    id += key;
+    id += '\0';
+    id += payload;
+    auto i = decoded_.find(id);
+    if (i == decoded_.end()) {
+      decoded d;
+      d.event = codec::decode(topic, key, payload, d.correlation_id);
+      i = decoded_.emplace(std::move(id), std::move(d)).first;
+    }
+    corr = i->second.correlation_id;
+    return i->second.event;
   }
 
   void add_consumer(node& n, sim::consumer_config c) {
@@ -413,7 +470,8 @@ private:
           .then(
             [this, po](created_order&) {
               accepted_.push_back(po->cmd);
-              note("order " + short_id(po->cmd.order_id) + " accepted");
+              if (tracing())
+                note("order " + short_id(po->cmd.order_id) + " accepted");
             },
             [this, po](caf::error&) {
               po->sent = false;
@@ -422,61 +480,66 @@ private:
                    + " refused (the store is down); the client retries");
             });
       }));
-      note(nodes_[static_cast<size_t>(k)].id + " receives order "
-           + short_id(o.cmd.order_id) + " " + o.cmd.sku + " x"
-           + std::to_string(o.cmd.quantity) + " "
-           + std::to_string(o.cmd.amount_cents) + "c");
+      if (tracing())
+        note(nodes_[static_cast<size_t>(k)].id + " receives order "
+             + short_id(o.cmd.order_id) + " " + o.cmd.sku + " x"
+             + std::to_string(o.cmd.quantity) + " "
+             + std::to_string(o.cmd.amount_cents) + "c");
     }
   }
 
   // -- the relay ------------------------------------------------------------
 
+  /// The row's envelope, with the row's own event id (a redelivery must
+  /// carry the same one) and the simulated time.
   std::string encode(const sim::outbox_row& row) {
-    if (std::holds_alternative<std::monostate>(row.event))
-      return row.payload; // a dead letter: the bytes as received
-    events::envelope env;
-    std::string event_id;
-    std::visit(
-      [&](const auto& x) {
+    auto at = "t+" + std::to_string(now_ms()) + "ms";
+    return std::visit(
+      [&](const auto& x) -> std::string {
         using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, std::monostate>) {
-        } else {
-          event_id = x.event_id;
-          if constexpr (std::is_same_v<T, payment_result>)
-            env = codec::encode(x, row.amount_cents);
-          else if constexpr (std::is_same_v<T, inventory_result>)
-            env = codec::encode(x, row.sku, row.quantity);
-          else if constexpr (std::is_same_v<T, compensation>)
-            env = row.topic == topics::payment_refund.name
-                    ? codec::encode_refund(x, row.amount_cents)
-                    : codec::encode_release(x);
-          else
-            env = codec::encode(x);
-        }
+        if constexpr (std::is_same_v<T, std::monostate>)
+          return row.payload; // a dead letter: the bytes as received
+        else if constexpr (std::is_same_v<T, payment_result>)
+          return codec::encode(x, row.amount_cents, at).text;
+        else if constexpr (std::is_same_v<T, inventory_result>)
+          return codec::encode(x, row.sku, row.quantity, at).text;
+        else if constexpr (std::is_same_v<T, compensation>)
+          return (row.topic == topics::payment_refund.name
+                    ? codec::encode_refund(x, row.amount_cents, at)
+                    : codec::encode_release(x, at))
+            .text;
+        else
+          return codec::encode(x, at).text;
       },
       row.event);
-    // The row's own event id (a redelivery must carry the same one) and the
-    // simulated time.
-    auto j = nlohmann::json::parse(env.text);
-    j["event_id"] = event_id;
-    j["occurred_at"] = "t+" + std::to_string(now_ms()) + "ms";
-    return j.dump();
+  }
+
+  /// Which event the relay put at `tp`@`offset` (for the offset check).
+  void remember(const sim::outbox_row& row, const topic_partition& tp,
+                int64_t offset) {
+    if (auto* x = std::get_if<order_created>(&row.event))
+      published_[tp.partition][offset] = {x->event_id, x->order_id};
   }
 
   /// Publishes the outbox in row order, as the relay does; during the fault
   /// window a row is sometimes published twice (a lost delivery report).
   void relay() {
-    for (auto& row : db_->outbox) {
+    for (; relayed_ < db_->outbox.size(); ++relayed_) {
+      auto& row = db_->outbox[relayed_];
       if (row.published)
         continue;
       auto text = encode(row);
       int64_t offset = 0;
       auto tp = bus_->produce(row.topic, row.key, text, &offset);
-      note("relay -> " + row.topic + "[" + std::to_string(tp.partition) + "]@"
-           + std::to_string(offset) + " order " + short_id(row.key));
+      remember(row, tp, offset);
+      if (tracing())
+        note("relay -> " + row.topic + "[" + std::to_string(tp.partition) + "]@"
+             + std::to_string(offset) + " order " + short_id(row.key));
       if (now_ms() < faults_end_ms && unit() < duplicate_rate_) {
-        bus_->produce(row.topic, row.key, text, &offset);
-        note("relay -> " + row.topic + " again (duplicate publish)");
+        tp = bus_->produce(row.topic, row.key, text, &offset);
+        remember(row, tp, offset);
+        if (tracing())
+          note("relay -> " + row.topic + " again (duplicate publish)");
       }
       row.published = true;
     }
@@ -687,21 +750,22 @@ private:
       for (int32_t p = 0; p < opts_.partitions; ++p) {
         topic_partition tp{gt.topic, p};
         auto upto = bus_->committed(gt.group, tp);
-        for (auto& rec : bus_->fetch(tp, 0, static_cast<size_t>(upto))) {
-          std::string corr;
-          auto ev = codec::decode(tp.topic, rec.key, rec.value, corr);
-          if (!ev)
-            continue; // dead-lettered
-          auto& x = ev->get_as<order_created>(0);
-          if (db_->processed.count({gt.group, x.event_id}) == 0)
+        for (auto& [offset, ev] : published_[p]) {
+          if (offset >= upto)
+            break;
+          if (db_->processed.count({gt.group, ev.first}) == 0)
             out.push_back(std::string{gt.group} + " committed " + gt.topic + "["
-                          + std::to_string(p) + "]@"
-                          + std::to_string(rec.offset)
-                          + " without its work (order " + x.order_id + ")");
+                          + std::to_string(p) + "]@" + std::to_string(offset)
+                          + " without its work (order " + ev.second + ")");
         }
       }
     }
   }
+
+  struct decoded {
+    caf::expected<caf::message> event = caf::message{};
+    std::string correlation_id;
+  };
 
   struct consumer_restart {
     int64_t at_ms;
@@ -728,7 +792,13 @@ private:
   size_t next_fault_ = 0;
   std::vector<consumer_restart> restart_consumers_;
   double duplicate_rate_ = 0;
+  size_t relayed_ = 0; ///< outbox rows before this one are published
+  /// `order.created` as published: partition -> offset -> (event, order).
+  std::map<int32_t, std::map<int64_t, std::pair<std::string, std::string>>>
+    published_;
+  std::unordered_map<std::string, decoded> decoded_;
   std::vector<std::string> trace_;
+  bool debug_ = std::getenv("TROUPE_SIM_DEBUG") != nullptr;
   uint64_t steps_ = 0;
 };
 
