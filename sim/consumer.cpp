@@ -23,7 +23,7 @@ void commit(consumer_ptr self) {
 /// then takes the new assignment at the committed offsets.
 void follow_group(consumer_ptr self) {
   auto& st = self->state;
-  auto gen = st.cfg.bus->generation(st.cfg.group);
+  auto gen = st.cfg.bus->generation(st.cfg.group, st.cfg.member);
   if (gen == st.generation && !st.revoking)
     return;
   auto now = self->clock().now();
@@ -44,7 +44,7 @@ void follow_group(consumer_ptr self) {
       st.cfg.on_revoked(st.core->first_topic_partitions(*due));
   }
   st.revoking = false;
-  st.generation = st.cfg.bus->generation(st.cfg.group);
+  st.generation = st.cfg.bus->generation(st.cfg.group, st.cfg.member);
   st.assigned = st.cfg.bus->assignment(st.cfg.group, st.cfg.member);
   st.position.clear();
   for (auto& tp : st.assigned)

@@ -43,11 +43,13 @@ public:
 
   /// Appends to the partition of `key`; returns where it landed (the
   /// offset through `offset`). A topic that does not exist is created
-  /// with `default_partitions`.
+  /// with `default_partitions`. While the broker is down nothing is
+  /// appended and the partition returned is -1.
   topic_partition produce(const std::string& topic, const std::string& key,
                           std::string value, int64_t* offset = nullptr);
 
-  /// Up to `max` records of `tp` from `offset` on.
+  /// Up to `max` records of `tp` from `offset` on; none while the broker
+  /// is down.
   std::vector<record> fetch(const topic_partition& tp, int64_t offset,
                             size_t max) const;
 
@@ -64,9 +66,35 @@ public:
 
   uint64_t generation(const std::string& group) const;
 
+  /// The generation `member` believes its group is in: the group's, unless
+  /// the member is cut off (`isolate`), then the last one it saw.
+  uint64_t generation(const std::string& group,
+                      const std::string& member) const;
+
+  /// Cuts `member` off from `group`'s coordinator: the group goes on
+  /// without it (its session timed out, its partitions move), but the
+  /// member is not told and still sees its old generation and assignment
+  /// (a stale owner: a long pause, a network partition). Its commits are
+  /// refused; nothing stops it from fetching.
+  void isolate(const std::string& group, const std::string& member);
+
+  /// Ends the isolation: the member learns that its generation is gone
+  /// and joins again with `topics`.
+  void reconnect(const std::string& group, const std::string& member,
+                 const std::vector<std::string>& topics);
+
+  /// The broker goes down (produce, fetch and commit fail) or comes back
+  /// (every consumer is woken).
+  void set_down(bool down);
+
+  bool down() const {
+    return down_;
+  }
+
   std::vector<std::string> members(const std::string& group) const;
 
-  /// The partitions of `member` in the group's current generation.
+  /// The partitions of `member` in the group's current generation (in its
+  /// old one while it is isolated).
   std::vector<topic_partition> assignment(const std::string& group,
                                           const std::string& member) const;
 
@@ -98,12 +126,16 @@ private:
     std::map<std::string, std::vector<topic_partition>> assignment;
     std::map<std::pair<std::string, int32_t>, int64_t> committed;
     std::map<std::string, std::function<void()>> watchers; ///< by member
+    /// Isolated members: the generation and assignment they still see.
+    std::map<std::string, std::pair<uint64_t, std::vector<topic_partition>>>
+      isolated;
   };
 
   void rebalance(group_state& g);
 
   std::map<std::string, std::vector<std::vector<record>>> logs_;
   std::map<std::string, group_state> groups_;
+  bool down_ = false;
 };
 
 } // namespace troupe::sim

@@ -20,6 +20,7 @@
 #include "actors/saga_router.hpp"
 #include "actors/services.hpp"
 #include "actors/topics.hpp"
+#include "base/errors.hpp"
 #include "base/mutants.hpp"
 #include "base/partitioner.hpp"
 #include "envelope/codec.hpp"
@@ -45,6 +46,13 @@ constexpr int64_t faults_end_ms = 4000; ///< no fault starts after this
 /// (its deadline, then the sweeps, retries and rebalances that follow).
 constexpr int64_t settle_ms = deadline_ms + 6000;
 constexpr int64_t tick_ms = 5;
+/// How long an orchestrator waits for the store (production: 30 s); slow
+/// replies come later than this.
+constexpr int64_t store_timeout_ms = 1000;
+/// Liveness: every order is final this long after its deadline or after the
+/// last fault ended, whichever is later (sweeps, retries with backoff, a
+/// timed-out store request, a rebalance and its hand-off grace).
+constexpr int64_t liveness_bound_ms = 3000;
 constexpr int64_t default_stock = 40;
 const char* skus[] = {"SKU-A", "SKU-B", "SKU-C"};
 
@@ -53,8 +61,9 @@ dead_letter_fallback_actor::behavior_type
 dlq_producer(dead_letter_fallback_actor::pointer,
              std::shared_ptr<sim::kafka> bus) {
   return {
-    [bus](dead_letter& d) {
-      bus->produce(d.topic + ".dlq", d.key, d.payload);
+    [bus](dead_letter& d) -> caf::result<write_outcome> {
+      if (bus->produce(d.topic + ".dlq", d.key, d.payload).partition < 0)
+        return make_error(troupe_errc::unavailable, "the broker is down");
       return write_outcome::applied;
     },
   };
@@ -96,6 +105,9 @@ public:
         dynamic_cast<caf::scheduler::test_coordinator&>(sys_.scheduler())) {
     t0_ = sched_.clock().now();
     db_->clock = [this] { return now_ms(); };
+    db_->on_saga_write = [this](const std::string& node, const saga_write& w) {
+      on_saga_write(node, w);
+    };
     bus_->default_partitions = opts.partitions;
     for (auto t : {topics::order_created.name, topics::payment_result.name,
                    topics::inventory_result.name, topics::status_changed.name,
@@ -274,6 +286,7 @@ private:
         }));
     saga_router_config rc;
     rc.sweep_interval = 200ms;
+    rc.store_timeout = ms{store_timeout_ms};
     rc.owns = [owned, parts](const std::string& id) {
       return owned->count(partition_for(id, parts)) > 0;
     };
@@ -336,6 +349,8 @@ private:
                      router](const std::vector<int32_t>& ps) {
       owned->insert(ps.begin(), ps.end());
       db->claim(id, ps);
+      for (auto p : ps)
+        claimant_[p] = id;
       note(id + " claims partitions " + list(ps));
       caf::anon_send(router, rehydrate_atom::value);
     };
@@ -375,9 +390,15 @@ private:
 
   void add_consumer(node& n, sim::consumer_config c) {
     auto group = c.group;
+    topics_[group] = c.routes.topics();
     auto a = sys_.spawn(sim::consumer, std::move(c));
     n.consumers[group] = a;
     n.actors.push_back(a.address());
+  }
+
+  std::vector<std::string> topics_of(const std::string& group) const {
+    auto i = topics_.find(group);
+    return i == topics_.end() ? std::vector<std::string>{} : i->second;
   }
 
   static std::string list(const std::vector<int32_t>& ps) {
@@ -407,8 +428,7 @@ private:
     auto& n = nodes_[static_cast<size_t>(k)];
     if (n.up)
       return;
-    for (auto g :
-         {"payment", "inventory", "notification", "analytics", "orchestrator"})
+    for (auto g : groups)
       bus_->leave(g, n.id);
     note(n.id + " left its groups (session timeout)");
   }
@@ -531,6 +551,8 @@ private:
       auto text = encode(row);
       int64_t offset = 0;
       auto tp = bus_->produce(row.topic, row.key, text, &offset);
+      if (tp.partition < 0)
+        return; // the broker is down: the row waits, the ones behind it too
       remember(row, tp, offset);
       if (tracing())
         note("relay -> " + row.topic + "[" + std::to_string(tp.partition) + "]@"
@@ -572,6 +594,20 @@ private:
         {uniform(100, 3500), "poison", 0, static_cast<int32_t>(uniform(0, 1))});
     if (unit() < 0.2)
       faults_.push_back({uniform(500, 3500), "clock-jump", 0, 0});
+    if (unit() < 0.3)
+      faults_.push_back({uniform(100, 3500), "slow-reply", 0,
+                         static_cast<int32_t>(uniform(1, 3))});
+    if (unit() < 0.25) {
+      auto at = uniform(100, 3500);
+      faults_.push_back({at, "broker-down", 0, 0});
+      faults_.push_back({at + uniform(100, 1500), "broker-up", 0, 0});
+    }
+    if (unit() < 0.35) {
+      auto k = static_cast<int32_t>(uniform(0, nodes - 1));
+      auto at = uniform(100, 3500);
+      faults_.push_back({at, "stale-owner", k, 0});
+      faults_.push_back({at + uniform(300, 1500), "stale-owner-ends", k, 0});
+    }
     std::sort(faults_.begin(), faults_.end(),
               [](auto& x, auto& y) { return x.at_ms < y.at_ms; });
   }
@@ -581,6 +617,8 @@ private:
            && faults_[next_fault_].at_ms <= now_ms()) {
       auto f = faults_[next_fault_++];
       auto& n = nodes_[static_cast<size_t>(f.node)];
+      if (f.what != "customer-cancel")
+        faults_stop_ms_ = now_ms(); // after a clock jump: the time it fired
       if (f.what == "crash") {
         crash(f.node);
       } else if (f.what == "session-timeout") {
@@ -589,8 +627,6 @@ private:
         if (!n.up)
           start(f.node);
       } else if (f.what == "consumer-crash") {
-        const char* groups[] = {"payment", "inventory", "notification",
-                                "analytics", "orchestrator"};
         auto g = groups[f.count];
         if (n.up && n.consumers.count(g) > 0) {
           // Dies before its next commit; the same member comes back.
@@ -625,9 +661,37 @@ private:
                 note("customer cancel of " + short_id(id) + " refused");
               });
         }));
+      } else if (f.what == "slow-reply") {
+        db_->faults.slow_reply_next += f.count;
+        db_->faults.slow_reply_ms = store_timeout_ms + uniform(100, 1000);
+        note("the next " + std::to_string(f.count)
+             + " saga commits are answered after "
+             + std::to_string(db_->faults.slow_reply_ms) + " ms (store timeout "
+             + std::to_string(store_timeout_ms) + " ms)");
+      } else if (f.what == "broker-down") {
+        bus_->set_down(true);
+        note("the broker is down (produce, fetch and commit fail)");
+      } else if (f.what == "broker-up") {
+        bus_->set_down(false);
+        note("the broker is back");
+      } else if (f.what == "stale-owner") {
+        if (n.up) {
+          for (auto g : groups)
+            bus_->isolate(g, n.id);
+          note(n.id
+               + " is cut off from the group coordinator: its partitions"
+                 " move, it keeps running as a stale owner");
+        }
+      } else if (f.what == "stale-owner-ends") {
+        if (n.up) {
+          for (auto& [g, c] : n.consumers)
+            bus_->reconnect(g, n.id, topics_of(g));
+          note(n.id + " reaches the coordinator again and rejoins");
+        }
       } else if (f.what == "clock-jump") {
         note("clock jumps past the deadline");
         sched_.advance_time(ms{deadline_ms + 500});
+        faults_stop_ms_ = now_ms();
       }
     }
     for (auto i = restart_consumers_.begin(); i != restart_consumers_.end();) {
@@ -641,16 +705,39 @@ private:
         crash(i->node);
         start(i->node);
       }
+      faults_stop_ms_ = now_ms();
       i = restart_consumers_.erase(i);
     }
   }
 
   // -- invariants -------------------------------------------------------------
 
+  /// Checks each saga write as the store applies it: the node that wrote it
+  /// holds the latest claim of the order's partition (no write of a stale
+  /// owner is applied), and a final status, once written, stays.
+  void on_saga_write(const std::string& node, const saga_write& w) {
+    auto p = partition_of(w.order_id);
+    auto owner = claimant_.find(p);
+    if (owner == claimant_.end() || owner->second != node)
+      step_violations_.push_back(
+        "a write of a stale owner was applied: " + node
+        + " wrote at t=" + std::to_string(now_ms()) + "ms while "
+        + (owner == claimant_.end() ? "nobody" : owner->second)
+        + " held partition " + std::to_string(p) + " (order " + w.order_id
+        + ")");
+    if (w.final_status == order_status::fresh)
+      return;
+    auto [at, first] = final_at_.emplace(w.order_id, now_ms());
+    if (!first)
+      step_violations_.push_back("final status written twice (order "
+                                 + w.order_id + ")");
+  }
+
   void check(std::vector<std::string>& out) {
     auto fail = [&](const std::string& order, const std::string& what) {
       out.push_back(what + (order.empty() ? "" : " (order " + order + ")"));
     };
+    out.insert(out.end(), step_violations_.begin(), step_violations_.end());
     std::map<std::string, int64_t> reserved_qty;
     for (auto& c : accepted_) {
       auto o = db_->orders.find(c.order_id);
@@ -666,6 +753,17 @@ private:
                            + " ms after the faults stopped (status "
                            + to_string(row.status) + ")");
         continue;
+      }
+      // Liveness, timed: final within the bound after the order's deadline
+      // or the end of the last fault, whichever came later.
+      if (auto at = final_at_.find(c.order_id); at != final_at_.end()) {
+        auto due = std::max(row.created_at_ms + deadline_ms, faults_stop_ms_)
+                   + liveness_bound_ms;
+        if (at->second > due)
+          fail(c.order_id, "liveness: final at t=" + std::to_string(at->second)
+                             + "ms, later than t=" + std::to_string(due)
+                             + "ms (deadline or last fault + "
+                             + std::to_string(liveness_bound_ms) + " ms)");
       }
       auto pay = db_->payments.find(c.order_id);
       auto res = db_->reservations.find(c.order_id);
@@ -720,6 +818,7 @@ private:
         fail(c.order_id, "release requested more than once");
       if (events(topics::payment_refund.name) == 1 && !paid)
         fail(c.order_id, "refund requested of an order never paid");
+      check_events(c.order_id, row, fail);
     }
     // Stock is conserved: what is held equals what left the shelf.
     for (auto sku : skus) {
@@ -735,6 +834,60 @@ private:
         out.push_back(std::string{"stock of "} + sku + " below zero");
     }
     check_offsets(out);
+  }
+
+  /// No outgoing event without the state change that emitted it, and no
+  /// state change without its event: each decision, compensation and final
+  /// status is in the store exactly as often as its outbox event.
+  template <class Fail>
+  void
+  check_events(const std::string& id, const sim::order_row& row, Fail& fail) {
+    auto events = [&](const char* topic) {
+      return static_cast<int64_t>(db_->count_events(topic, id));
+    };
+    std::string created_event;
+    for (auto& r : db_->outbox)
+      if (auto* x = std::get_if<order_created>(&r.event); x && r.key == id)
+        created_event = x->event_id;
+    auto decided = [&](const char* consumer) -> int64_t {
+      return db_->processed.count({consumer, created_event});
+    };
+    int64_t finals = 0;
+    int64_t releases = 0;
+    int64_t refunds = 0;
+    for (auto& w : db_->saga_writes) {
+      if (w.order_id != id)
+        continue;
+      finals += w.final_status != order_status::fresh;
+      releases += w.release;
+      refunds += w.refund;
+    }
+    auto pay = db_->payments.find(id);
+    auto res = db_->reservations.find(id);
+    auto pair = [&](const char* what, int64_t changes, const char* topic) {
+      auto n = events(topic);
+      if (n != changes)
+        fail(id, std::string{what} + " in the store " + std::to_string(changes)
+                   + " time(s), " + topic + " emitted " + std::to_string(n)
+                   + " time(s)");
+    };
+    pair("payment decided", decided("payment"), topics::payment_result.name);
+    pair("inventory decided", decided("inventory"),
+         topics::inventory_result.name);
+    pair("final status written", finals, topics::status_changed.name);
+    pair("release decided", releases, topics::inventory_release.name);
+    pair("refund decided", refunds, topics::payment_refund.name);
+    pair("cancel requested", row.cancel_requested,
+         topics::cancel_requested.name);
+    if ((pay != db_->payments.end()) != (decided("payment") > 0))
+      fail(id, "a payment row without its decision, or the reverse");
+    if (res != db_->reservations.end()
+        && res->second.status == sim::reservation_status::released
+        && events(topics::inventory_release.name) == 0)
+      fail(id, "stock released without a release event");
+    if (pay != db_->payments.end() && pay->second.refunded
+        && events(topics::payment_refund.name) == 0)
+      fail(id, "refunded without a refund event");
   }
 
   /// No offset is committed past work that is not durable: every message
@@ -797,6 +950,14 @@ private:
   std::map<int32_t, std::map<int64_t, std::pair<std::string, std::string>>>
     published_;
   std::unordered_map<std::string, decoded> decoded_;
+  static constexpr const char* groups[]
+    = {"payment", "inventory", "notification", "analytics", "orchestrator"};
+  std::map<std::string, std::vector<std::string>> topics_; ///< by group
+  /// Partition -> the node that claimed it last (what fencing must enforce).
+  std::map<int32_t, std::string> claimant_;
+  std::map<std::string, int64_t> final_at_; ///< order -> when it became final
+  int64_t faults_stop_ms_ = 0; ///< when the last fault so far struck
+  std::vector<std::string> step_violations_; ///< found while running
   std::vector<std::string> trace_;
   bool debug_ = std::getenv("TROUPE_SIM_DEBUG") != nullptr;
   uint64_t steps_ = 0;
@@ -811,9 +972,9 @@ result run(const options& opts) {
 }
 
 const std::vector<std::string>& mutant_names() {
-  static const std::vector<std::string> names{"commit-before-write",
-                                              "skip-dedup", "release-twice",
-                                              "confirm-without-inventory"};
+  static const std::vector<std::string> names{
+    "commit-before-write",       "skip-dedup", "release-twice",
+    "confirm-without-inventory", "skip-fence", "drop-cancel-event"};
   return names;
 }
 
