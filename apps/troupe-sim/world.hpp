@@ -41,6 +41,9 @@ struct result {
   double simulated_seconds = 0;
   int32_t orders = 0;
   uint64_t steps = 0; ///< actor runs
+  /// Liveness: every order was final this long after its deadline or the
+  /// end of the last fault, whichever came later.
+  int64_t liveness_bound_ms = 0;
 };
 
 result run(const options& opts);
