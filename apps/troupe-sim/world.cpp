@@ -319,7 +319,7 @@ private:
           return sys.spawn(analytics_service, port);
         }));
     saga_router_config rc;
-    rc.sweep_interval = 200ms;
+    rc.sweep_interval = 500ms;
     rc.store_timeout = ms{store_timeout_ms};
     rc.owns = [owned, parts](const std::string& id) {
       return owned->count(partition_for(id, parts)) > 0;
@@ -772,6 +772,7 @@ private:
       out.push_back(what + (order.empty() ? "" : " (order " + order + ")"));
     };
     out.insert(out.end(), step_violations_.begin(), step_violations_.end());
+    index_outbox();
     std::map<std::string, int64_t> reserved_qty;
     for (auto& c : accepted_) {
       auto o = db_->orders.find(c.order_id);
@@ -832,7 +833,7 @@ private:
         reserved_qty[res->second.sku] += res->second.quantity;
       // Each state change once, with its event.
       auto events = [&](const char* topic) {
-        return db_->count_events(topic, c.order_id);
+        return event_count(topic, c.order_id);
       };
       if (events(topics::status_changed.name) != 1)
         fail(c.order_id, "final status announced "
@@ -870,32 +871,42 @@ private:
     check_offsets(out);
   }
 
+  /// Counts the outbox and the applied saga writes once per run, by order.
+  void index_outbox() {
+    for (auto& r : db_->outbox) {
+      ++events_[{r.topic, r.key}];
+      if (auto* x = std::get_if<order_created>(&r.event))
+        created_event_[r.key] = x->event_id;
+    }
+    for (auto& w : db_->saga_writes) {
+      auto& t = writes_[w.order_id];
+      t.finals += w.final_status != order_status::fresh;
+      t.releases += w.release;
+      t.refunds += w.refund;
+    }
+  }
+
+  /// Outbox rows of `topic` for `key` (what `memory_db::count_events` says).
+  int64_t event_count(const char* topic, const std::string& key) const {
+    auto i = events_.find({topic, key});
+    return i == events_.end() ? 0 : i->second;
+  }
+
   /// No outgoing event without the state change that emitted it, and no
   /// state change without its event: each decision, compensation and final
   /// status is in the store exactly as often as its outbox event.
   template <class Fail>
   void
   check_events(const std::string& id, const sim::order_row& row, Fail& fail) {
-    auto events = [&](const char* topic) {
-      return static_cast<int64_t>(db_->count_events(topic, id));
-    };
-    std::string created_event;
-    for (auto& r : db_->outbox)
-      if (auto* x = std::get_if<order_created>(&r.event); x && r.key == id)
-        created_event = x->event_id;
+    auto events = [&](const char* topic) { return event_count(topic, id); };
+    auto& created_event = created_event_[id];
     auto decided = [&](const char* consumer) -> int64_t {
       return db_->processed.count({consumer, created_event});
     };
-    int64_t finals = 0;
-    int64_t releases = 0;
-    int64_t refunds = 0;
-    for (auto& w : db_->saga_writes) {
-      if (w.order_id != id)
-        continue;
-      finals += w.final_status != order_status::fresh;
-      releases += w.release;
-      refunds += w.refund;
-    }
+    auto& t = writes_[id];
+    auto finals = t.finals;
+    auto releases = t.releases;
+    auto refunds = t.refunds;
     auto pay = db_->payments.find(id);
     auto res = db_->reservations.find(id);
     auto pair = [&](const char* what, int64_t changes, const char* topic) {
@@ -992,6 +1003,14 @@ private:
   std::map<std::string, int64_t> final_at_; ///< order -> when it became final
   int64_t faults_stop_ms_ = 0; ///< when the last fault so far struck
   std::vector<std::string> step_violations_; ///< found while running
+  struct write_tally {
+    int64_t finals = 0;
+    int64_t releases = 0;
+    int64_t refunds = 0;
+  };
+  std::map<std::pair<std::string, std::string>, int64_t> events_;
+  std::map<std::string, std::string> created_event_; ///< order -> event id
+  std::map<std::string, write_tally> writes_;        ///< by order
   std::vector<std::string> trace_;
   bool debug_ = std::getenv("TROUPE_SIM_DEBUG") != nullptr;
   uint64_t steps_ = 0;
