@@ -160,7 +160,10 @@ bool kafka::commit(const std::string& group, const std::string& member,
   auto& owned = i->second.assignment[member];
   if (std::find(owned.begin(), owned.end(), tp) == owned.end())
     return false;
-  i->second.committed[{tp.topic, tp.partition}] = next;
+  auto& at = i->second.committed[{tp.topic, tp.partition}];
+  if (on_commit)
+    on_commit(group, tp, at, next);
+  at = next;
   return true;
 }
 

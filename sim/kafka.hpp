@@ -119,6 +119,12 @@ public:
 
   int32_t default_partitions = 3;
 
+  /// Sees each accepted commit: `group` moved `tp` from `from` to `next`
+  /// (a simulator's checks after every step).
+  std::function<void(const std::string& group, const topic_partition& tp,
+                     int64_t from, int64_t next)>
+    on_commit;
+
 private:
   struct group_state {
     uint64_t generation = 0;

@@ -114,6 +114,9 @@ public:
     db_->on_saga_write = [this](const std::string& node, const saga_write& w) {
       on_saga_write(node, w);
     };
+    bus_->on_commit =
+      [this](const std::string& group, const topic_partition& tp, int64_t from,
+             int64_t next) { on_commit(group, tp, from, next); };
     bus_->default_partitions = opts.partitions;
     for (auto t : {topics::order_created.name, topics::payment_result.name,
                    topics::inventory_result.name, topics::status_changed.name,
@@ -746,6 +749,38 @@ private:
 
   // -- invariants -------------------------------------------------------------
 
+  /// Checks each commit of `order.created` by the payment and inventory
+  /// groups as Kafka accepts it: the work of every message it moves past is
+  /// in the store already (its effect, or its dead letter).
+  void on_commit(const std::string& group, const topic_partition& tp,
+                 int64_t from, int64_t next) {
+    if (tp.topic != topics::order_created.name
+        || (group != "payment" && group != "inventory"))
+      return;
+    auto& sent = published_[tp.partition];
+    for (auto i = sent.lower_bound(from); i != sent.end() && i->first < next;
+         ++i)
+      if (!work_done(group, tp.partition, i->first, i->second.first))
+        step_violations_.push_back(
+          group + " committed " + tp.topic + "[" + std::to_string(tp.partition)
+          + "]@" + std::to_string(i->first)
+          + " at t=" + std::to_string(now_ms())
+          + "ms before its work was durable (order " + i->second.second + ")");
+  }
+
+  /// Whether `group`'s work on the `order.created` event at `partition` and
+  /// `offset` is in the store: its effect, or its dead letter.
+  bool work_done(const std::string& group, int32_t partition, int64_t offset,
+                 const std::string& event_id) const {
+    if (db_->processed.count({group, event_id}) > 0)
+      return true;
+    for (auto& d : db_->dead_letters)
+      if (d.consumer == group && d.partition == partition && d.offset == offset
+          && d.topic == topics::order_created.name)
+        return true;
+    return false;
+  }
+
   /// Checks each saga write as the store applies it: the node that wrote it
   /// holds the latest claim of the order's partition (no write of a stale
   /// owner is applied), and a final status, once written, stays.
@@ -951,7 +986,7 @@ private:
         for (auto& [offset, ev] : published_[p]) {
           if (offset >= upto)
             break;
-          if (db_->processed.count({gt.group, ev.first}) == 0)
+          if (!work_done(gt.group, p, offset, ev.first))
             out.push_back(std::string{gt.group} + " committed " + gt.topic + "["
                           + std::to_string(p) + "]@" + std::to_string(offset)
                           + " without its work (order " + ev.second + ")");
