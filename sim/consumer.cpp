@@ -147,8 +147,10 @@ caf::behavior consumer(caf::stateful_actor<consumer_state>* self,
   // A weak handle: the bus outlives the consumer and must not keep it.
   auto me = self->address();
   st.cfg.bus->watch(st.cfg.group, st.cfg.member, [me] {
-    if (auto a = caf::actor_cast<caf::actor>(me))
+    auto a = caf::actor_cast<caf::actor>(me);
+    if (a)
       caf::anon_send(a, wake_atom::value);
+    return static_cast<bool>(a);
   });
   st.cfg.bus->join(st.cfg.group, st.cfg.member, st.cfg.routes.topics());
   self->send(self, poll_atom::value);

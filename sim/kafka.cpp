@@ -37,11 +37,11 @@ topic_partition kafka::produce(const std::string& topic, const std::string& key,
   };
   for (auto& kv : groups_) {
     auto& g = kv.second;
-    for (auto& [member, wake] : g.watchers) {
+    for (auto& [member, ws] : g.watchers) {
       auto stale = g.isolated.find(member);
       if (stale != g.isolated.end() ? has(stale->second.second)
                                     : has(g.assignment[member]))
-        wake();
+        wake(ws);
     }
   }
   return tp;
@@ -108,11 +108,11 @@ void kafka::isolate(const std::string& group, const std::string& member) {
   if (g.members.count(member) == 0 || g.isolated.count(member) > 0)
     return;
   g.isolated[member] = {g.generation, g.assignment[member]};
-  auto wake = std::move(g.watchers[member]);
+  auto ws = std::move(g.watchers[member]);
   g.watchers.erase(member); // it hears nothing from the coordinator
   g.members.erase(member);
   rebalance(g);
-  g.watchers[member] = std::move(wake);
+  g.watchers[member] = std::move(ws);
 }
 
 void kafka::reconnect(const std::string& group, const std::string& member,
@@ -128,8 +128,8 @@ void kafka::set_down(bool down) {
   if (down_)
     return;
   for (auto& kv : groups_)
-    for (auto& [member, wake] : kv.second.watchers)
-      wake();
+    for (auto& [member, ws] : kv.second.watchers)
+      wake(ws);
 }
 
 std::vector<std::string> kafka::members(const std::string& group) const {
@@ -168,8 +168,14 @@ bool kafka::commit(const std::string& group, const std::string& member,
 }
 
 void kafka::watch(const std::string& group, const std::string& member,
-                  std::function<void()> wake) {
-  groups_[group].watchers[member] = std::move(wake);
+                  std::function<bool()> wake) {
+  groups_[group].watchers[member].push_back(std::move(wake));
+}
+
+void kafka::wake(std::vector<std::function<bool()>>& watchers) {
+  watchers.erase(std::remove_if(watchers.begin(), watchers.end(),
+                                [](auto& w) { return !w(); }),
+                 watchers.end());
 }
 
 int64_t kafka::committed(const std::string& group,
@@ -211,8 +217,8 @@ void kafka::rebalance(group_state& g) {
           topic_partition{topic, next++});
     }
   }
-  for (auto& [member, wake] : g.watchers)
-    wake();
+  for (auto& [member, ws] : g.watchers)
+    wake(ws);
 }
 
 } // namespace troupe::sim

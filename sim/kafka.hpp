@@ -107,9 +107,11 @@ public:
   /// do: a record landed on one of its partitions, or the group has a new
   /// generation. A consumer then polls at once, as a fetch waiting at the
   /// broker returns when data arrives, and an idle one needs no timer.
-  /// Replaces the member's earlier `wake` (a restarted process).
+  /// `wake` returns false once its consumer is gone (then it is dropped);
+  /// a member may have several (a restarted process races its
+  /// predecessor's last moments).
   void watch(const std::string& group, const std::string& member,
-             std::function<void()> wake);
+             std::function<bool()> wake);
 
   /// The group's committed offset of `tp`; 0 (earliest) when none.
   int64_t committed(const std::string& group, const topic_partition& tp) const;
@@ -131,13 +133,15 @@ private:
     std::map<std::string, std::vector<std::string>> members; ///< -> topics
     std::map<std::string, std::vector<topic_partition>> assignment;
     std::map<std::pair<std::string, int32_t>, int64_t> committed;
-    std::map<std::string, std::function<void()>> watchers; ///< by member
+    /// By member.
+    std::map<std::string, std::vector<std::function<bool()>>> watchers;
     /// Isolated members: the generation and assignment they still see.
     std::map<std::string, std::pair<uint64_t, std::vector<topic_partition>>>
       isolated;
   };
 
   void rebalance(group_state& g);
+  static void wake(std::vector<std::function<bool()>>& watchers);
 
   std::map<std::string, std::vector<std::vector<record>>> logs_;
   std::map<std::string, group_state> groups_;
