@@ -214,7 +214,7 @@ private:
   /// times of dead letters), counted from the epoch.
   std::string timestamp() const {
     auto t = now_ms();
-    char buf[32];
+    char buf[64];
     std::snprintf(buf, sizeof(buf), "1970-01-01T%02lld:%02lld:%02lld.%03lldZ",
                   static_cast<long long>(t / 3600000),
                   static_cast<long long>(t / 60000 % 60),
