@@ -137,8 +137,6 @@ struct work {
 /// answered with a retryable error (the store keeps changing under it).
 constexpr int max_replans = 3;
 
-constexpr auto store_timeout = std::chrono::seconds(30);
-
 void succeed(const work& w, write_outcome x) {
   if (w.from_kafka)
     promise{w.rp}.deliver(x);
@@ -200,7 +198,7 @@ template <class Reply, class Request, class OnReply, class OnError>
 void ask_store(orchestrator_ptr self, Request x, OnReply on_reply,
                OnError on_error) {
   self->become(caf::keep_behavior, waiting());
-  self->request(self->state.store, store_timeout, std::move(x))
+  self->request(self->state.store, self->state.store_timeout, std::move(x))
     .then(
       [=](Reply& y) {
         self->unbecome();
@@ -373,10 +371,12 @@ orchestrator_actor::behavior_type open(orchestrator_ptr self) {
 
 orchestrator_actor::behavior_type
 orchestrator(orchestrator_ptr self, std::string order_id, store_actor store,
-             std::optional<saga_snapshot> preloaded) {
+             std::optional<saga_snapshot> preloaded,
+             std::chrono::milliseconds store_timeout) {
   auto& st = self->state;
   st.order_id = std::move(order_id);
   st.store = std::move(store);
+  st.store_timeout = store_timeout;
   if (preloaded) {
     st.saga = std::move(*preloaded);
     start_deadline(self);
@@ -386,7 +386,7 @@ orchestrator(orchestrator_ptr self, std::string order_id, store_actor store,
   }
   // Loading: the first behaviour waits for the snapshot; the deadline runs
   // from now on, with or without events.
-  self->request(st.store, store_timeout, load_saga{st.order_id})
+  self->request(st.store, st.store_timeout, load_saga{st.order_id})
     .then(
       [=](saga_snapshot& snap) {
         auto& st = self->state;

@@ -29,6 +29,7 @@
 // was is drained.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -59,10 +60,15 @@ struct saga_step {
   cancel_requested cancel_req;
 };
 
+/// How long an orchestrator waits for the store before it treats the write
+/// as in doubt (reload, then plan again), unless its router says otherwise.
+constexpr std::chrono::milliseconds default_store_timeout{30000};
+
 struct orchestrator_state {
   static inline const char* name = "orchestrator";
   std::string order_id;
   store_actor store;
+  std::chrono::milliseconds store_timeout = default_store_timeout;
   saga_snapshot saga;
   bool reload = false; ///< memory may differ from the store: load first
   saga_probe probe;
@@ -73,9 +79,11 @@ using orchestrator_ptr
 
 /// Spawns with an optional preloaded snapshot (rehydration by the saga
 /// router); without one, the orchestrator loads it from the store first.
+/// Each store request waits at most `store_timeout`.
 orchestrator_actor::behavior_type
 orchestrator(orchestrator_ptr self, std::string order_id, store_actor store,
-             std::optional<saga_snapshot> preloaded);
+             std::optional<saga_snapshot> preloaded,
+             std::chrono::milliseconds store_timeout);
 
 /// The write a step needs against the current snapshot, or none when the
 /// step changes nothing (duplicate result, deadline or cancel request after

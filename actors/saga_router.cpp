@@ -21,7 +21,7 @@ orchestrator_actor spawn_orchestrator(saga_router_ptr self,
   // Linked: when the router stops (node shutdown), its orchestrators stop
   // too instead of waiting for their deadlines.
   auto orch = self->spawn<caf::linked>(orchestrator, order_id, st.store,
-                                       std::move(snap));
+                                       std::move(snap), st.cfg.store_timeout);
   self->monitor(orch);
   st.live.emplace(order_id, orch);
   st.probe.live_orchestrators(st.live.size());

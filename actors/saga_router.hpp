@@ -45,6 +45,8 @@ struct saga_router_config {
   std::function<bool(const std::string&)> owns;
   /// The partition of an order (needed to hand off revoked partitions).
   std::function<int32_t(const std::string&)> partition_of;
+  /// How long an orchestrator waits for one store request.
+  std::chrono::milliseconds store_timeout = default_store_timeout;
 };
 
 struct saga_router_state {

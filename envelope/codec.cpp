@@ -235,58 +235,66 @@ decode(const std::string& topic, const std::string& key,
                     std::string{"cannot decode: "} + e.what());
 }
 
-events::envelope encode(const order_created& x, const std::string& ref) {
+events::envelope encode(const order_created& x, const std::string& ref,
+                        const std::string& at) {
   return events::make(events::order_created, x.order_id, x.correlation_id,
                       {{"customer_email", x.customer_email},
                        {"item_sku", x.sku},
                        {"quantity", x.quantity},
                        {"amount_cents", x.amount_cents},
                        {"items", items(lines_of(x))},
-                       {"ref", ref.empty() ? json() : json(ref)}});
+                       {"ref", ref.empty() ? json() : json(ref)}},
+                      x.event_id, at);
 }
 
-events::envelope encode(const payment_result& x, int64_t amount_cents) {
+events::envelope encode(const payment_result& x, int64_t amount_cents,
+                        const std::string& at) {
   return events::make(events::payment_result, x.order_id, x.correlation_id,
                       {{"approved", x.approved},
                        {"amount_cents", amount_cents},
-                       {"reason", reason_field(x.reason)}});
+                       {"reason", reason_field(x.reason)}},
+                      x.event_id, at);
 }
 
 events::envelope encode(const inventory_result& x, const order_lines& lines,
-                        const std::vector<std::string>& short_skus) {
+                        const std::vector<std::string>& short_skus,
+                        const std::string& at) {
   return events::make(events::inventory_result, x.order_id, x.correlation_id,
                       {{"reserved", x.reserved},
                        {"item_sku", lines.empty() ? "" : lines.front().sku},
                        {"quantity", total_quantity(lines)},
                        {"items", items(lines)},
                        {"short_skus", short_skus},
-                       {"reason", reason_field(x.reason)}});
+                       {"reason", reason_field(x.reason)}},
+                      x.event_id, at);
 }
 
-events::envelope encode(const status_changed& x) {
+events::envelope encode(const status_changed& x, const std::string& at) {
   return events::make(events::status_changed, x.order_id, x.correlation_id,
                       {{"status", to_string(x.status)},
                        {"previous_status", to_string(order_status::fresh)},
                        {"customer_email", x.customer_email},
-                       {"reason", reason_field(x.reason)}});
+                       {"reason", reason_field(x.reason)}},
+                      x.event_id, at);
 }
 
-events::envelope encode_release(const compensation& x) {
+events::envelope encode_release(const compensation& x, const std::string& at) {
   json payload{{"item_sku", x.sku}, {"quantity", x.quantity}};
   if (!x.lines.empty())
     payload["items"] = items(x.lines);
   return events::make(events::inventory_release, x.order_id, x.correlation_id,
-                      std::move(payload));
+                      std::move(payload), x.event_id, at);
 }
 
-events::envelope encode_refund(const compensation& x, int64_t amount_cents) {
+events::envelope encode_refund(const compensation& x, int64_t amount_cents,
+                               const std::string& at) {
   return events::make(events::payment_refund, x.order_id, x.correlation_id,
-                      {{"amount_cents", amount_cents}});
+                      {{"amount_cents", amount_cents}}, x.event_id, at);
 }
 
-events::envelope encode(const cancel_requested& x) {
+events::envelope encode(const cancel_requested& x, const std::string& at) {
   return events::make(events::cancel_requested, x.order_id, x.correlation_id,
-                      json::object());
+                      json::object(), x.event_id, at);
 }
 
 } // namespace troupe::codec

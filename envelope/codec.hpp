@@ -26,23 +26,29 @@ caf::expected<caf::message>
 decode(const std::string& topic, const std::string& key,
        const std::string& payload, std::string& correlation_id);
 
-/// The envelope of each event, as `decode` reads it back. The envelope gets
-/// a new event id (`x.event_id` is not read). Payload fields that only
-/// readers outside Troupe use are passed beside the event.
+/// The envelope of each event, as `decode` reads it back. The envelope
+/// carries the event's own id (`x.event_id`; a new one when it is empty) and
+/// says it occurred `at` (now when empty). Payload fields that only readers
+/// outside Troupe use are passed beside the event.
 /// `order.created`: `ref` is the client's reference (null when empty).
-events::envelope encode(const order_created& x, const std::string& ref = {});
-events::envelope encode(const payment_result& x, int64_t amount_cents);
+events::envelope encode(const order_created& x, const std::string& ref = {},
+                        const std::string& at = {});
+events::envelope encode(const payment_result& x, int64_t amount_cents,
+                        const std::string& at = {});
 /// `inventory.result`: the lines, and the SKUs that were short when out of
 /// stock.
 events::envelope encode(const inventory_result& x, const order_lines& lines,
-                        const std::vector<std::string>& short_skus);
-events::envelope encode(const status_changed& x);
+                        const std::vector<std::string>& short_skus,
+                        const std::string& at = {});
+events::envelope encode(const status_changed& x, const std::string& at = {});
 /// `inventory.release`: the reservation's lines (and, for readers of
 /// single-item orders, the first SKU and the total quantity).
-events::envelope encode_release(const compensation& x);
+events::envelope encode_release(const compensation& x,
+                                const std::string& at = {});
 /// `payment.refund`: the amount to give back.
-events::envelope encode_refund(const compensation& x, int64_t amount_cents);
+events::envelope encode_refund(const compensation& x, int64_t amount_cents,
+                               const std::string& at = {});
 /// `order.cancel.requested`: the payload is empty.
-events::envelope encode(const cancel_requested& x);
+events::envelope encode(const cancel_requested& x, const std::string& at = {});
 
 } // namespace troupe::codec

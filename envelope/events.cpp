@@ -36,15 +36,17 @@ std::string now_iso8601() {
 }
 
 envelope make(const char* type, const std::string& order_id,
-              const std::string& correlation_id, nlohmann::json payload) {
+              const std::string& correlation_id, nlohmann::json payload,
+              const std::string& event_id, const std::string& occurred_at) {
   envelope result;
-  result.event_id = new_uuid();
+  result.event_id = event_id.empty() ? new_uuid() : event_id;
   nlohmann::json j{{"event_id", result.event_id},
                    {"type", type},
                    {"version", version},
                    {"order_id", order_id},
                    {"correlation_id", correlation_id},
-                   {"occurred_at", now_iso8601()},
+                   {"occurred_at",
+                    occurred_at.empty() ? now_iso8601() : occurred_at},
                    {"payload", std::move(payload)}};
   result.text = j.dump();
   return result;

@@ -39,9 +39,13 @@ struct envelope {
   std::string text; ///< the serialized envelope
 };
 
-/// Builds an envelope; the topic is the event type.
+/// Builds an envelope; the topic is the event type. It carries `event_id`
+/// and `occurred_at` when they are given (an outbox row's own id, a
+/// simulated clock), a new id and the current time otherwise.
 envelope make(const char* type, const std::string& order_id,
-              const std::string& correlation_id, nlohmann::json payload);
+              const std::string& correlation_id, nlohmann::json payload,
+              const std::string& event_id = {},
+              const std::string& occurred_at = {});
 
 /// Kafka headers of an outbox row, as a JSON object of strings.
 std::string headers(const char* type, const std::string& correlation_id);

@@ -6,11 +6,14 @@
 //   [sim::kafka] ──fetch──▶ [sim consumer] ──job──▶ [delivery] ──event──▶ handler
 //        ▲ commit (generation-checked) ◀──── outcome ──┘
 //
-// Every `poll_interval` of (simulated) time it notices rebalances (a new
-// group generation: revoke everything, wait for the work in flight up to
-// `revoke_grace`, commit what is done, then take the new assignment from the
-// group's committed offsets, as an eager rebalance does), fetches, and
-// commits the done prefix every `commit_interval`. It never leaves its group
+// It polls when the bus wakes it (a record on one of its partitions, a new
+// group generation) and, while something waits on time (uncommitted work, a
+// revocation, a backlog, a pause), every `poll_interval`: it notices
+// rebalances (a new group generation: revoke everything, wait for the work
+// in flight up to `revoke_grace`, commit what is done, then take the new
+// assignment from the group's committed offsets, as an eager rebalance
+// does), fetches, and commits the done prefix every `commit_interval`. An
+// idle consumer costs nothing, as a fetch waiting at a broker does not. It never leaves its group
 // by itself: a crash leaves the member in the group until the simulator
 // says its session timed out.
 #pragma once
@@ -37,6 +40,9 @@
 #include "sim/kafka.hpp"
 
 namespace troupe::sim {
+
+/// From the bus to a consumer: something new to fetch or a new generation.
+using wake_atom = caf::atom_constant<caf::atom("wake")>;
 
 struct consumer_config {
   std::string group;  ///< the consumer group, e.g. "payment"
@@ -74,6 +80,9 @@ struct consumer_state {
   bool revoking = false;
   bool outage = false;
   bool paused = false;
+  bool uncommitted = false; ///< work completed since the last commit
+  bool backlog = false;     ///< records left after the last fetch
+  bool timer_armed = false; ///< a poll is on its way
   caf::actor_clock::time_point last_commit;
   uint64_t commits_refused = 0;
 };

@@ -19,6 +19,8 @@ int32_t kafka::partitions(const std::string& topic) const {
 
 topic_partition kafka::produce(const std::string& topic, const std::string& key,
                                std::string value, int64_t* offset) {
+  if (down_)
+    return topic_partition{topic, -1};
   if (partitions(topic) == 0)
     create_topic(topic, default_partitions);
   auto& parts = logs_[topic];
@@ -28,14 +30,28 @@ topic_partition kafka::produce(const std::string& topic, const std::string& key,
   log.push_back(record{at, key, std::move(value)});
   if (offset)
     *offset = at;
-  return topic_partition{topic, p};
+  topic_partition tp{topic, p};
+  // Whoever fetches the partition hears of it, a stale owner too.
+  auto has = [&tp](const std::vector<topic_partition>& owned) {
+    return std::find(owned.begin(), owned.end(), tp) != owned.end();
+  };
+  for (auto& kv : groups_) {
+    auto& g = kv.second;
+    for (auto& [member, ws] : g.watchers) {
+      auto stale = g.isolated.find(member);
+      if (stale != g.isolated.end() ? has(stale->second.second)
+                                    : has(g.assignment[member]))
+        wake(ws);
+    }
+  }
+  return tp;
 }
 
 std::vector<kafka::record> kafka::fetch(const topic_partition& tp,
                                         int64_t offset, size_t max) const {
   std::vector<record> result;
   auto i = logs_.find(tp.topic);
-  if (i == logs_.end() || tp.partition < 0
+  if (down_ || i == logs_.end() || tp.partition < 0
       || tp.partition >= static_cast<int32_t>(i->second.size()))
     return result;
   auto& log = i->second[static_cast<size_t>(tp.partition)];
@@ -57,6 +73,7 @@ int64_t kafka::end_offset(const topic_partition& tp) const {
 uint64_t kafka::join(const std::string& group, const std::string& member,
                      const std::vector<std::string>& topics) {
   auto& g = groups_[group];
+  g.isolated.erase(member); // a new process: it knows it has to join
   g.members[member] = topics;
   for (auto& t : topics)
     if (partitions(t) == 0)
@@ -77,6 +94,44 @@ uint64_t kafka::generation(const std::string& group) const {
   return i == groups_.end() ? 0 : i->second.generation;
 }
 
+uint64_t kafka::generation(const std::string& group,
+                           const std::string& member) const {
+  auto i = groups_.find(group);
+  if (i == groups_.end())
+    return 0;
+  auto j = i->second.isolated.find(member);
+  return j == i->second.isolated.end() ? i->second.generation : j->second.first;
+}
+
+void kafka::isolate(const std::string& group, const std::string& member) {
+  auto& g = groups_[group];
+  if (g.members.count(member) == 0 || g.isolated.count(member) > 0)
+    return;
+  g.isolated[member] = {g.generation, g.assignment[member]};
+  auto ws = std::move(g.watchers[member]);
+  g.watchers.erase(member); // it hears nothing from the coordinator
+  g.members.erase(member);
+  rebalance(g);
+  g.watchers[member] = std::move(ws);
+}
+
+void kafka::reconnect(const std::string& group, const std::string& member,
+                      const std::vector<std::string>& topics) {
+  auto& g = groups_[group];
+  if (g.isolated.erase(member) == 0)
+    return;
+  join(group, member, topics);
+}
+
+void kafka::set_down(bool down) {
+  down_ = down;
+  if (down_)
+    return;
+  for (auto& kv : groups_)
+    for (auto& [member, ws] : kv.second.watchers)
+      wake(ws);
+}
+
 std::vector<std::string> kafka::members(const std::string& group) const {
   std::vector<std::string> result;
   if (auto i = groups_.find(group); i != groups_.end())
@@ -90,6 +145,8 @@ kafka::assignment(const std::string& group, const std::string& member) const {
   auto i = groups_.find(group);
   if (i == groups_.end())
     return {};
+  if (auto k = i->second.isolated.find(member); k != i->second.isolated.end())
+    return k->second.second;
   auto j = i->second.assignment.find(member);
   return j == i->second.assignment.end() ? std::vector<topic_partition>{}
                                          : j->second;
@@ -98,13 +155,27 @@ kafka::assignment(const std::string& group, const std::string& member) const {
 bool kafka::commit(const std::string& group, const std::string& member,
                    uint64_t gen, const topic_partition& tp, int64_t next) {
   auto i = groups_.find(group);
-  if (i == groups_.end() || i->second.generation != gen)
+  if (down_ || i == groups_.end() || i->second.generation != gen)
     return false;
   auto& owned = i->second.assignment[member];
   if (std::find(owned.begin(), owned.end(), tp) == owned.end())
     return false;
-  i->second.committed[{tp.topic, tp.partition}] = next;
+  auto& at = i->second.committed[{tp.topic, tp.partition}];
+  if (on_commit)
+    on_commit(group, tp, at, next);
+  at = next;
   return true;
+}
+
+void kafka::watch(const std::string& group, const std::string& member,
+                  std::function<bool()> wake) {
+  groups_[group].watchers[member].push_back(std::move(wake));
+}
+
+void kafka::wake(std::vector<std::function<bool()>>& watchers) {
+  watchers.erase(std::remove_if(watchers.begin(), watchers.end(),
+                                [](auto& w) { return !w(); }),
+                 watchers.end());
 }
 
 int64_t kafka::committed(const std::string& group,
@@ -146,6 +217,8 @@ void kafka::rebalance(group_state& g) {
           topic_partition{topic, next++});
     }
   }
+  for (auto& [member, ws] : g.watchers)
+    wake(ws);
 }
 
 } // namespace troupe::sim

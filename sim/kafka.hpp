@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -42,11 +43,13 @@ public:
 
   /// Appends to the partition of `key`; returns where it landed (the
   /// offset through `offset`). A topic that does not exist is created
-  /// with `default_partitions`.
+  /// with `default_partitions`. While the broker is down nothing is
+  /// appended and the partition returned is -1.
   topic_partition produce(const std::string& topic, const std::string& key,
                           std::string value, int64_t* offset = nullptr);
 
-  /// Up to `max` records of `tp` from `offset` on.
+  /// Up to `max` records of `tp` from `offset` on; none while the broker
+  /// is down.
   std::vector<record> fetch(const topic_partition& tp, int64_t offset,
                             size_t max) const;
 
@@ -63,9 +66,35 @@ public:
 
   uint64_t generation(const std::string& group) const;
 
+  /// The generation `member` believes its group is in: the group's, unless
+  /// the member is cut off (`isolate`), then the last one it saw.
+  uint64_t generation(const std::string& group,
+                      const std::string& member) const;
+
+  /// Cuts `member` off from `group`'s coordinator: the group goes on
+  /// without it (its session timed out, its partitions move), but the
+  /// member is not told and still sees its old generation and assignment
+  /// (a stale owner: a long pause, a network partition). Its commits are
+  /// refused; nothing stops it from fetching.
+  void isolate(const std::string& group, const std::string& member);
+
+  /// Ends the isolation: the member learns that its generation is gone
+  /// and joins again with `topics`.
+  void reconnect(const std::string& group, const std::string& member,
+                 const std::vector<std::string>& topics);
+
+  /// The broker goes down (produce, fetch and commit fail) or comes back
+  /// (every consumer is woken).
+  void set_down(bool down);
+
+  bool down() const {
+    return down_;
+  }
+
   std::vector<std::string> members(const std::string& group) const;
 
-  /// The partitions of `member` in the group's current generation.
+  /// The partitions of `member` in the group's current generation (in its
+  /// old one while it is isolated).
   std::vector<topic_partition> assignment(const std::string& group,
                                           const std::string& member) const;
 
@@ -73,6 +102,16 @@ public:
   /// unless `member` is in the group's generation `gen` and owns `tp`.
   bool commit(const std::string& group, const std::string& member, uint64_t gen,
               const topic_partition& tp, int64_t next);
+
+  /// Calls `wake` whenever `member` of `group` may have something new to
+  /// do: a record landed on one of its partitions, or the group has a new
+  /// generation. A consumer then polls at once, as a fetch waiting at the
+  /// broker returns when data arrives, and an idle one needs no timer.
+  /// `wake` returns false once its consumer is gone (then it is dropped);
+  /// a member may have several (a restarted process races its
+  /// predecessor's last moments).
+  void watch(const std::string& group, const std::string& member,
+             std::function<bool()> wake);
 
   /// The group's committed offset of `tp`; 0 (earliest) when none.
   int64_t committed(const std::string& group, const topic_partition& tp) const;
@@ -82,18 +121,31 @@ public:
 
   int32_t default_partitions = 3;
 
+  /// Sees each accepted commit: `group` moved `tp` from `from` to `next`
+  /// (a simulator's checks after every step).
+  std::function<void(const std::string& group, const topic_partition& tp,
+                     int64_t from, int64_t next)>
+    on_commit;
+
 private:
   struct group_state {
     uint64_t generation = 0;
     std::map<std::string, std::vector<std::string>> members; ///< -> topics
     std::map<std::string, std::vector<topic_partition>> assignment;
     std::map<std::pair<std::string, int32_t>, int64_t> committed;
+    /// By member.
+    std::map<std::string, std::vector<std::function<bool()>>> watchers;
+    /// Isolated members: the generation and assignment they still see.
+    std::map<std::string, std::pair<uint64_t, std::vector<topic_partition>>>
+      isolated;
   };
 
   void rebalance(group_state& g);
+  static void wake(std::vector<std::function<bool()>>& watchers);
 
   std::map<std::string, std::vector<std::vector<record>>> logs_;
   std::map<std::string, group_state> groups_;
+  bool down_ = false;
 };
 
 } // namespace troupe::sim

@@ -126,6 +126,7 @@ template <class T>
 struct reply {
   caf::expected<T> value;
   bool lost = false;
+  int64_t delay_ms = 0; ///< answered this much later
   reply(T x) : value(std::move(x)) {
   }
   reply(caf::error e) : value(std::move(e)) {
@@ -276,9 +277,10 @@ reply<cancel_answer> exec(memory_db& db, const memory_store_settings&,
   if (o.status == order_status::fresh && !o.cancel_requested) {
     // Marked once, with its event and timeline entry.
     o.cancel_requested = true;
-    outbox(db, topics::cancel_requested.name, c.order_id,
-           cancel_requested{db.next_event_id(), c.order_id, o.correlation_id},
-           o.correlation_id);
+    if (!TROUPE_MUTANT("drop-cancel-event"))
+      outbox(db, topics::cancel_requested.name, c.order_id,
+             cancel_requested{db.next_event_id(), c.order_id, o.correlation_id},
+             o.correlation_id);
     timeline(db, c.order_id, timeline_kind::cancel_requested);
   }
   a.found = true;
@@ -469,7 +471,7 @@ reply<write_outcome> exec(memory_db& db, const memory_store_settings&,
 std::optional<reply<write_outcome>> fence(memory_db& db,
                                           const memory_store_settings& cfg,
                                           const std::string& order_id) {
-  if (!cfg.partition_of)
+  if (!cfg.partition_of || TROUPE_MUTANT("skip-fence"))
     return std::nullopt;
   auto p = cfg.partition_of(order_id);
   auto known = db.claims.find(cfg.node_id);
@@ -549,6 +551,8 @@ reply<write_outcome> exec(memory_db& db, const memory_store_settings& cfg,
       .amount_cents
       = o.amount_cents;
   db.saga_writes.push_back(w);
+  if (db.on_saga_write)
+    db.on_saga_write(cfg.node_id, w);
   if (spend(db.faults.unknown_commit_next))
     return make_error(troupe_errc::commit_unknown,
                       "injected: no answer to the commit");
@@ -556,6 +560,11 @@ reply<write_outcome> exec(memory_db& db, const memory_store_settings& cfg,
     reply<write_outcome> lost{write_outcome::applied};
     lost.lost = true;
     return lost;
+  }
+  if (spend(db.faults.slow_reply_next)) {
+    reply<write_outcome> slow{write_outcome::applied};
+    slow.delay_ms = db.faults.slow_reply_ms;
+    return slow;
   }
   return write_outcome::applied;
 }
@@ -690,17 +699,26 @@ caf::typed_response_promise<reply_t<Cmd>> enqueue(store_ptr self, Cmd cmd) {
   auto rp = self->make_response_promise<value_type>();
   auto job = std::make_shared<memory_job>();
   job->run
-    = [rp, cmd = std::move(cmd)](
+    = [self, rp, cmd = std::move(cmd)](
         memory_db& db,
         const memory_store_settings& cfg) mutable -> std::function<void()> {
     auto r = exec(db, cfg, cmd);
     if (r.lost)
       return {};
-    return [rp, v = std::move(r.value)]() mutable {
+    std::function<void()> deliver = [rp, v = std::move(r.value)]() mutable {
       if (v)
         rp.deliver(std::move(*v));
       else
         rp.deliver(v.error());
+    };
+    if (r.delay_ms <= 0)
+      return deliver;
+    return [self, deliver = std::move(deliver), delay = r.delay_ms] {
+      auto& st = self->state;
+      auto id = st.next_late++;
+      st.late.emplace(id, std::move(deliver));
+      self->delayed_send(self, std::chrono::milliseconds(delay),
+                         late_atom::value, id);
     };
   };
   self->state.queue.push_back(std::move(job));
@@ -722,6 +740,14 @@ memory_store(memory_store_actor::stateful_pointer<memory_store_state> self,
   self->state.cfg = std::move(cfg);
   return {
     [=](flush_atom) { flush(self); },
+    [=](late_atom, uint64_t id) {
+      auto i = self->state.late.find(id);
+      if (i == self->state.late.end())
+        return;
+      auto deliver = std::move(i->second);
+      self->state.late.erase(i);
+      deliver();
+    },
     [=](create_order& x) { return enqueue(self, std::move(x)); },
     [=](cancel_order& x) { return enqueue(self, std::move(x)); },
     [=](payment_cmd& x) { return enqueue(self, std::move(x)); },

@@ -142,6 +142,10 @@ struct fault_plan {
   /// This many saga writes are applied but never answered (the reply is
   /// lost; the sender's request times out).
   int lose_reply_next = 0;
+  /// This many saga writes are applied but answered only `slow_reply_ms`
+  /// later (the sender's request may have timed out by then).
+  int slow_reply_next = 0;
+  int64_t slow_reply_ms = 0;
   /// This many saga writes are refused as `fenced` (another node claimed
   /// the order's partition).
   int fenced_next = 0;
@@ -167,6 +171,9 @@ struct memory_db {
   std::map<std::string, std::map<int32_t, int64_t>> claims;
   /// Every saga write that was applied, in commit order.
   std::vector<saga_write> saga_writes;
+  /// Sees each saga write as it is applied, with the node whose store
+  /// applied it (a simulator's checks after every step).
+  std::function<void(const std::string& node, const saga_write&)> on_saga_write;
   fault_plan faults;
   /// The database's clock in milliseconds (`clock_timestamp()`); the wall
   /// clock unless a simulator or test installs its own.
@@ -211,8 +218,13 @@ struct memory_store_settings {
   std::function<int32_t(const std::string&)> partition_of;
 };
 
+/// To a store itself: a reply held back by `slow_reply_next` is due.
+using late_atom = caf::atom_constant<caf::atom("late")>;
+
 /// A store answers the node's commands; `flush_atom` applies its queue.
-using memory_store_actor = node_store_actor::extend<caf::reacts_to<flush_atom>>;
+using memory_store_actor
+  = node_store_actor::extend<caf::reacts_to<flush_atom>,
+                             caf::reacts_to<late_atom, uint64_t>>;
 
 struct memory_job; // one command waiting for the next flush
 
@@ -222,6 +234,8 @@ struct memory_store_state {
   memory_store_settings cfg;
   std::vector<std::shared_ptr<memory_job>> queue;
   bool flush_scheduled = false;
+  std::map<uint64_t, std::function<void()>> late; ///< held-back replies
+  uint64_t next_late = 0;
 };
 
 memory_store_actor::behavior_type

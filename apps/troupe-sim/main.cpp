@@ -110,6 +110,7 @@ int main(int argc, char** argv) {
   uint64_t first_failed = 0;
   double order_seconds = 0;
   uint64_t steps = 0;
+  int64_t bound = 0;
   auto last = hi;
   for (auto s = lo; s <= hi; ++s) {
     last = s;
@@ -118,6 +119,7 @@ int main(int argc, char** argv) {
     auto r = simulation::run(opts);
     order_seconds += r.simulated_seconds * r.orders;
     steps += r.steps;
+    bound = r.liveness_bound_ms;
     if (opts.trace)
       for (auto& line : r.trace)
         std::cout << line << "\n";
@@ -154,13 +156,15 @@ int main(int argc, char** argv) {
     summary,
     "%llu seed(s) %llu..%llu%s: %llu failed%s; %.1f s, %.1f seeds/s, "
     "%.0f simulated order-seconds per second, %.0f actor steps per "
-    "seed\n",
+    "seed; liveness bound: every order final %lld ms after its deadline or "
+    "the last fault\n",
     static_cast<unsigned long long>(n), static_cast<unsigned long long>(lo),
     static_cast<unsigned long long>(hi),
     opts.mutant.empty() ? "" : (" with " + opts.mutant).c_str(),
     static_cast<unsigned long long>(failed),
     failed ? (" (first: " + std::to_string(first_failed) + ")").c_str() : "",
     secs, static_cast<double>(n) / secs, order_seconds / secs,
-    static_cast<double>(steps) / static_cast<double>(n));
+    static_cast<double>(steps) / static_cast<double>(n),
+    static_cast<long long>(bound));
   return failed == 0 ? 0 : 1;
 }

@@ -14,10 +14,13 @@
 // interleaving and replays bit for bit. The seed also picks the faults:
 // node crashes and restarts (a rebalance, sagas rehydrated from the store),
 // consumer crashes before their commit (redelivery), duplicate publishes,
-// poison messages, store outages, commits whose outcome is unknown, and
-// clock jumps past the saga deadline. After the fault window the run goes on
-// until every order should be final (liveness), then the invariants are
-// checked against the database.
+// poison messages, store outages, commits whose outcome is unknown, commits
+// answered after the requester's timeout, the broker down for a while, a
+// stale owner that keeps running after its partitions moved, and clock
+// jumps past the saga deadline. Each saga write is checked as it is applied
+// (its writer holds the partition's latest claim); after the fault window
+// the run goes on until every order should be final (liveness, with a
+// stated bound), then the invariants are checked against the database.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +44,9 @@ struct result {
   double simulated_seconds = 0;
   int32_t orders = 0;
   uint64_t steps = 0; ///< actor runs
+  /// Liveness: every order was final this long after its deadline or the
+  /// end of the last fault, whichever came later.
+  int64_t liveness_bound_ms = 0;
 };
 
 result run(const options& opts);

@@ -4,7 +4,7 @@
 add_test(NAME sim.seeds COMMAND troupe-sim --seeds=1..1000)
 set_tests_properties(sim.seeds PROPERTIES LABELS sim TIMEOUT 600)
 foreach(mutant commit-before-write skip-dedup release-twice
-        confirm-without-inventory)
+        confirm-without-inventory skip-fence drop-cancel-event)
   add_test(NAME sim.mutant.${mutant}
     COMMAND sh -c "\"$0\" --mutant=${mutant} --seeds=1..2000 --stop-on-failure; test $? -eq 1"
             $<TARGET_FILE:troupe-sim>)
@@ -12,6 +12,6 @@ foreach(mutant commit-before-write skip-dedup release-twice
 endforeach()
 # Every defect troupe-sim knows is in the list above.
 add_test(NAME sim.mutant_list
-  COMMAND sh -c "test \"$(\"$0\" --list-mutants | tr '\\n' ' ')\" = 'commit-before-write skip-dedup release-twice confirm-without-inventory '"
+  COMMAND sh -c "test \"$(\"$0\" --list-mutants | tr '\\n' ' ')\" = 'commit-before-write skip-dedup release-twice confirm-without-inventory skip-fence drop-cancel-event '"
           $<TARGET_FILE:troupe-sim>)
 set_tests_properties(sim.mutant_list PROPERTIES LABELS sim)

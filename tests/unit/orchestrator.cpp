@@ -19,7 +19,8 @@ struct fixture : store_fixture<test_coordinator_fixture<>> {
 
   void start(const std::string& id, int64_t deadline_ms = 30000) {
     db->add_order(id, deadline_ms);
-    orch = sys.spawn(orchestrator, id, store, std::nullopt);
+    orch = sys.spawn(orchestrator, id, store, std::nullopt,
+                     default_store_timeout);
     drain();
   }
 
@@ -146,7 +147,7 @@ CAF_TEST(a missing result cancels the order exactly at the deadline) {
 CAF_TEST(no result at all times out without compensation) {
   db->add_order("o-11", 2000);
   auto snap = db->snapshot("o-11");
-  orch = sys.spawn(orchestrator, "o-11", store, snap);
+  orch = sys.spawn(orchestrator, "o-11", store, snap, default_store_timeout);
   drain();
   advance(2000ms);
   CAF_CHECK_EQUAL(order("o-11").status, order_status::cancelled);
@@ -161,10 +162,12 @@ CAF_TEST(a late reservation is released once and changes nothing else) {
   advance(1000ms);
   CAF_REQUIRE_EQUAL(order("o-12").reason, cancel_reason::timeout);
   // A new orchestrator handles what arrives after the end.
-  orch = sys.spawn(orchestrator, "o-12", store, std::nullopt);
+  orch = sys.spawn(orchestrator, "o-12", store, std::nullopt,
+                   default_store_timeout);
   CAF_CHECK_EQUAL(ask(orch, inventory("o-12", true)), write_outcome::applied);
   CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-12"), 1u);
-  orch = sys.spawn(orchestrator, "o-12", store, std::nullopt);
+  orch = sys.spawn(orchestrator, "o-12", store, std::nullopt,
+                   default_store_timeout);
   CAF_CHECK_EQUAL(ask(orch, inventory("o-12", true)), write_outcome::duplicate);
   CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-12"), 1u);
   CAF_CHECK_EQUAL(order("o-12").status, order_status::cancelled);
@@ -175,7 +178,8 @@ CAF_TEST(a late reservation is released once and changes nothing else) {
 CAF_TEST(a late approved payment is refunded) {
   start("o-13", 1000);
   advance(1000ms);
-  orch = sys.spawn(orchestrator, "o-13", store, std::nullopt);
+  orch = sys.spawn(orchestrator, "o-13", store, std::nullopt,
+                   default_store_timeout);
   ask(orch, payment("o-13", true));
   CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-13"), 1u);
   CAF_CHECK_EQUAL(order("o-13").reason, cancel_reason::timeout);
@@ -237,9 +241,11 @@ CAF_TEST(a cancel before any result ends the order and later results are
   // The results arrive after the end, each twice (redelivered), each at a
   // new orchestrator: compensated like after a deadline, exactly once.
   for (int i = 0; i < 2; ++i) {
-    orch = sys.spawn(orchestrator, "o-40", store, std::nullopt);
+    orch = sys.spawn(orchestrator, "o-40", store, std::nullopt,
+                     default_store_timeout);
     ask(orch, inventory("o-40", true));
-    orch = sys.spawn(orchestrator, "o-40", store, std::nullopt);
+    orch = sys.spawn(orchestrator, "o-40", store, std::nullopt,
+                     default_store_timeout);
     ask(orch, payment("o-40", true));
   }
   CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-40"), 1u);
@@ -263,11 +269,14 @@ CAF_TEST(a cancel between the results refunds the payment once) {
                                    timeline_kind::status_cancelled}));
   // The reservation comes later: released once; the repeated cancel and
   // the repeated payment change nothing.
-  orch = sys.spawn(orchestrator, "o-41", store, std::nullopt);
+  orch = sys.spawn(orchestrator, "o-41", store, std::nullopt,
+                   default_store_timeout);
   CAF_CHECK_EQUAL(ask(orch, inventory("o-41", true)), write_outcome::applied);
-  orch = sys.spawn(orchestrator, "o-41", store, std::nullopt);
+  orch = sys.spawn(orchestrator, "o-41", store, std::nullopt,
+                   default_store_timeout);
   CAF_CHECK_EQUAL(ask(orch, cancel("o-41")), write_outcome::duplicate);
-  orch = sys.spawn(orchestrator, "o-41", store, std::nullopt);
+  orch = sys.spawn(orchestrator, "o-41", store, std::nullopt,
+                   default_store_timeout);
   CAF_CHECK_EQUAL(ask(orch, payment("o-41", true)), write_outcome::duplicate);
   CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-41"), 1u);
   CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-41"), 1u);
@@ -281,7 +290,8 @@ CAF_TEST(a cancel between the results releases the reservation once) {
   CAF_CHECK_EQUAL(order("o-42").reason, cancel_reason::customer_cancelled);
   CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-42"), 1u);
   CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-42"), 0u);
-  orch = sys.spawn(orchestrator, "o-42", store, std::nullopt);
+  orch = sys.spawn(orchestrator, "o-42", store, std::nullopt,
+                   default_store_timeout);
   CAF_CHECK_EQUAL(ask(orch, payment("o-42", false)), write_outcome::applied);
   CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-42"), 0u);
   CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-42"), 1u);
@@ -293,7 +303,8 @@ CAF_TEST(a cancel after both results changes nothing) {
   ask(orch, payment("o-43", true));
   ask(orch, inventory("o-43", true));
   CAF_REQUIRE_EQUAL(order("o-43").status, order_status::confirmed);
-  orch = sys.spawn(orchestrator, "o-43", store, std::nullopt);
+  orch = sys.spawn(orchestrator, "o-43", store, std::nullopt,
+                   default_store_timeout);
   CAF_CHECK_EQUAL(ask(orch, cancel("o-43")), write_outcome::duplicate);
   CAF_CHECK_EQUAL(order("o-43").status, order_status::confirmed);
   CAF_CHECK_EQUAL(order("o-43").reason, cancel_reason::none);
@@ -306,7 +317,8 @@ CAF_TEST(a cancel after both results changes nothing) {
   ask(orch, payment("o-44", false));
   ask(orch, inventory("o-44", false));
   CAF_REQUIRE_EQUAL(order("o-44").status, order_status::cancelled);
-  orch = sys.spawn(orchestrator, "o-44", store, std::nullopt);
+  orch = sys.spawn(orchestrator, "o-44", store, std::nullopt,
+                   default_store_timeout);
   CAF_CHECK_EQUAL(ask(orch, cancel("o-44")), write_outcome::duplicate);
   CAF_CHECK_EQUAL(order("o-44").reason, cancel_reason::payment_declined);
 }
@@ -352,7 +364,7 @@ CAF_TEST(a cancel compensates what is committed not what is remembered) {
   auto stale = db->snapshot("o-47");
   db->orders.at("o-47").payment_status = payment_state::approved;
   db->payments["o-47"].approved = true;
-  orch = sys.spawn(orchestrator, "o-47", store, stale);
+  orch = sys.spawn(orchestrator, "o-47", store, stale, default_store_timeout);
   drain();
   CAF_CHECK_EQUAL(ask(orch, cancel("o-47")), write_outcome::applied);
   CAF_CHECK_EQUAL(order("o-47").reason, cancel_reason::customer_cancelled);
@@ -415,7 +427,7 @@ CAF_TEST(a stale snapshot does not decide the deadline) {
   auto stale = db->snapshot("o-23");
   db->orders.at("o-23").payment_status = payment_state::approved;
   db->payments["o-23"].approved = true;
-  orch = sys.spawn(orchestrator, "o-23", store, stale);
+  orch = sys.spawn(orchestrator, "o-23", store, stale, default_store_timeout);
   drain();
   advance(1000ms);
   CAF_CHECK_EQUAL(order("o-23").status, order_status::cancelled);
@@ -429,7 +441,7 @@ CAF_TEST(a stale snapshot does not hide a committed reservation) {
   auto stale = db->snapshot("o-24");
   db->orders.at("o-24").inventory_status = inventory_state::reserved;
   db->reservations["o-24"] = {"SKU-1", 1, sim::reservation_status::reserved};
-  orch = sys.spawn(orchestrator, "o-24", store, stale);
+  orch = sys.spawn(orchestrator, "o-24", store, stale, default_store_timeout);
   drain();
   CAF_CHECK_EQUAL(ask(orch, payment("o-24", false)), write_outcome::applied);
   CAF_CHECK_EQUAL(order("o-24").status, order_status::cancelled);
@@ -504,7 +516,8 @@ CAF_TEST(a revoke during a write stops after it and hands off what waits) {
 CAF_TEST(a failed load answers what waited with the store error) {
   db->add_order("o-33", 30000);
   db->faults.fail_loads_next = 1;
-  orch = sys.spawn(orchestrator, "o-33", store, std::nullopt);
+  orch = sys.spawn(orchestrator, "o-33", store, std::nullopt,
+                   default_store_timeout);
   auto pay = self->request(orch, caf::infinite, payment("o-33", true));
   drain();
   bool outage = false;

@@ -123,6 +123,38 @@ CAF_TEST(a group splits partitions by range and refuses stale commits) {
   CAF_CHECK_EQUAL(bus->assignment("payment", "b").size(), 3u);
 }
 
+CAF_TEST(a member cut off from its group keeps its old view until it rejoins) {
+  auto g1 = bus->join("payment", "a", {"order.created"});
+  bus->join("payment", "b", {"order.created"});
+  auto g2 = bus->generation("payment");
+  auto before = bus->assignment("payment", "a");
+  bus->isolate("payment", "a");
+  // The group moved on without it: b holds everything, a still believes in
+  // its generation and its partitions, and its commits are refused.
+  CAF_CHECK_NOT_EQUAL(bus->generation("payment"), g2);
+  CAF_CHECK_EQUAL(bus->generation("payment", "a"), g2);
+  CAF_CHECK_EQUAL(bus->assignment("payment", "b").size(), 3u);
+  CAF_CHECK_EQUAL(bus->assignment("payment", "a").size(), before.size());
+  CAF_CHECK(!bus->commit("payment", "a", g2, before.front(), 1));
+  CAF_CHECK_NOT_EQUAL(g1, g2);
+  bus->reconnect("payment", "a", {"order.created"});
+  CAF_CHECK_EQUAL(bus->generation("payment", "a"), bus->generation("payment"));
+  CAF_CHECK_EQUAL(bus->members("payment").size(), 2u);
+}
+
+CAF_TEST(a broker that is down takes nothing and gives nothing) {
+  bus->produce("order.created", "order-1", "a");
+  topic_partition tp{"order.created", partition_for("order-1", 3)};
+  auto gen = bus->join("payment", "a", {"order.created"});
+  bus->set_down(true);
+  CAF_CHECK_EQUAL(bus->produce("order.created", "order-1", "b").partition, -1);
+  CAF_CHECK(bus->fetch(tp, 0, 10).empty());
+  CAF_CHECK(!bus->commit("payment", "a", gen, tp, 1));
+  bus->set_down(false);
+  CAF_CHECK_EQUAL(bus->fetch(tp, 0, 10).size(), 1u);
+  CAF_CHECK(bus->commit("payment", "a", gen, tp, 1));
+}
+
 CAF_TEST(the consumer delivers everything and commits what is done) {
   for (int i = 0; i < 12; ++i)
     bus->produce("order.created", "order-" + std::to_string(i),
