@@ -29,12 +29,15 @@ struct create_order {
   int64_t amount_cents = 0; ///< the sum of the lines
   int64_t deadline_ms = 30000;
   order_lines lines; ///< 1 to 50, SKUs unique; `sku`/`quantity` summarize
+  /// The W3C trace context of the span that creates it (the HTTP request,
+  /// the intake step); `order.created` carries it. Empty: none.
+  std::string traceparent;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, create_order& x) {
   return f(caf::meta::type_name("create_order"), x.order_id, x.correlation_id,
            x.idempotency_key, x.customer_email, x.sku, x.quantity,
-           x.amount_cents, x.deadline_ms, x.lines);
+           x.amount_cents, x.deadline_ms, x.lines, x.traceparent);
 }
 
 /// The lines to store: one line of `sku`, `quantity` and `amount_cents` for
@@ -65,13 +68,16 @@ typename Inspector::result_type inspect(Inspector& f, created_order& x) {
 /// nothing.
 struct cancel_order {
   std::string order_id;
+  /// The W3C trace context of the request's span; the event carries it (the
+  /// order's own when empty).
+  std::string traceparent;
   friend bool operator==(const cancel_order& x, const cancel_order& y) {
-    return x.order_id == y.order_id;
+    return x.order_id == y.order_id && x.traceparent == y.traceparent;
   }
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cancel_order& x) {
-  return f(caf::meta::type_name("cancel_order"), x.order_id);
+  return f(caf::meta::type_name("cancel_order"), x.order_id, x.traceparent);
 }
 
 /// What the store answers to `cancel_order`.

@@ -6,6 +6,7 @@
 #include "actors/saga_probe.hpp"
 #include "base/errors.hpp"
 #include "observability/log.hpp"
+#include "observability/tracing.hpp"
 
 namespace troupe {
 
@@ -30,15 +31,20 @@ intake_actor::behavior_type intake_service(intake_actor::pointer self,
       if (cmd.correlation_id.empty())
         cmd.correlation_id = cfg.new_id();
       cmd.deadline_ms = cfg.deadline_ms;
+      // A message without trace context starts the order's trace here
+      // (while spans are exported; the consumer step continued any other).
+      if (cmd.traceparent.empty() && tracing::enabled())
+        cmd.traceparent = tracing::start();
       auto rp = self->make_response_promise<write_outcome>();
       auto ref = cmd.idempotency_key;
+      auto trace = cmd.traceparent;
       self->request(store, store_timeout, std::move(cmd))
         .then(
-          [rp, ref](const created_order& o) mutable {
+          [rp, ref, trace](const created_order& o) mutable {
             if (o.created) {
               saga_probe{}.created();
-              log::debug_order("intake", o.order_id, o.correlation_id,
-                               "order {} accepted", ref);
+              log::debug_traced("intake", o.order_id, o.correlation_id, trace,
+                                "order {} accepted", ref);
             }
             rp.deliver(o.created ? write_outcome::applied
                                  : write_outcome::duplicate);

@@ -104,8 +104,10 @@ struct order_created {
   int32_t quantity = 0;
   int64_t amount_cents = 0;
   order_lines lines;
+  /// W3C trace context of the step that emitted or handles it; empty: none
+  std::string traceparent;
   TROUPE_FIELDS(order_created, event_id, order_id, correlation_id,
-                customer_email, sku, quantity, amount_cents, lines)
+                customer_email, sku, quantity, amount_cents, lines, traceparent)
 };
 
 /// The lines of an order: one line of `sku`, `quantity` and `amount_cents`
@@ -123,8 +125,10 @@ struct payment_result {
   std::string correlation_id;
   bool approved = false;
   cancel_reason reason = cancel_reason::none; ///< none when approved
+  /// W3C trace context of the step that emitted or handles it; empty: none
+  std::string traceparent;
   TROUPE_FIELDS(payment_result, event_id, order_id, correlation_id, approved,
-                reason)
+                reason, traceparent)
 };
 
 /// `inventory.result`: the inventory step's outcome for one order.
@@ -134,8 +138,10 @@ struct inventory_result {
   std::string correlation_id;
   bool reserved = false;
   cancel_reason reason = cancel_reason::none; ///< none when reserved
+  /// W3C trace context of the step that emitted or handles it; empty: none
+  std::string traceparent;
   TROUPE_FIELDS(inventory_result, event_id, order_id, correlation_id, reserved,
-                reason)
+                reason, traceparent)
 };
 
 /// `inventory.release` and `payment.refund`: a compensation request.
@@ -146,8 +152,10 @@ struct compensation {
   std::string sku;      ///< inventory.release only: the first line's SKU
   int32_t quantity = 0; ///< inventory.release only: the total quantity
   order_lines lines;    ///< inventory.release only: every line
+  /// W3C trace context of the step that emitted or handles it; empty: none
+  std::string traceparent;
   TROUPE_FIELDS(compensation, event_id, order_id, correlation_id, sku, quantity,
-                lines)
+                lines, traceparent)
 };
 
 /// `order.status.changed`: an order reached its final status.
@@ -158,8 +166,10 @@ struct status_changed {
   order_status status = order_status::fresh;
   cancel_reason reason = cancel_reason::none;
   std::string customer_email;
+  /// W3C trace context of the step that emitted or handles it; empty: none
+  std::string traceparent;
   TROUPE_FIELDS(status_changed, event_id, order_id, correlation_id, status,
-                reason, customer_email)
+                reason, customer_email, traceparent)
 };
 
 /// `order.cancel.requested`: the customer asked to cancel an open order
@@ -168,7 +178,9 @@ struct cancel_requested {
   std::string event_id;
   std::string order_id;
   std::string correlation_id;
-  TROUPE_FIELDS(cancel_requested, event_id, order_id, correlation_id)
+  /// W3C trace context of the step that emitted or handles it; empty: none
+  std::string traceparent;
+  TROUPE_FIELDS(cancel_requested, event_id, order_id, correlation_id, traceparent)
 };
 
 // -- store commands (domain actors -> storage port) ---------------------------
@@ -181,8 +193,10 @@ struct payment_cmd {
   int64_t amount_cents = 0;
   bool approved = false;
   cancel_reason reason = cancel_reason::none;
+  /// W3C trace context of the step that emitted or handles it; empty: none
+  std::string traceparent;
   TROUPE_FIELDS(payment_cmd, event_id, order_id, correlation_id, amount_cents,
-                approved, reason)
+                approved, reason, traceparent)
 };
 
 /// Reserves stock atomically (or records a rule failure) and emits
@@ -200,8 +214,10 @@ struct reserve_cmd {
   /// Not none: do not reserve, report this failure.
   cancel_reason reason = cancel_reason::none;
   order_lines lines;
+  /// W3C trace context of the step that emitted or handles it; empty: none
+  std::string traceparent;
   TROUPE_FIELDS(reserve_cmd, event_id, order_id, correlation_id, sku, quantity,
-                default_stock, reason, lines)
+                default_stock, reason, lines, traceparent)
 };
 
 /// The lines to reserve: one line of `sku` and `quantity` for a command
@@ -249,9 +265,11 @@ struct saga_snapshot {
   int64_t deadline_in_ms = 0; ///< time left until the deadline; <= 0: passed
   int64_t created_at_ms = 0;  ///< wall clock, ms since the epoch; 0: unknown
   bool found = false;
+  /// W3C trace context of the step that emitted or handles it; empty: none
+  std::string traceparent;
   TROUPE_FIELDS(saga_snapshot, order_id, correlation_id, customer_email, sku,
                 quantity, amount_cents, status, reason, payment_status,
-                inventory_status, deadline_in_ms, created_at_ms, found)
+                inventory_status, deadline_in_ms, created_at_ms, found, traceparent)
 };
 
 /// Loads the snapshot of one saga.
@@ -287,9 +305,11 @@ struct saga_write {
   order_status expect_status = order_status::fresh;
   payment_state expect_payment = payment_state::none;
   inventory_state expect_inventory = inventory_state::none;
+  /// W3C trace context of the step that emitted or handles it; empty: none
+  std::string traceparent;
   TROUPE_FIELDS(saga_write, event_id, order_id, correlation_id, payment_status,
                 inventory_status, final_status, reason, release, refund,
-                timeline, expect_status, expect_payment, expect_inventory)
+                timeline, expect_status, expect_payment, expect_inventory, traceparent)
 };
 
 /// A message that could not be processed: recorded in `dead_letters` and

@@ -11,6 +11,7 @@
 #include "actors/rules.hpp"
 #include "base/errors.hpp"
 #include "observability/log.hpp"
+#include "observability/tracing.hpp"
 
 namespace troupe {
 
@@ -38,6 +39,17 @@ std::optional<saga_write> plan_step(const saga_snapshot& saga,
   w.expect_status = saga.status;
   w.expect_payment = saga.payment_status;
   w.expect_inventory = saga.inventory_status;
+  // The step continues the trace of the event it applies (the deadline: the
+  // order's own).
+  const std::string* trace = &saga.traceparent;
+  if (step.kind == saga_step::payment && !step.pay.traceparent.empty())
+    trace = &step.pay.traceparent;
+  else if (step.kind == saga_step::inventory && !step.inv.traceparent.empty())
+    trace = &step.inv.traceparent;
+  else if (step.kind == saga_step::cancel
+           && !step.cancel_req.traceparent.empty())
+    trace = &step.cancel_req.traceparent;
+  w.traceparent = *trace;
   bool open = saga.status == order_status::fresh;
   switch (step.kind) {
     case saga_step::payment: {
@@ -161,11 +173,24 @@ void start_deadline(orchestrator_ptr self) {
       deadline_atom::value);
 }
 
+const char* step_name(saga_step::kind_t k) {
+  switch (k) {
+    case saga_step::payment:
+      return "payment.result";
+    case saga_step::inventory:
+      return "inventory.result";
+    case saga_step::cancel:
+      return "order.cancel.requested";
+    default:
+      return "deadline";
+  }
+}
+
 void record_final(orchestrator_ptr self, const saga_write& plan) {
   auto& st = self->state;
-  log::debug_order("orchestrator", st.order_id, st.saga.correlation_id,
-                   "order {} {}", to_string(plan.final_status),
-                   to_string(plan.reason));
+  log::debug_traced("orchestrator", st.order_id, st.saga.correlation_id,
+                    plan.traceparent, "order {} {}",
+                    to_string(plan.final_status), to_string(plan.reason));
   st.probe.finalized(plan.final_status, plan.reason);
   if (st.saga.created_at_ms > 0) {
     auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -274,10 +299,31 @@ void run(orchestrator_ptr self, const work& w) {
     return;
   }
   bool was_open = st.saga.status == order_status::fresh;
+  // A write that emits events is the orchestrator's decision: its own span,
+  // the parent of what follows.
+  std::string parent_span;
+  auto started = std::chrono::system_clock::now();
+  bool decides = plan->final_status != order_status::fresh || plan->release
+                 || plan->refund;
+  if (decides && tracing::enabled() && !plan->traceparent.empty()) {
+    parent_span = tracing::span_id_of(plan->traceparent);
+    plan->traceparent = tracing::child(plan->traceparent);
+  }
   ask_store<write_outcome>(
     self, *plan,
     [=](write_outcome x) {
       auto& st = self->state;
+      if (!parent_span.empty())
+        tracing::finish(plan->traceparent, parent_span, "orchestrator decide",
+                        tracing::span_kind::internal, started,
+                        {{"troupe.order_id", plan->order_id},
+                         {"troupe.step", step_name(w.step.kind)},
+                         {"troupe.status", to_string(plan->final_status)},
+                         {"troupe.reason", to_string(plan->reason)},
+                         {"troupe.release", plan->release ? "true" : "false"},
+                         {"troupe.refund", plan->refund ? "true" : "false"},
+                         {"troupe.outcome", to_string(x)}},
+                        x == write_outcome::fenced);
       if (x == write_outcome::fenced) {
         // Another node owns this order now: give the work back.
         log::info("orchestrator", "order {}: partition moved, stopping",

@@ -34,6 +34,7 @@ payment_actor::behavior_type payment_service(payment_actor::pointer self,
       cmd.event_id = std::move(x.event_id);
       cmd.order_id = std::move(x.order_id);
       cmd.correlation_id = std::move(x.correlation_id);
+      cmd.traceparent = std::move(x.traceparent);
       cmd.amount_cents = x.amount_cents;
       cmd.reason = rules::payment_decision(x.amount_cents);
       cmd.approved = cmd.reason == cancel_reason::none;
@@ -54,6 +55,7 @@ inventory_actor::behavior_type inventory_service(inventory_actor::pointer self,
       cmd.event_id = std::move(x.event_id);
       cmd.order_id = std::move(x.order_id);
       cmd.correlation_id = std::move(x.correlation_id);
+      cmd.traceparent = std::move(x.traceparent);
       x.lines = lines_of(x);
       cmd.sku = std::move(x.sku);
       cmd.quantity = x.quantity;
@@ -72,8 +74,9 @@ notification_actor::behavior_type
 notification_service(notification_actor::pointer self, store_actor store) {
   return {
     [=](status_changed& x) -> caf::result<write_outcome> {
-      log::debug_order("notification", x.order_id, x.correlation_id,
-                       "notify {}: order {} {}", x.customer_email,
+      log::debug_traced("notification", x.order_id, x.correlation_id,
+                        x.traceparent, "notify {}: order {} {}",
+                        x.customer_email,
                        to_string(x.status), to_string(x.reason));
       return forward(self, store, notify_cmd{std::move(x)});
     },

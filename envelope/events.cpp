@@ -52,9 +52,12 @@ envelope make(const char* type, const std::string& order_id,
   return result;
 }
 
-std::string headers(const char* type, const std::string& correlation_id) {
-  return nlohmann::json{{"type", type}, {"correlation_id", correlation_id}}
-    .dump();
+std::string headers(const char* type, const std::string& correlation_id,
+                    const std::string& traceparent) {
+  nlohmann::json j{{"type", type}, {"correlation_id", correlation_id}};
+  if (!traceparent.empty())
+    j["traceparent"] = traceparent;
+  return j.dump();
 }
 
 std::vector<std::pair<std::string, std::string>>

@@ -47,8 +47,10 @@ envelope make(const char* type, const std::string& order_id,
               const std::string& event_id = {},
               const std::string& occurred_at = {});
 
-/// Kafka headers of an outbox row, as a JSON object of strings.
-std::string headers(const char* type, const std::string& correlation_id);
+/// Kafka headers of an outbox row, as a JSON object of strings; with the
+/// W3C `traceparent` of the step that emits the event when there is one.
+std::string headers(const char* type, const std::string& correlation_id,
+                    const std::string& traceparent = {});
 
 /// Headers of a message's `.dlq` copy: where it came from, why it failed,
 /// how often and when (text fields with invalid UTF-8 shown escaped).

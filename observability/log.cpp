@@ -3,6 +3,7 @@
 #include "base/text.hpp"
 
 #include "base/secrets.hpp"
+#include "observability/tracing.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -81,10 +82,11 @@ bool init(const std::string& node, const std::string& level,
 
 void write(spdlog::level::level_enum lvl, const char* component,
            const std::string& order_id, const std::string& correlation_id,
-           const std::string& raw) {
+           const std::string& raw, const std::string& traceparent) {
   // No line shows a password or token, whatever the caller passed in
   // (libpqxx messages may echo a connection string).
   auto msg = secrets::redact(raw);
+  auto trace_id = tracing::trace_id_of(traceparent);
   std::string line;
   if (json_format) {
     line.reserve(128 + msg.size());
@@ -98,6 +100,8 @@ void write(spdlog::level::level_enum lvl, const char* component,
       append_field(line, "order_id", order_id);
     if (!correlation_id.empty())
       append_field(line, "correlation_id", correlation_id);
+    if (!trace_id.empty())
+      append_field(line, "trace_id", trace_id);
     append_field(line, "msg", msg);
     line += '}';
   } else {
@@ -112,6 +116,10 @@ void write(spdlog::level::level_enum lvl, const char* component,
     if (!correlation_id.empty()) {
       line += " correlation_id=";
       line += correlation_id;
+    }
+    if (!trace_id.empty()) {
+      line += " trace_id=";
+      line += trace_id;
     }
   }
   spdlog::default_logger_raw()->log(lvl, "{}", line);

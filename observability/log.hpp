@@ -1,6 +1,6 @@
 // Troupe's logger: spdlog underneath, one line per event, as text or as JSON
-// lines with timestamp, level, node, component and message (plus order_id and
-// correlation_id when the line is about one order).
+// lines with timestamp, level, node, component and message (plus order_id,
+// correlation_id and trace_id when the line is about one order).
 #pragma once
 
 #include <string>
@@ -16,9 +16,11 @@ bool init(const std::string& node, const std::string& level,
           const std::string& format);
 
 /// Writes one line. Prefer the helpers below.
+/// `traceparent` is the W3C trace context of the step the line is about
+/// (the line shows its trace id); empty when there is none.
 void write(spdlog::level::level_enum lvl, const char* component,
            const std::string& order_id, const std::string& correlation_id,
-           const std::string& msg);
+           const std::string& msg, const std::string& traceparent = {});
 
 inline bool enabled(spdlog::level::level_enum lvl) {
   return spdlog::default_logger_raw()->should_log(lvl);
@@ -37,6 +39,15 @@ inline bool enabled(spdlog::level::level_enum lvl) {
     if (enabled(lvl))                                                          \
       write(lvl, component, order_id, correlation_id,                          \
             fmt::format(f, std::forward<Ts>(xs)...));                          \
+  }                                                                            \
+  template <class... Ts>                                                       \
+  void fn##_traced(const char* component, const std::string& order_id,         \
+                   const std::string& correlation_id,                          \
+                   const std::string& traceparent,                             \
+                   fmt::format_string<Ts...> f, Ts&&... xs) {                  \
+    if (enabled(lvl))                                                          \
+      write(lvl, component, order_id, correlation_id,                          \
+            fmt::format(f, std::forward<Ts>(xs)...), traceparent);             \
   }
 
 TROUPE_LOG_FN(trace, spdlog::level::trace)

@@ -4,8 +4,37 @@
 
 #include "base/errors.hpp"
 #include "base/mutants.hpp"
+#include "actors/commands.hpp"
+#include "observability/tracing.hpp"
 
 namespace troupe {
+
+namespace {
+
+template <class T>
+bool stamp_as(caf::message& msg, const std::string& traceparent) {
+  if (!msg.match_element<T>(0))
+    return false;
+  msg.get_mutable_as<T>(0).traceparent = traceparent;
+  return true;
+}
+
+/// Gives the decoded event the context of the step that handles it.
+void stamp_trace(caf::message& msg, const std::string& traceparent) {
+  if (msg.size() != 1)
+    return;
+  if (stamp_as<order_created>(msg, traceparent)
+      || stamp_as<payment_result>(msg, traceparent)
+      || stamp_as<inventory_result>(msg, traceparent)
+      || stamp_as<compensation>(msg, traceparent)
+      || stamp_as<status_changed>(msg, traceparent)
+      || stamp_as<cancel_requested>(msg, traceparent))
+    return;
+  if (msg.match_element<order_requested>(0))
+    msg.get_mutable_as<order_requested>(0).order.traceparent = traceparent;
+}
+
+} // namespace
 
 consumer_core::consumer_core(std::vector<std::string> topics, decoder decode,
                              size_t max_in_flight)
@@ -27,10 +56,17 @@ std::optional<delivery_job> consumer_core::accept(fetched_message m) {
   job.offset = m.offset;
   job.key = std::move(m.key);
   job.payload = std::move(m.payload);
+  if (!m.traceparent.empty()) {
+    job.traceparent = tracing::continue_from(m.traceparent);
+    if (job.traceparent != m.traceparent)
+      job.parent_span = tracing::span_id_of(m.traceparent);
+  }
   auto decoded = decode_(job.topic, job.key, job.payload, job.correlation_id);
-  if (decoded)
+  if (decoded) {
     job.event = std::move(*decoded);
-  else
+    if (!job.traceparent.empty())
+      stamp_trace(job.event, job.traceparent);
+  } else
     job.malformed = describe(decoded.error());
   job.id = next_id_++;
   trackers_[job.topic].start(job.partition, job.offset);

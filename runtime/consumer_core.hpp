@@ -50,6 +50,7 @@ struct fetched_message {
   int64_t offset = 0;
   std::string key;
   std::string payload;
+  std::string traceparent; ///< its `traceparent` header, empty when absent
 };
 
 class consumer_core {
@@ -66,7 +67,9 @@ public:
   /// A job for the delivery actor, or none when the message's partition is
   /// being revoked (fetched before the pause took effect: the next owner
   /// reads it). A message that does not decode becomes a job with
-  /// `malformed` set (delivery dead-letters it).
+  /// `malformed` set (delivery dead-letters it). A message with a trace
+  /// context gets its step's context (`tracing::continue_from`), in the job
+  /// and in the decoded event.
   std::optional<delivery_job> accept(fetched_message m);
 
   /// The delivery of job `id` ended. A handed-off message stays

@@ -6,6 +6,7 @@
 
 #include "base/errors.hpp"
 #include "observability/log.hpp"
+#include "observability/tracing.hpp"
 
 namespace troupe {
 
@@ -65,6 +66,21 @@ void finish(delivery_ptr self, uint64_t id, delivery_outcome outcome,
     return;
   if (store_answered)
     set_outage(self, false);
+  auto& job = i->second.job;
+  if (tracing::enabled() && !job.parent_span.empty())
+    tracing::finish(job.traceparent, job.parent_span,
+                    st.cfg.consumer + " " + job.topic,
+                    tracing::span_kind::consumer, i->second.started,
+                    {{"messaging.system", "kafka"},
+                     {"messaging.operation", "process"},
+                     {"messaging.destination.name", job.topic},
+                     {"messaging.consumer.group.name", st.cfg.consumer},
+                     {"messaging.kafka.message.key", job.key},
+                     {"messaging.kafka.partition", std::to_string(job.partition)},
+                     {"messaging.kafka.offset", std::to_string(job.offset)},
+                     {"troupe.outcome", to_string(outcome)},
+                     {"troupe.attempts", std::to_string(i->second.attempts)}},
+                    outcome == delivery_outcome::dead_lettered);
   i->second.promise.deliver(outcome);
   st.jobs.erase(i);
   end_outage_if_idle(self);
@@ -99,8 +115,8 @@ void failed(delivery_ptr self, uint64_t id, const caf::error& err) {
   if (tier == error_tier::handed_off) {
     // Another node owns the message's partition now and reads it from the
     // last committed offset: nothing to do here, and not an outage.
-    log::debug_order("delivery", p.job.key, p.job.correlation_id,
-                     "{}: {}[{}]@{} handed off: {}", st.cfg.consumer,
+    log::debug_traced("delivery", p.job.key, p.job.correlation_id,
+                      p.job.traceparent, "{}: {}[{}]@{} handed off: {}", st.cfg.consumer,
                      p.job.topic, p.job.partition, p.job.offset, p.last_error);
     finish(self, id, delivery_outcome::handed_off, false);
     return;
@@ -117,8 +133,8 @@ void failed(delivery_ptr self, uint64_t id, const caf::error& err) {
   }
   auto delay = backoff_delay(st.cfg.retry, p.attempts, st.cfg.unit());
   st.probe.retried(p.job.topic);
-  log::debug_order("delivery", p.job.key, p.job.correlation_id,
-                   "{}: retry {} of {}[{}]@{} in {} ms: {}", st.cfg.consumer,
+  log::debug_traced("delivery", p.job.key, p.job.correlation_id,
+                    p.job.traceparent, "{}: retry {} of {}[{}]@{} in {} ms: {}", st.cfg.consumer,
                    p.attempts, p.job.topic, p.job.partition, p.job.offset,
                    delay.count(), p.last_error);
   retry_note note{p.job.key,  st.cfg.consumer, p.job.topic,
@@ -163,8 +179,8 @@ void write_direct(delivery_ptr self, uint64_t id, dead_letter cmd) {
     if (i == st.jobs.end())
       return;
     auto& job = i->second.job;
-    log::error_order("delivery", job.key, job.correlation_id,
-                     "{}: {}[{}]@{} is lost: neither the store nor Kafka took "
+    log::error_traced("delivery", job.key, job.correlation_id,
+                      job.traceparent, "{}: {}[{}]@{} is lost: neither the store nor Kafka took "
                      "its dead letter ({}); it was: {}",
                      st.cfg.consumer, job.topic, job.partition, job.offset, why,
                      i->second.last_error);
@@ -255,8 +271,8 @@ void write_dead_letter(delivery_ptr self, uint64_t id) {
   cmd.correlation_id = job.correlation_id;
   cmd.consumer = st.cfg.consumer;
   if (!p.dead_lettering)
-    log::warn_order("delivery", job.key, job.correlation_id,
-                    "{}: dead-lettering {}[{}]@{} after {} attempt(s): {}",
+    log::warn_traced("delivery", job.key, job.correlation_id, job.traceparent,
+                     "{}: dead-lettering {}[{}]@{} after {} attempt(s): {}",
                     st.cfg.consumer, job.topic, job.partition, job.offset,
                     cmd.attempts, cmd.error);
   p.dead_lettering = true;
@@ -290,6 +306,8 @@ delivery_actor::behavior_type delivery(delivery_ptr self, delivery_config cfg) {
       auto& p = st.jobs[id];
       p.job = std::move(job);
       p.promise = rp;
+      if (!p.job.parent_span.empty())
+        p.started = std::chrono::system_clock::now();
       if (!malformed.empty()) {
         // Retrying cannot fix a message that does not decode.
         p.last_error = std::move(malformed);

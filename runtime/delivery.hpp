@@ -72,11 +72,17 @@ struct delivery_job {
   std::string correlation_id;
   std::string malformed;
   caf::message event;
+  /// The W3C trace context of this step's span (a child of the message's
+  /// `traceparent` header; the decoded event carries it too) and the span
+  /// id of its parent. Empty when the message carries no trace context.
+  std::string traceparent;
+  std::string parent_span;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, delivery_job& x) {
   return f(caf::meta::type_name("delivery_job"), x.id, x.topic, x.partition,
-           x.offset, x.key, x.payload, x.correlation_id, x.malformed);
+           x.offset, x.key, x.payload, x.correlation_id, x.malformed,
+           x.traceparent, x.parent_span);
 }
 
 /// How a job ended.
@@ -134,6 +140,8 @@ struct pending_job {
   uint64_t timer = 0; ///< the retry that counts; older ones are ignored
   std::string first_failure;
   std::string last_error;
+  /// When the job arrived (wall clock): the start of its span.
+  std::chrono::system_clock::time_point started;
 };
 
 struct delivery_state {

@@ -80,6 +80,7 @@ saga_snapshot memory_db::snapshot(const std::string& id) const {
   s.inventory_status = o.inventory_status;
   s.deadline_in_ms = o.deadline_at_ms - now();
   s.created_at_ms = o.created_at_ms;
+  s.traceparent = o.traceparent;
   s.found = true;
   return s;
 }
@@ -248,6 +249,7 @@ reply<created_order> exec(memory_db& db, const memory_store_settings&,
   o.quantity = c.quantity;
   o.amount_cents = c.amount_cents;
   o.lines = lines_of(c);
+  o.traceparent = c.traceparent;
   o.created_at_ms = db.now();
   o.deadline_at_ms = o.created_at_ms + c.deadline_ms;
   timeline(db, c.order_id, timeline_kind::created,
@@ -258,7 +260,7 @@ reply<created_order> exec(memory_db& db, const memory_store_settings&,
   outbox(db, topics::order_created.name, c.order_id,
          order_created{db.next_event_id(), c.order_id, c.correlation_id,
                        c.customer_email, c.sku, c.quantity, c.amount_cents,
-                       lines_of(o)},
+                       lines_of(o), c.traceparent},
          c.correlation_id);
   return created_order{c.order_id, c.correlation_id,
                        to_string(order_status::fresh), true};
@@ -279,7 +281,9 @@ reply<cancel_answer> exec(memory_db& db, const memory_store_settings&,
     o.cancel_requested = true;
     if (!TROUPE_MUTANT("drop-cancel-event"))
       outbox(db, topics::cancel_requested.name, c.order_id,
-             cancel_requested{db.next_event_id(), c.order_id, o.correlation_id},
+             cancel_requested{db.next_event_id(), c.order_id, o.correlation_id,
+                              c.traceparent.empty() ? o.traceparent
+                                                    : c.traceparent},
              o.correlation_id);
     timeline(db, c.order_id, timeline_kind::cancel_requested);
   }

@@ -62,6 +62,7 @@ struct order_row {
   int64_t deadline_at_ms = 0;    ///< on the database's clock
   int64_t created_at_ms = 0;     ///< on the database's clock
   bool cancel_requested = false; ///< `cancel_requested_at IS NOT NULL`
+  std::string traceparent;       ///< empty: NULL
 };
 
 /// A row of `payments`.

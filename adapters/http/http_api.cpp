@@ -23,6 +23,7 @@
 #include "envelope/order_request.hpp"
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
+#include "observability/tracing.hpp"
 
 namespace troupe {
 
@@ -167,6 +168,49 @@ int limit_of(const http_request& req) {
   if (!req.has_param("limit"))
     return 100;
   return std::clamp(std::atoi(req.param("limit").c_str()), 1, 1000);
+}
+
+/// The span of one request: `traceparent` is its context (adopted from the
+/// request's header as parent, or a new trace), and `done` wrapped to
+/// record the span and to answer with the context in a `traceparent`
+/// header.
+struct request_span {
+  std::string traceparent;
+  std::string parent_span;
+  std::chrono::system_clock::time_point started;
+};
+
+request_span start_span(const http_request& req) {
+  request_span s;
+  s.traceparent = tracing::adopt_or_start(req.header("traceparent"),
+                                          s.parent_span);
+  // The request line arrived at `req.start` (steady clock).
+  s.started = std::chrono::system_clock::now()
+              - std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                std::chrono::steady_clock::now() - req.start);
+  return s;
+}
+
+responder traced(const request_span& span, const char* route,
+                 responder done) {
+  return [span, route, done = std::move(done)](http_response res) mutable {
+    res.set_header("traceparent", span.traceparent);
+    if (tracing::enabled()) {
+      std::vector<std::pair<std::string, std::string>> attrs{
+        {"http.request.method", "POST"},
+        {"http.route", route},
+        {"http.response.status_code", std::to_string(res.status)}};
+      for (auto& [k, v] : res.headers)
+        if (k == "Location")
+          attrs.emplace_back("troupe.order_id",
+                             v.substr(v.find_last_of('/') + 1));
+      tracing::finish(span.traceparent, span.parent_span,
+                      std::string{"POST "} + route,
+                      tracing::span_kind::server, span.started,
+                      std::move(attrs), res.status >= 500);
+    }
+    done(std::move(res));
+  };
 }
 
 } // namespace
@@ -386,7 +430,9 @@ void http_api::handle(http_request&& req, responder done) {
   });
 }
 
-void http_api::create_order(const http_request& req, responder done) {
+void http_api::create_order(const http_request& req, responder done_) {
+  auto span = start_span(req);
+  auto done = traced(span, "/orders", std::move(done_));
   http_response res;
   auto ctype = ascii_lower(req.header("content-type"));
   if (ctype.rfind("application/json", 0) != 0) {
@@ -419,14 +465,16 @@ void http_api::create_order(const http_request& req, responder done) {
     cmd.correlation_id = events::new_uuid();
   cmd.order_id = events::new_uuid();
   cmd.deadline_ms = cfg_.deadline.count();
+  cmd.traceparent = span.traceparent;
   // The store's answer comes to a short-lived actor; no thread waits.
   auto timeout = cfg_.request_timeout;
   sys_.spawn([store = store_, timeout, cmd = std::move(cmd), done,
               saga = saga_](caf::event_based_actor* self) mutable {
     auto ref = cmd.idempotency_key;
+    auto trace = cmd.traceparent;
     self->request(store, timeout, std::move(cmd))
       .then(
-        [done, saga, ref](created_order& x) mutable {
+        [done, saga, ref, trace](created_order& x) mutable {
           http_response res;
           res.set_header("Location", "/orders/" + x.order_id);
           res.set_header("X-Correlation-ID", x.correlation_id);
@@ -437,8 +485,8 @@ void http_api::create_order(const http_request& req, responder done) {
                          {"ref", ref.empty() ? json() : json(ref)}});
           if (x.created) {
             saga.created();
-            log::debug_order("http", x.order_id, x.correlation_id,
-                             "order accepted");
+            log::debug_traced("http", x.order_id, x.correlation_id, trace,
+                              "order accepted");
           }
           done(std::move(res));
         },
@@ -446,7 +494,9 @@ void http_api::create_order(const http_request& req, responder done) {
   });
 }
 
-void http_api::cancel(const http_request& req, responder done) {
+void http_api::cancel(const http_request& req, responder done_) {
+  auto span = start_span(req);
+  auto done = traced(span, "/orders/{id}/cancel", std::move(done_));
   auto id = ascii_lower(req.matches[0]);
   if (!events::is_uuid(id)) {
     http_response res;
@@ -455,9 +505,13 @@ void http_api::cancel(const http_request& req, responder done) {
     return done(std::move(res));
   }
   auto timeout = cfg_.request_timeout;
-  sys_.spawn([store = store_, timeout, id,
-              done](caf::event_based_actor* self) mutable {
-    self->request(store, timeout, troupe::cancel_order{id})
+  // A request that names its own trace carries it to the orchestrator;
+  // otherwise the cancel continues the order's trace.
+  auto trace = tracing::parse(req.header("traceparent")) ? span.traceparent
+                                                          : std::string{};
+  sys_.spawn([store = store_, timeout, id, done,
+              trace](caf::event_based_actor* self) mutable {
+    self->request(store, timeout, troupe::cancel_order{id, trace})
       .then(
         [done, id](cancel_answer& x) mutable {
           http_response res;

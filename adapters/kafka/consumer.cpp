@@ -152,6 +152,15 @@ void handle(consumer_ptr self, rd_kafka_message_t* msg) {
     m.key.assign(static_cast<const char*>(msg->key), msg->key_len);
   if (msg->payload)
     m.payload.assign(static_cast<const char*>(msg->payload), msg->len);
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const void* value = nullptr;
+    size_t size = 0;
+    if (rd_kafka_header_get_last(hdrs, "traceparent", &value, &size)
+          == RD_KAFKA_RESP_ERR_NO_ERROR
+        && value != nullptr && size <= 128)
+      m.traceparent.assign(static_cast<const char*>(value), size);
+  }
   auto job = st.core->accept(std::move(m));
   if (!job)
     return;

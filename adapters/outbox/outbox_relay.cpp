@@ -16,6 +16,7 @@
 #include "adapters/postgres/connection.hpp"
 #include "base/errors.hpp"
 #include "observability/log.hpp"
+#include "observability/tracing.hpp"
 
 namespace troupe {
 
@@ -46,12 +47,29 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
               rd_kafka_topic_name(msg->rkt), rd_kafka_err2str(msg->err));
 }
 
-rd_kafka_headers_t* make_headers(const std::string& text) {
+/// A row's publish span: its context (sent in the `traceparent` header)
+/// and the span id of the step that wrote the row.
+struct publish_span {
+  std::string traceparent;
+  std::string parent_span;
+};
+
+/// The Kafka headers of a row. While spans are exported, a row's
+/// `traceparent` is replaced by the context of its publish span (`span`).
+rd_kafka_headers_t* make_headers(const std::string& text, publish_span& span) {
   auto hdrs = rd_kafka_headers_new(8);
   try {
     auto j = nlohmann::json::parse(text);
     for (auto& [k, v] : j.items()) {
       auto s = v.is_string() ? v.get<std::string>() : v.dump();
+      if (k == "traceparent" && tracing::enabled()) {
+        auto next = tracing::child(s);
+        if (!next.empty()) {
+          span.parent_span = tracing::span_id_of(s);
+          span.traceparent = next;
+          s = std::move(next);
+        }
+      }
       rd_kafka_header_add(hdrs, k.c_str(), -1, s.data(),
                           static_cast<ssize_t>(s.size()));
     }
@@ -128,14 +146,18 @@ batch_result publish_batch(relay_ptr self) {
   if (rows.empty())
     return {};
   auto t1 = std::chrono::steady_clock::now();
+  auto published_from = std::chrono::system_clock::now();
   st.delivered.clear();
   st.outstanding = 0;
+  std::vector<publish_span> spans(rows.size());
+  size_t row_index = 0;
   for (const auto& row : rows) {
+    auto& span = spans[row_index++];
     auto id = row[0].as<int64_t>();
     auto topic = row[1].as<std::string>();
     auto key = bytes_of(row[2], row[5]);
     auto payload = bytes_of(row[3], row[6]);
-    auto hdrs = make_headers(row[4].as<std::string>());
+    auto hdrs = make_headers(row[4].as<std::string>(), span);
     auto row_id = std::to_string(id);
     rd_kafka_header_add(hdrs, "troupe.outbox_id", -1, row_id.data(),
                         static_cast<ssize_t>(row_id.size()));
@@ -168,6 +190,18 @@ batch_result publish_batch(relay_ptr self) {
   bool any_refused_for_good = false;
   for (size_t i = 0; i < rows.size(); ++i) {
     auto state = st.delivered[rows[i][0].as<int64_t>()];
+    if (!spans[i].traceparent.empty())
+      tracing::finish(spans[i].traceparent, spans[i].parent_span,
+                      "publish " + rows[i][1].as<std::string>(),
+                      tracing::span_kind::producer, published_from,
+                      {{"messaging.system", "kafka"},
+                       {"messaging.operation", "publish"},
+                       {"messaging.destination.name",
+                        rows[i][1].as<std::string>()},
+                       {"messaging.kafka.message.key",
+                        rows[i][2].as<std::string>()},
+                       {"troupe.outbox_id", rows[i][0].as<std::string>()}},
+                      state != RD_KAFKA_RESP_ERR_NO_ERROR);
     if (state == RD_KAFKA_RESP_ERR_NO_ERROR) {
       done.push_back(rows[i][0].as<int64_t>());
       per_topic[rows[i][1].as<std::string>()] += 1;

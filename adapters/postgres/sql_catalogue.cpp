@@ -46,8 +46,9 @@ void prepare_statements(pqxx::connection& c) {
     "create_order",
     "WITH o AS (INSERT INTO orders (id, customer_email, item_sku, "
     "quantity, amount_cents, correlation_id, idempotency_key, "
-    "deadline_at) VALUES ($1::uuid, $2, $3, $4, $5, $6, "
-    "NULLIF($7, ''), clock_timestamp() + $8 * interval '1 millisecond') "
+    "deadline_at, traceparent) VALUES ($1::uuid, $2, $3, $4, $5, $6, "
+    "NULLIF($7, ''), clock_timestamp() + $8 * interval '1 millisecond', "
+    "NULLIF($16, '')) "
     "ON CONFLICT DO NOTHING RETURNING id), "
     "l AS (INSERT INTO order_lines (order_id, line_no, sku, quantity, "
     "unit_price_cents, amount_cents) SELECT o.id, x.n, x.s, x.q, x.u, x.a "
@@ -74,7 +75,8 @@ void prepare_statements(pqxx::connection& c) {
             "UPDATE orders SET cancel_requested_at = clock_timestamp(), "
             "updated_at = clock_timestamp() WHERE id = $1::uuid AND status = "
               + literal(order_status::fresh)
-              + " AND cancel_requested_at IS NULL RETURNING correlation_id");
+              + " AND cancel_requested_at IS NULL RETURNING correlation_id, "
+                "COALESCE(traceparent, '')");
   c.prepare("cancel_state",
             "SELECT correlation_id, status, COALESCE(reason, ''), "
             "cancel_requested_at IS NOT NULL FROM orders WHERE id = $1::uuid");
@@ -158,7 +160,8 @@ void prepare_statements(pqxx::connection& c) {
       "amount_cents, status, COALESCE(reason, ''), "
       "COALESCE(payment_status, ''), COALESCE(inventory_status, ''), "
       "(EXTRACT(EPOCH FROM (deadline_at - clock_timestamp())) * 1000)::bigint, "
-      "(EXTRACT(EPOCH FROM created_at) * 1000)::bigint "
+      "(EXTRACT(EPOCH FROM created_at) * 1000)::bigint, "
+      "COALESCE(traceparent, '') "
       "FROM orders ";
   c.prepare("load_saga", std::string{snapshot_cols} + "WHERE id = $1::uuid");
   c.prepare("open_sagas",

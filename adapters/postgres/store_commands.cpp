@@ -110,6 +110,7 @@ saga_snapshot to_snapshot(const pqxx::row& r) {
   s.inventory_status = column(r[9], parse_inventory_state);
   s.deadline_in_ms = r[10].as<int64_t>();
   s.created_at_ms = r[11].as<int64_t>();
+  s.traceparent = r[12].as<std::string>();
   s.found = true;
   return s;
 }
@@ -157,7 +158,7 @@ created_order exec(pqxx::work& tx, const create_order& c) {
   auto lines = lines_of(c);
   auto ev = codec::encode(order_created{"", c.order_id, c.correlation_id,
                                         c.customer_email, c.sku, c.quantity,
-                                        c.amount_cents, lines},
+                                        c.amount_cents, lines, c.traceparent},
                           c.idempotency_key);
   json detail{{"item_sku", c.sku},
               {"quantity", c.quantity},
@@ -167,10 +168,10 @@ created_order exec(pqxx::work& tx, const create_order& c) {
     "create_order", c.order_id, c.customer_email, c.sku, c.quantity,
     c.amount_cents, c.correlation_id, c.idempotency_key, c.deadline_ms,
     detail.dump(), ev.text,
-    events::headers(events::order_created, c.correlation_id),
+    events::headers(events::order_created, c.correlation_id, c.traceparent),
     column_of(lines, &order_line::sku), column_of(lines, &order_line::quantity),
     column_of(lines, &order_line::unit_price_cents),
-    column_of(lines, &order_line::amount_cents));
+    column_of(lines, &order_line::amount_cents), c.traceparent);
   if (r[0].as<int64_t>() == 0) {
     auto existing = tx.exec_prepared1("existing_order", c.order_id,
                                       c.idempotency_key);
@@ -190,9 +191,12 @@ cancel_answer exec(pqxx::work& tx, const cancel_order& c) {
     // The first request for this open order: its event and timeline entry
     // commit with the mark, or not at all.
     auto corr = marked[0][0].as<std::string>();
-    auto ev = codec::encode(cancel_requested{"", c.order_id, corr});
+    // The request's own trace context, or else the order's.
+    auto trace = c.traceparent.empty() ? marked[0][1].as<std::string>()
+                                       : c.traceparent;
+    auto ev = codec::encode(cancel_requested{"", c.order_id, corr, trace});
     tx.exec_prepared("outbox", events::cancel_requested, c.order_id, ev.text,
-                     events::headers(events::cancel_requested, corr));
+                     events::headers(events::cancel_requested, corr, trace));
     timeline(tx, c.order_id, timeline_kind::cancel_requested);
   }
   auto r = tx.exec_prepared("cancel_state", c.order_id);
@@ -213,7 +217,7 @@ write_outcome exec(pqxx::work& tx, const payment_cmd& c) {
   auto r = tx.exec_prepared1("payment", c.event_id, c.order_id, c.approved,
                              text(c.reason), c.amount_cents, ev.text,
                              events::headers(events::payment_result,
-                                             c.correlation_id));
+                                             c.correlation_id, c.traceparent));
   return r[0].as<int64_t>() > 0 ? write_outcome::applied
                                 : write_outcome::duplicate;
 }
@@ -279,7 +283,8 @@ write_outcome exec(pqxx::work& tx, const reserve_cmd& c) {
                                      failure == cancel_reason::none, failure},
                     lines, short_skus);
   tx.exec_prepared("outbox", events::inventory_result, c.order_id, ev.text,
-                   events::headers(events::inventory_result, c.correlation_id));
+                   events::headers(events::inventory_result, c.correlation_id,
+                                   c.traceparent));
   return write_outcome::applied;
 }
 
@@ -360,7 +365,7 @@ write_outcome exec(pqxx::work& tx, const saga_write& w,
   auto add = [&](const char* type, events::envelope ev) {
     topics.emplace_back(type);
     payloads.push_back(std::move(ev.text));
-    headers.push_back(events::headers(type, w.correlation_id));
+    headers.push_back(events::headers(type, w.correlation_id, w.traceparent));
   };
   if (final)
     add(events::status_changed,

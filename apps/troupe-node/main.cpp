@@ -39,6 +39,7 @@
 #include "base/secrets.hpp"
 #include "cli/cli.hpp"
 #include "observability/log.hpp"
+#include "observability/tracing.hpp"
 #include "runtime/readiness.hpp"
 #include "runtime/supervisor.hpp"
 
@@ -150,6 +151,14 @@ int main(int argc, char** argv) {
     log::warn("node", "postgres.url carries a password: pass it in "
                       "TROUPE_POSTGRES_PASSWORD instead");
   raise_fd_limit(cfg.max_connections);
+  if (!cfg.otlp_endpoint.empty()) {
+    tracing::exporter_config tc;
+    tc.endpoint = cfg.otlp_endpoint;
+    tc.instance = cfg.node_id;
+    tracing::start_exporter(tc);
+    log::info("node", "exporting spans to {} (OTLP/HTTP, JSON)",
+              cfg.otlp_endpoint);
+  }
 
   // Migrations first; PostgreSQL may still be coming up.
   for (int attempt = 1;; ++attempt) {
@@ -281,6 +290,7 @@ int main(int argc, char** argv) {
     n.keep.clear();
     log::info("node", "stopped");
   }
+  tracing::stop_exporter();
   spdlog::shutdown();
   return exit_code;
 }

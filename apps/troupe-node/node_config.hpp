@@ -150,6 +150,9 @@ public:
   std::string log_level;
   std::string log_format;
 
+  /// OTLP/HTTP collector that receives the spans (empty: none exported).
+  std::string otlp_endpoint;
+
   /// Stores every default and declares the options to CAF.
   node_config();
 
