@@ -515,15 +515,15 @@ void http_api::cancel(const http_request& req, responder done) {
           }
           // Dropped once the server is stopping: the request is answered
           // with an error then, never left hanging.
-          srv->post([queries, done, id,
-                     correlation_id = x.correlation_id]() mutable {
-            http_response out;
-            if (send_order(*queries, id, 202, out)) {
-              out.set_header("Location", "/orders/" + id);
-              out.set_header("X-Correlation-ID", correlation_id);
-            }
-            done(std::move(out));
-          });
+          srv->post(
+            [queries, done, id, correlation_id = x.correlation_id]() mutable {
+              http_response out;
+              if (send_order(*queries, id, 202, out)) {
+                out.set_header("Location", "/orders/" + id);
+                out.set_header("X-Correlation-ID", correlation_id);
+              }
+              done(std::move(out));
+            });
         },
         store_failed(done, "recording a cancel"));
   });
