@@ -130,7 +130,6 @@ bool serve_file(const std::string& dir, const http_request& req,
   return true;
 }
 
-/// A route label with bounded cardinality.
 /// The answer when the store refused `what`: 503 while a retry may help
 /// (an outage), 500 otherwise.
 auto store_failed(responder done, const char* what) {
@@ -146,6 +145,27 @@ auto store_failed(responder done, const char* what) {
   };
 }
 
+/// The answer of GET /orders/{id}, with `status`: the order with its lines,
+/// timeline and dead letters; 404 when unknown, 503 while the database does
+/// not answer. Returns whether the order was sent. Blocks on the database:
+/// runs on an HTTP worker.
+bool send_order(order_queries& queries, const std::string& id, int status,
+                http_response& res) {
+  try {
+    auto order = queries.get_order(id);
+    if (!order) {
+      send_error(res, 404, "not_found", "no order with id " + id);
+      return false;
+    }
+    send_json(res, status, *order);
+    return true;
+  } catch (const std::exception& e) {
+    unavailable(res, e.what());
+    return false;
+  }
+}
+
+/// A route label with bounded cardinality.
 std::string route_of(const std::string& p) {
   if (p == "/orders" || p == "/health" || p == "/ready" || p == "/metrics"
       || p == "/admin/dead-letters" || p == "/admin/outbox")
@@ -509,15 +529,18 @@ void http_api::cancel(const http_request& req, responder done_) {
   // otherwise the cancel continues the order's trace.
   auto trace = tracing::parse(req.header("traceparent")) ? span.traceparent
                                                           : std::string{};
-  sys_.spawn([store = store_, timeout, id, done,
+  std::weak_ptr<http_server> workers = server_;
+  sys_.spawn([store = store_, queries = queries_, workers, timeout, id, done,
               trace](caf::event_based_actor* self) mutable {
     self->request(store, timeout, troupe::cancel_order{id, trace})
       .then(
-        [done, id](cancel_answer& x) mutable {
+        [queries, workers, done, id, trace](cancel_answer& x) mutable {
           http_response res;
           if (!x.found) {
             send_error(res, 404, "not_found", "no order with id " + id);
-          } else if (!x.recorded) {
+            return done(std::move(res));
+          }
+          if (!x.recorded) {
             // Final already: nothing to cancel, nothing changed.
             std::string status = to_string(x.status);
             std::string reason = to_string(x.reason);
@@ -530,20 +553,32 @@ void http_api::cancel(const http_request& req, responder done_) {
                    {"status", status},
                    {"reason", reason.empty() ? json() : json(reason)},
                    {"correlation_id", x.correlation_id}});
-          } else {
-            // Recorded: the order's orchestrator ends it shortly (GET
-            // /orders/{id} shows CANCELLED / customer_cancelled then).
-            res.set_header("Location", "/orders/" + id);
-            res.set_header("X-Correlation-ID", x.correlation_id);
-            send_json(res, 202,
-                      json{{"id", id},
-                           {"status", to_string(x.status)},
-                           {"reason", nullptr},
-                           {"correlation_id", x.correlation_id},
-                           {"cancel_requested", true}});
-            log::debug_order("http", id, x.correlation_id, "cancel requested");
+            return done(std::move(res));
           }
-          done(std::move(res));
+          // Recorded: the order's orchestrator ends it shortly (CANCELLED /
+          // customer_cancelled). The answer is the order as GET
+          // /orders/{id} shows it now, usually still open with
+          // `cancel.requested` on its timeline. The read blocks, so it runs
+          // on an HTTP worker, not on this actor's thread. Should it fail,
+          // the 503 is safe to retry: a repeated cancel changes nothing.
+          log::debug_traced("http", id, x.correlation_id, trace,
+                            "cancel requested");
+          auto srv = workers.lock();
+          if (!srv) {
+            unavailable(res, "the node is shutting down");
+            return done(std::move(res));
+          }
+          // Dropped once the server is stopping: the request is answered
+          // with an error then, never left hanging.
+          srv->post(
+            [queries, done, id, correlation_id = x.correlation_id]() mutable {
+              http_response out;
+              if (send_order(*queries, id, 202, out)) {
+                out.set_header("Location", "/orders/" + id);
+                out.set_header("X-Correlation-ID", correlation_id);
+              }
+              done(std::move(out));
+            });
         },
         store_failed(done, "recording a cancel"));
   });
@@ -616,15 +651,7 @@ void http_api::order_routes() {
               send_error(res, 404, "not_found", "no order with id " + id);
               return;
             }
-            try {
-              auto order = queries_->get_order(id);
-              if (!order)
-                send_error(res, 404, "not_found", "no order with id " + id);
-              else
-                send_json(res, 200, *order);
-            } catch (const std::exception& e) {
-              unavailable(res, e.what());
-            }
+            send_order(*queries_, id, 200, res);
           });
 
   srv.get("/orders", [this](const http_request& req, http_response& res) {
@@ -745,7 +772,7 @@ std::string http_api::start() {
   s.idle_timeout = cfg_.idle_timeout;
   s.max_header_bytes = cfg_.max_header_bytes;
   s.max_body_bytes = cfg_.max_body_bytes;
-  server_ = std::make_unique<http_server>(s, [this](http_request&& req,
+  server_ = std::make_shared<http_server>(s, [this](http_request&& req,
                                                     responder done) {
     handle(std::move(req), std::move(done));
   });

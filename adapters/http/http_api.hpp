@@ -5,6 +5,8 @@
 //                                  ▲                                           │
 //                                  └──────────── answer (connection resumed) ◀─┘
 //   client ──POST /orders/{id}/cancel─▶ (the same way) ─▶ request ─▶ pg_store
+//          once recorded: [worker] ──read──▶ order_queries, the answer is the
+//          order as GET /orders/{id} shows it
 //   client ──GET /orders...─▶ [event thread] ─▶ [worker] ──read──▶ order_queries
 //
 // Every error is a JSON body {"error": ..., "details": ...} with a 4xx or 5xx
@@ -132,7 +134,9 @@ private:
   readiness ready_;
   route_hook extra_;
   http_routes routes_;
-  std::unique_ptr<http_server> server_;
+  /// Shared so that an actor answering a request late (a cancel reads the
+  /// order on a worker) can post there only while the server exists.
+  std::shared_ptr<http_server> server_;
   std::atomic<bool> draining_{false};
   http_probe probe_;
   saga_probe saga_;

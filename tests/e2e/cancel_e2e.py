@@ -1,6 +1,6 @@
 """End to end: a customer cancels an order. A node without the payment role
 keeps an order open after its stock is reserved; POST /orders/{id}/cancel
-answers 202, the order's orchestrator (reached through
+answers 202 with the order (the body GET /orders/{id} answers), the order's orchestrator (reached through
 order.cancel.requested) ends it CANCELLED / customer_cancelled and releases
 the stock once; cancelling again answers 409 with the final status; an
 unknown order 404, a malformed id 400. A node with every role then handles
@@ -15,6 +15,28 @@ NO_PAYMENT = '--node.roles=["api","inventory","orchestrator","notification"]'
 
 def cancel(url, oid):
     return http("POST", f"{url}/orders/{oid}/cancel", body=b"")
+
+
+def check_order_answer(check, url, oid, body):
+    """A 202 answer to a cancel is the order as GET /orders/{id} shows it:
+    the same keys, its lines and its timeline with the cancel request, still
+    open (or already cancelled, when its orchestrator was that quick)."""
+    if not check.expect(isinstance(body, dict), f"the 202 answer is not an object: {body}"):
+        return
+    status, order = http("GET", f"{url}/orders/{oid}")
+    check.expect(status == 200 and isinstance(order, dict) and set(body) == set(order),
+                 f"the 202 answer has the keys of GET /orders/{{id}}: {sorted(body)} vs "
+                 f"{sorted(order) if isinstance(order, dict) else order}")
+    check.expect(body.get("id") == oid and body.get("correlation_id")
+                 and (body.get("status"), body.get("reason")) in (("NEW", None),
+                                                                  ("CANCELLED", "customer_cancelled")),
+                 f"the 202 answer carries the open order: {body}")
+    check.expect(isinstance(body.get("items"), list) and len(body["items"]) >= 1
+                 and all(i.get("sku") for i in body["items"]), f"the 202 answer has the order's items: {body}")
+    kinds = [t.get("kind") for t in body.get("timeline") or []]
+    check.expect(kinds.count("cancel.requested") == 1,
+                 f"the 202 answer's timeline has the cancel request once: {kinds}")
+    check.expect(body.get("cancel_requested_at"), f"the 202 answer says when the cancel was asked: {body}")
 
 
 def wait_for(pred, timeout=30):
@@ -40,13 +62,13 @@ def main():
         status, body = cancel(node.url, oid)
         log("cancel ->", status, body)
         check.expect(status == 202, f"POST /orders/{{id}}/cancel -> {status}, want 202")
-        if isinstance(body, dict):
-            check.expect(body.get("id") == oid and body.get("status") == "NEW" and body.get("correlation_id"),
-                         f"the 202 answer carries the order: {body}")
-        # Repeating it changes nothing: 202 while the request is pending, 409
-        # once the orchestrator ended the order.
-        status, _ = cancel(node.url, oid)
+        check_order_answer(check, node.url, oid, body)
+        # Repeating it changes nothing: 202 (the order again) while the
+        # request is pending, 409 once the orchestrator ended the order.
+        status, body = cancel(node.url, oid)
         check.expect(status in (202, 409), f"a repeated cancel -> {status}")
+        if status == 202:
+            check_order_answer(check, node.url, oid, body)
         final = wait_final(db, [oid], timeout=30)
         check.expect(final.get(oid) == ("CANCELLED", "customer_cancelled"),
                      f"the cancelled order ended {final.get(oid)}")
