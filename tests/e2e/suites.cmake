@@ -1,6 +1,7 @@
 troupe_e2e(saga saga_e2e.py)
 troupe_e2e(cancel cancel_e2e.py)
 troupe_e2e(cancel_cluster cancel_cluster_e2e.py)
+troupe_e2e(tracing tracing_e2e.py)
 troupe_e2e(lines lines_e2e.py)
 troupe_e2e(intake intake_e2e.py)
 troupe_e2e(admission admission_e2e.py)

@@ -129,3 +129,34 @@ CAF_TEST(ownership follows the first subscribed topic) {
   auto parts = core.first_topic_partitions({{"a", 0}, {"b", 1}, {"a", 2}});
   CAF_CHECK_EQUAL(parts, (std::vector<int32_t>{0, 2}));
 }
+
+CAF_TEST(the trace context of a message reaches its job and its event) {
+  auto tp = std::string{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"};
+  auto decode_result
+    = [](const std::string&, const std::string& key, const std::string&,
+         std::string&) -> caf::expected<caf::message> {
+    payment_result x;
+    x.order_id = key;
+    return caf::make_message(std::move(x));
+  };
+  consumer_core core{{"t"}, decode_result, 10};
+  auto m = msg(0, 1);
+  m.traceparent = tp;
+  auto job = core.accept(std::move(m));
+  CAF_REQUIRE(job);
+  // No spans are exported here: the context is passed on unchanged.
+  CAF_CHECK_EQUAL(job->traceparent, tp);
+  CAF_CHECK_EQUAL(job->parent_span, "");
+  CAF_REQUIRE(job->event.match_elements<payment_result>());
+  CAF_CHECK_EQUAL(job->event.get_as<payment_result>(0).traceparent, tp);
+  // Without a header, or with a malformed one, there is no trace.
+  auto none = core.accept(msg(0, 2));
+  CAF_REQUIRE(none);
+  CAF_CHECK_EQUAL(none->traceparent, "");
+  CAF_CHECK_EQUAL(none->event.get_as<payment_result>(0).traceparent, "");
+  auto junk = msg(0, 3);
+  junk.traceparent = "junk";
+  auto bad = core.accept(std::move(junk));
+  CAF_REQUIRE(bad);
+  CAF_CHECK_EQUAL(bad->traceparent, "");
+}
