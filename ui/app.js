@@ -632,6 +632,9 @@ function orderPage(root, id, ctx) {
       ['Correlation id', h('span', { class: 'with-action' },
         h('code', { 'data-testid': 'correlation-id', id: 'correlation-id' }, o.correlation_id),
         copyButton(o.correlation_id))],
+      ['Trace id', o.trace_id ? h('span', { class: 'with-action' },
+        h('code', { 'data-testid': 'trace-id' }, o.trace_id), copyButton(o.trace_id))
+        : h('span', { class: 'muted', 'data-testid': 'trace-id' }, '—')],
       ['Customer', o.customer_email],
       ['Item', h('span', {}, h('code', {}, o.item_sku), ` × ${o.quantity}`,
         Array.isArray(o.items) && o.items.length > 1 ? h('span', { class: 'muted' }, ` (first of ${o.items.length} lines, total quantity)`) : null)],

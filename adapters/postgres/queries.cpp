@@ -35,7 +35,7 @@ const std::string order_cols
     "reason, correlation_id, payment_status, inventory_status, "
     + ts("created_at") + ", " + ts("updated_at") + ", " + ts("finalized_at")
     + ", " + ts("deadline_at") + ", " + lines_col + ", idempotency_key, "
-    + ts("cancel_requested_at");
+    + ts("cancel_requested_at") + ", substring(traceparent from 4 for 32)";
 
 json nullable(const pqxx::field& f) {
   return f.is_null() ? json() : json(f.as<std::string>());
@@ -58,7 +58,8 @@ json order_json(const pqxx::row& r) {
               {"deadline_at", r[13].as<std::string>()},
               {"items", json::parse(r[14].as<std::string>())},
               {"ref", nullable(r[15])},
-              {"cancel_requested_at", nullable(r[16])}};
+              {"cancel_requested_at", nullable(r[16])},
+              {"trace_id", nullable(r[17])}};
 }
 
 } // namespace

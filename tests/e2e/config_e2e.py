@@ -14,6 +14,8 @@ BASE = ["--kafka.brokers=127.0.0.1:1", "--postgres.url=postgresql://nobody@127.0
 # (flag, words the message must contain)
 REFUSED = [
     ("--kafka.max-in-flight=0", ["kafka.max-in-flight", "at least 1", "got 0"]),
+    ("--tracing.otlp-endpoint=https://collector:4318", ["tracing.otlp-endpoint", "https is not supported"]),
+    ("--tracing.otlp-endpoint=collector:4318", ["tracing.otlp-endpoint", "http:// URL"]),
     ("--kafka.max-in-flight=-5", ["kafka.max-in-flight", "at least 1"]),
     ("--retry.jitter=1.5", ["retry.jitter", "between 0 and 1", "got 1.5"]),
     ("--retry.jitter=-0.1", ["retry.jitter", "between 0 and 1"]),
@@ -52,7 +54,8 @@ ACCEPTED = [
     ["--kafka.max-in-flight=1", "--http.port=0", "--http.threads=1", "--http.max-body-bytes=1",
      "--postgres.pool-size=1", "--postgres.max-batch=1", "--kafka.fetch-wait-max-ms=0",
      "--inventory.default-stock=0", "--retry.jitter=0", "--retry.factor=1", "--http.max-connections=1",
-     "--http.read-timeout=100ms", "--http.idle-timeout=100ms", "--http.max-header-bytes=1024"],
+     "--http.read-timeout=100ms", "--http.idle-timeout=100ms", "--http.max-header-bytes=1024",
+     "--tracing.otlp-endpoint=http://127.0.0.1:4318/v1/traces"],
     ["--retry.jitter=1", "--retry.base=0s", "--retry.cap=0s", "--retry.payment-factor=0",
      "--retry.payment-base=5s", "--retry.payment-cap=5s", "--http.port=65535", "--postgres.pool-size=64",
      "--http.max-connections=100000", "--http.read-timeout=1h", "--http.idle-timeout=1h",

@@ -173,6 +173,9 @@ def main():
                          and s["_resource"].get("service.instance.id") == "traced" for s in spans),
                      "spans name the service and the node")
 
+        _, shown = http("GET", f"{node.url}/orders/{oid}")
+        check.expect(shown.get("trace_id") == trace_id, f"GET /orders/{{id}} names the trace: {shown.get('trace_id')}")
+
         # The context travels on Kafka as a header of every event.
         for topic in PUBLISHED:
             msgs = [h for k, v, h in broker.consume(topic) if k == oid]
