@@ -1,6 +1,8 @@
 // Restart with backoff, health reporting.
 #include "runtime/supervisor.hpp"
 
+#include <algorithm>
+
 #include <caf/exit_reason.hpp>
 #include <caf/message_view.hpp>
 #include <caf/response_promise.hpp>
@@ -39,7 +41,10 @@ void start(supervisor_ptr self, supervised_child& child) {
   child.handle = child.spec.start(self);
   child.up = true;
   ++child.generation;
+  // Monitored for restarts; linked so that the child ends with its
+  // supervisor whatever ends it, even `kill`, which no exit handler sees.
   self->monitor(child.handle);
+  self->link_to(child.handle);
   self->delayed_send(self, self->state.cfg.stable_after, stable_atom::value,
                      child.spec.name, child.generation);
 }
@@ -66,6 +71,9 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
         continue;
       child.up = false;
       child.handle = nullptr;
+      if (st.ended.size() > 64)
+        st.ended.erase(st.ended.begin());
+      st.ended.push_back(dm.source);
       if (!dm.reason || dm.reason == caf::exit_reason::normal) {
         // Finished its work: nothing to restart.
         child.finished = true;
@@ -84,7 +92,18 @@ caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,
     }
   });
   self->set_exit_handler([=](caf::exit_msg& msg) {
-    for (auto& [name, child] : self->state.children)
+    auto& st = self->state;
+    // A child's end comes through its link too: the down handler restarts
+    // it, the supervisor goes on.
+    for (auto& [name, child] : st.children)
+      if (child.handle && child.handle.address() == msg.source)
+        return;
+    auto i = std::find(st.ended.begin(), st.ended.end(), msg.source);
+    if (i != st.ended.end()) {
+      st.ended.erase(i);
+      return;
+    }
+    for (auto& [name, child] : st.children)
       if (child.handle)
         self->send_exit(child.handle, msg.reason);
     self->quit(msg.reason);

@@ -88,6 +88,9 @@ struct supervisor_state {
   bool healthy = true;
   std::string why; ///< last reported description of the children
   uint64_t restarts_total = 0;
+  /// Children that ended and whose link's exit message may still be on its
+  /// way (it is not a reason for the supervisor to stop).
+  std::vector<caf::actor_addr> ended;
 };
 
 caf::behavior supervisor(caf::stateful_actor<supervisor_state>* self,

@@ -159,6 +159,37 @@ CAF_TEST(stopping the supervisor stops its children) {
   CAF_CHECK_EQUAL(starts, 1);
 }
 
+CAF_TEST(a supervisor that is killed takes its children with it) {
+  // `kill` cannot be trapped: the supervisor gets no chance to stop its
+  // children itself. Its links to them end them anyway.
+  start_supervisor(policy(100ms, 1000ms));
+  crash();
+  advance(100ms);
+  CAF_REQUIRE_EQUAL(starts, 2);
+  auto second = child;
+  anon_send_exit(sup, caf::exit_reason::kill);
+  sched.run();
+  CAF_CHECK(deref<caf::scheduled_actor>(sup).getf(
+    caf::abstract_actor::is_terminated_flag));
+  CAF_CHECK(deref<caf::scheduled_actor>(second).getf(
+    caf::abstract_actor::is_terminated_flag));
+  advance(10s);
+  CAF_CHECK_EQUAL(starts, 2);
+}
+
+CAF_TEST(a crashed child does not stop its supervisor or its siblings) {
+  start_supervisor(policy(100ms, 1000ms));
+  for (int i = 0; i < 3; ++i) {
+    crash();
+    advance(1000ms);
+  }
+  CAF_CHECK_EQUAL(starts, 4);
+  CAF_CHECK(!deref<caf::scheduled_actor>(sup).getf(
+    caf::abstract_actor::is_terminated_flag));
+  CAF_CHECK(!deref<caf::scheduled_actor>(child).getf(
+    caf::abstract_actor::is_terminated_flag));
+}
+
 CAF_TEST(
   a supervisor in front of its child forwards to the current incarnation) {
   start_supervisor(policy(100ms, 1000ms), "worker");
