@@ -3,6 +3,7 @@
 // store_commands.cpp, its SQL in sql_catalogue.cpp.
 #include "adapters/postgres/pg_store.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -27,12 +28,43 @@ namespace {
 
 // -- shards -----------------------------------------------------------------
 
+/// The commands of one set-oriented kind in a batch (pg::set_oriented),
+/// run by one statement.
+struct pg_group {
+  virtual ~pg_group() = default;
+  /// Runs them inside the transaction; returns what to deliver after the
+  /// commit.
+  virtual std::vector<std::function<void()>> run(pqxx::work& tx) = 0;
+};
+
+template <class Cmd>
+struct typed_group : pg_group {
+  std::vector<Cmd> cmds;
+  std::vector<caf::typed_response_promise<write_outcome>> promises;
+
+  std::vector<std::function<void()>> run(pqxx::work& tx) override {
+    auto outcomes = pg::exec_many(tx, cmds);
+    std::vector<std::function<void()>> replies;
+    replies.reserve(outcomes.size());
+    for (size_t i = 0; i < outcomes.size(); ++i)
+      replies.emplace_back([rp = promises[i], x = outcomes[i]]() mutable {
+        rp.deliver(x);
+      });
+    return replies;
+  }
+};
+
 /// One command waiting for the next transaction of its shard.
 struct pg_job {
   /// Runs inside the transaction; returns what to deliver after the commit.
   std::function<std::function<void()>(pqxx::work&, partition_fence*)> run;
   std::function<void(const caf::error&)> fail;
   std::vector<std::string> stock; ///< the stock rows the command locks
+  /// Set-oriented kinds: the kind, a new group of it and how the command
+  /// joins one (instead of `run`).
+  const void* kind = nullptr;
+  std::function<std::unique_ptr<pg_group>()> make_group;
+  std::function<void(pg_group&)> join;
 };
 
 template <class Cmd>
@@ -40,9 +72,26 @@ using reply_of = decltype(pg::run_command(std::declval<pqxx::work&>(), nullptr,
                                           std::declval<const Cmd&>()));
 
 template <class Cmd>
+const void* kind_of() {
+  static const char tag = 0;
+  return &tag;
+}
+
+template <class Cmd>
 pg_job make_job(caf::typed_response_promise<reply_of<Cmd>> rp, Cmd cmd) {
   pg_job job;
   job.stock = pg::stock_of(cmd);
+  job.fail = [rp](const caf::error& err) mutable { rp.deliver(err); };
+  if constexpr (pg::set_oriented<Cmd>::value) {
+    job.kind = kind_of<Cmd>();
+    job.make_group = [] { return std::make_unique<typed_group<Cmd>>(); };
+    job.join = [rp, cmd = std::move(cmd)](pg_group& g) {
+      auto& group = static_cast<typed_group<Cmd>&>(g);
+      group.cmds.push_back(cmd);
+      group.promises.push_back(rp);
+    };
+    return job;
+  }
   job.run = [rp, cmd = std::move(cmd)](pqxx::work& tx,
                                        partition_fence* fence) mutable {
     auto reply = pg::run_command(tx, fence, cmd);
@@ -50,8 +99,41 @@ pg_job make_job(caf::typed_response_promise<reply_of<Cmd>> rp, Cmd cmd) {
       rp.deliver(std::move(reply));
     }};
   };
-  job.fail = [rp](const caf::error& err) mutable { rp.deliver(err); };
   return job;
+}
+
+/// Runs `jobs` in the transaction, in order; the commands of a set-oriented
+/// kind all run where the first of them stands. Returns what to deliver.
+std::vector<std::function<void()>>
+run_jobs(pqxx::work& tx, partition_fence* fence, std::deque<pg_job>& jobs) {
+  std::vector<std::pair<const void*, std::unique_ptr<pg_group>>> groups;
+  std::vector<std::pair<pg_job*, pg_group*>> steps; // a job, or a group
+  for (auto& job : jobs) {
+    if (!job.kind) {
+      steps.emplace_back(&job, nullptr);
+      continue;
+    }
+    auto i = std::find_if(groups.begin(), groups.end(),
+                          [&](auto& g) { return g.first == job.kind; });
+    if (i == groups.end()) {
+      groups.emplace_back(job.kind, job.make_group());
+      i = std::prev(groups.end());
+      steps.emplace_back(nullptr, i->second.get());
+    }
+    job.join(*i->second);
+  }
+  std::vector<std::function<void()>> replies;
+  replies.reserve(jobs.size());
+  for (auto& [job, group] : steps) {
+    if (job) {
+      replies.emplace_back(job->run(tx, fence));
+    } else {
+      auto rs = group->run(tx);
+      for (auto& r : rs)
+        replies.emplace_back(std::move(r));
+    }
+  }
+  return replies;
 }
 
 struct shard_state {
@@ -85,8 +167,7 @@ caf::error run_batch(shard_ptr self, std::deque<pg_job>& jobs) {
     for (auto& job : jobs)
       stock.insert(stock.end(), job.stock.begin(), job.stock.end());
     pg::lock_stock(tx, std::move(stock));
-    for (auto& job : jobs)
-      replies.emplace_back(job.run(tx, fence));
+    replies = run_jobs(tx, fence, jobs);
     tx.commit();
   } catch (const std::exception& e) {
     auto failure = classify_pg(e);

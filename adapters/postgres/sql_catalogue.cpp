@@ -141,6 +141,58 @@ void prepare_statements(pqxx::connection& c) {
             "quantity = a.quantity + EXCLUDED.quantity, "
             "amount_cents = a.amount_cents + EXCLUDED.amount_cents) "
             "SELECT count(*) FROM p");
+  // Set-oriented forms: the commands of one kind in a batch, one statement
+  // for all of them (arrays bound as parameters, expanded with unnest). Each
+  // command still takes effect only with its processed_events row; the
+  // event ids returned are those applied now.
+  c.prepare("payment_many",
+            "WITH x AS (SELECT * FROM unnest($1::text[], $2::text[], "
+            "$3::bool[], $4::text[], $5::bigint[], $6::text[], $7::text[]) "
+            "AS x(e, o, a, r, m, p, h)), "
+            "p AS (INSERT INTO processed_events (consumer, event_id) "
+            "SELECT 'payment', e FROM x ON CONFLICT DO NOTHING "
+            "RETURNING event_id), "
+            "y AS (INSERT INTO payments (order_id, approved, reason, "
+            "amount_cents) SELECT x.o::uuid, x.a, NULLIF(x.r, ''), x.m "
+            "FROM x JOIN p ON p.event_id = x.e "
+            "ON CONFLICT (order_id) DO NOTHING), "
+            "b AS (INSERT INTO outbox (topic, key, payload, headers) "
+            "SELECT 'payment.result', x.o, x.p, x.h::jsonb "
+            "FROM x JOIN p ON p.event_id = x.e) "
+            "SELECT event_id FROM p");
+  c.prepare("notify_many",
+            "WITH x AS (SELECT * FROM unnest($1::text[], $2::text[], "
+            "$3::text[], $4::text[], $5::text[], $6::text[]) "
+            "AS x(e, o, s, r, m, d)), "
+            "p AS (INSERT INTO processed_events (consumer, event_id) "
+            "SELECT 'notification', e FROM x ON CONFLICT DO NOTHING "
+            "RETURNING event_id), "
+            "n AS (INSERT INTO notifications (order_id, status, reason, "
+            "recipient) SELECT x.o::uuid, x.s, NULLIF(x.r, ''), x.m "
+            "FROM x JOIN p ON p.event_id = x.e ON CONFLICT DO NOTHING), "
+            "t AS (INSERT INTO order_timeline (order_id, kind, detail) "
+            "SELECT x.o::uuid, "
+              + literal(timeline_kind::notification_sent)
+              + ", x.d::jsonb FROM x JOIN p ON p.event_id = x.e) "
+                "SELECT event_id FROM p");
+  // Lines carry the ordinal of their command; a SKU's figures are summed
+  // over the batch first (one upsert per SKU and statement).
+  c.prepare("analytics_many",
+            "WITH x AS (SELECT * FROM unnest($1::text[]) WITH ORDINALITY "
+            "AS x(e, n)), "
+            "p AS (INSERT INTO processed_events (consumer, event_id) "
+            "SELECT 'analytics', e FROM x ON CONFLICT DO NOTHING "
+            "RETURNING event_id), "
+            "a AS (INSERT INTO analytics_sku_daily AS a (day, sku, orders, "
+            "quantity, amount_cents) SELECT current_date, l.s, count(*), "
+            "sum(l.q), sum(l.a) FROM unnest($2::bigint[], $3::text[], "
+            "$4::int[], $5::bigint[]) AS l(n, s, q, a) "
+            "JOIN x ON x.n = l.n JOIN p ON p.event_id = x.e GROUP BY l.s "
+            "ON CONFLICT (day, sku) DO UPDATE SET "
+            "orders = a.orders + EXCLUDED.orders, "
+            "quantity = a.quantity + EXCLUDED.quantity, "
+            "amount_cents = a.amount_cents + EXCLUDED.amount_cents) "
+            "SELECT event_id FROM p");
   c.prepare("fence", "SELECT 1 FROM partition_owners WHERE kafka_partition "
                      "= $1 AND generation = $2 FOR SHARE");
   c.prepare("saga_update",

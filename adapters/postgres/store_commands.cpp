@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -329,6 +330,119 @@ write_outcome exec(pqxx::work& tx, const analytics_cmd& c) {
                              column_of(lines, &order_line::amount_cents));
   return r[0].as<int64_t>() > 0 ? write_outcome::applied
                                 : write_outcome::duplicate;
+}
+
+namespace {
+
+/// Runs a set-oriented statement for the commands whose event ids are
+/// `ids` (in command order) and answers each: `applied` when its
+/// processed_events row was inserted now, `duplicate` otherwise. A command
+/// whose event id came earlier in the batch is a duplicate of that one and
+/// is not sent.
+template <class Run>
+std::vector<write_outcome> answer_many(const std::vector<std::string>& ids,
+                                       std::vector<bool>& first, Run run) {
+  std::set<std::string> seen;
+  first.assign(ids.size(), false);
+  for (size_t i = 0; i < ids.size(); ++i)
+    first[i] = seen.insert(ids[i]).second;
+  auto applied = run();
+  std::vector<write_outcome> out(ids.size(), write_outcome::duplicate);
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (first[i] && applied.count(ids[i]) > 0)
+      out[i] = write_outcome::applied;
+  return out;
+}
+
+std::set<std::string> event_ids(const pqxx::result& r) {
+  std::set<std::string> out;
+  for (const auto& row : r)
+    out.insert(row[0].as<std::string>());
+  return out;
+}
+
+} // namespace
+
+std::vector<write_outcome> exec_many(pqxx::work& tx,
+                                     const std::vector<payment_cmd>& cs) {
+  std::vector<std::string> ids;
+  for (auto& c : cs)
+    ids.push_back(c.event_id);
+  std::vector<bool> first;
+  return answer_many(ids, first, [&] {
+    std::vector<std::string> e, o, a, r, m, p, h;
+    for (size_t i = 0; i < cs.size(); ++i) {
+      if (!first[i])
+        continue;
+      auto& c = cs[i];
+      e.push_back(c.event_id);
+      o.push_back(c.order_id);
+      a.push_back(c.approved ? "t" : "f");
+      r.push_back(text(c.reason));
+      m.push_back(std::to_string(c.amount_cents));
+      p.push_back(codec::encode(payment_result{"", c.order_id, c.correlation_id,
+                                               c.approved, c.reason},
+                                c.amount_cents)
+                    .text);
+      h.push_back(events::headers(events::payment_result, c.correlation_id,
+                                  c.traceparent));
+    }
+    return event_ids(tx.exec_prepared("payment_many", pg_array(e), pg_array(o),
+                                      pg_array(a), pg_array(r), pg_array(m),
+                                      pg_array(p), pg_array(h)));
+  });
+}
+
+std::vector<write_outcome> exec_many(pqxx::work& tx,
+                                     const std::vector<notify_cmd>& cs) {
+  std::vector<std::string> ids;
+  for (auto& c : cs)
+    ids.push_back(c.what.event_id);
+  std::vector<bool> first;
+  return answer_many(ids, first, [&] {
+    std::vector<std::string> e, o, st, r, m, d;
+    for (size_t i = 0; i < cs.size(); ++i) {
+      if (!first[i])
+        continue;
+      auto& x = cs[i].what;
+      e.push_back(x.event_id);
+      o.push_back(x.order_id);
+      st.push_back(text(x.status));
+      r.push_back(text(x.reason));
+      m.push_back(x.customer_email);
+      d.push_back(json{{"channel", "email"}, {"status", to_string(x.status)}}
+                    .dump());
+    }
+    return event_ids(tx.exec_prepared("notify_many", pg_array(e), pg_array(o),
+                                      pg_array(st), pg_array(r), pg_array(m),
+                                      pg_array(d)));
+  });
+}
+
+std::vector<write_outcome> exec_many(pqxx::work& tx,
+                                     const std::vector<analytics_cmd>& cs) {
+  std::vector<std::string> ids;
+  for (auto& c : cs)
+    ids.push_back(c.what.event_id);
+  std::vector<bool> first;
+  return answer_many(ids, first, [&] {
+    std::vector<std::string> e, n, sku;
+    std::vector<int64_t> q, a;
+    for (size_t i = 0; i < cs.size(); ++i) {
+      if (!first[i])
+        continue;
+      e.push_back(cs[i].what.event_id);
+      for (auto& line : lines_of(cs[i].what)) {
+        n.push_back(std::to_string(e.size()));
+        sku.push_back(line.sku);
+        q.push_back(line.quantity);
+        a.push_back(line.amount_cents);
+      }
+    }
+    return event_ids(tx.exec_prepared("analytics_many", pg_array(e),
+                                      pg_array(n), pg_array(sku), pg_array(q),
+                                      pg_array(a)));
+  });
 }
 
 write_outcome exec(pqxx::work& tx, const saga_write& w,

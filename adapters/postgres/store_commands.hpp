@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <pqxx/transaction>
@@ -29,6 +30,25 @@ saga_snapshot exec(pqxx::work& tx, const load_saga& c);
 std::vector<saga_snapshot> exec(pqxx::work& tx, const list_open_sagas& c);
 write_outcome exec(pqxx::work& tx, const dead_letter& d);
 write_outcome exec(pqxx::work& tx, const retry_note& n);
+
+/// Commands that a batch runs set-oriented: every command of the kind in
+/// the batch in one statement (`exec_many`), each still applied at most
+/// once and answered as `exec` would answer it alone.
+template <class Cmd>
+struct set_oriented : std::false_type {};
+template <>
+struct set_oriented<payment_cmd> : std::true_type {};
+template <>
+struct set_oriented<notify_cmd> : std::true_type {};
+template <>
+struct set_oriented<analytics_cmd> : std::true_type {};
+
+std::vector<write_outcome> exec_many(pqxx::work& tx,
+                                     const std::vector<payment_cmd>& cs);
+std::vector<write_outcome> exec_many(pqxx::work& tx,
+                                     const std::vector<notify_cmd>& cs);
+std::vector<write_outcome> exec_many(pqxx::work& tx,
+                                     const std::vector<analytics_cmd>& cs);
 
 /// The stock rows a command locks: the SKUs of its lines.
 template <class Cmd>

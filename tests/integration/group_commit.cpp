@@ -1,0 +1,150 @@
+// Set-oriented group commit against a real PostgreSQL: the commands of one
+// kind in a batch run as one statement, and each is still applied once and
+// answered as it would be alone, duplicates within the batch included.
+#define CAF_SUITE group_commit
+#include "adapters/postgres/pg_store.hpp"
+
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/test/unit_test.hpp>
+#include <pqxx/pqxx>
+
+#include "actors/commands.hpp"
+#include "adapters/postgres/migrations.hpp"
+#include "envelope/events.hpp"
+#include "tests/integration/environment.hpp"
+
+using namespace troupe;
+using namespace troupe::test;
+
+namespace {
+
+std::string one(const std::string& url, const std::string& sql) {
+  auto rows = query_column(url, sql);
+  return rows.empty() ? "" : rows[0];
+}
+
+constexpr int orders = 40;
+
+} // namespace
+
+CAF_TEST(one batch of payments notifications and analytics applies each once) {
+  auto url = fresh_database("it_group_commit");
+  apply_migrations(url);
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  pg_settings pg;
+  pg.url = url;
+  pg.pool_size = 1; // one shard: the burst below is one batch behind the lock
+  auto store = spawn_pg_store(sys, pg);
+  caf::scoped_actor self{sys};
+  std::vector<std::string> ids;
+  for (int i = 0; i < orders; ++i) {
+    create_order c;
+    c.order_id = events::new_uuid();
+    c.correlation_id = "corr-" + std::to_string(i);
+    c.customer_email = "c" + std::to_string(i) + "@example.com";
+    c.lines = {single_line(i % 2 ? "SKU-A" : "SKU-B", 2, 1000),
+               single_line("SKU-C", 1, 500)};
+    c.sku = c.lines.front().sku;
+    c.quantity = total_quantity(c.lines);
+    c.amount_cents = total_amount(c.lines);
+    self->request(store, std::chrono::seconds(10), c)
+      .receive([&](created_order& x) { CAF_CHECK(x.created); },
+               [&](caf::error& e) { CAF_FAIL(to_string(e)); });
+    ids.push_back(c.order_id);
+  }
+  // Hold the shard in a transaction that waits for a lock, so that
+  // everything sent meanwhile queues up for its next batch. Each kind has
+  // its own sender, which gets the answers as plain messages.
+  pqxx::connection blocker{url};
+  pqxx::work lock{blocker};
+  lock.exec("LOCK TABLE processed_events IN EXCLUSIVE MODE");
+  caf::scoped_actor first{sys}, pay{sys}, notify{sys}, count{sys}, other{sys};
+  first->send(store, payment_cmd{"ev-blocked", ids[0], "corr-0", 1, true});
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // Each command twice, and the payments a third time under other event
+  // ids (a second decision for the same order must not take).
+  for (int round = 0; round < 2; ++round)
+    for (int i = 0; i < orders; ++i) {
+      auto& id = ids[i];
+      auto n = std::to_string(i);
+      status_changed st{"ev-st-" + n, id, "corr-" + n, order_status::confirmed,
+                        cancel_reason::none, "c" + n + "@example.com"};
+      order_created oc{"ev-oc-" + n, id, "corr-" + n, "c@example.com", "SKU-A",
+                       3, 2500};
+      oc.lines = {single_line(i % 2 ? "SKU-A" : "SKU-B", 2, 2000),
+                  single_line("SKU-C", 1, 500)};
+      pay->send(store, payment_cmd{"ev-pay-" + n, id, "corr-" + n, 2500, true});
+      notify->send(store, notify_cmd{st});
+      count->send(store, analytics_cmd{oc});
+    }
+  for (int i = 0; i < orders; ++i) {
+    auto n = std::to_string(i);
+    other->send(store, payment_cmd{"ev-pay-other-" + n, ids[i], "corr-" + n, 9,
+                                   false, cancel_reason::payment_declined});
+  }
+  lock.commit();
+  std::map<std::string, int> answers;
+  auto collect = [&](caf::scoped_actor& who, const std::string& kind, int n) {
+    int got = 0;
+    who->receive_for(got, n)(
+      [&](write_outcome x) { ++answers[kind + " " + to_string(x)]; },
+      [&](caf::error& e) { ++answers["error " + to_string(e)]; },
+      caf::after(std::chrono::seconds(30)) >> [&] { CAF_FAIL("no answer"); });
+  };
+  collect(first, "first", 1);
+  collect(pay, "payment", 2 * orders);
+  collect(notify, "notify", 2 * orders);
+  collect(count, "analytics", 2 * orders);
+  collect(other, "other", orders);
+  CAF_CHECK_EQUAL(answers["first applied"], 1);
+  CAF_CHECK_EQUAL(answers["payment applied"], orders);
+  CAF_CHECK_EQUAL(answers["payment duplicate"], orders);
+  CAF_CHECK_EQUAL(answers["notify applied"], orders);
+  CAF_CHECK_EQUAL(answers["notify duplicate"], orders);
+  CAF_CHECK_EQUAL(answers["analytics applied"], orders);
+  CAF_CHECK_EQUAL(answers["analytics duplicate"], orders);
+  // Its processed_events row is new, so it applies; the payment row of the
+  // first decision stays.
+  CAF_CHECK_EQUAL(answers["other applied"], orders);
+  for (auto& [k, v] : answers)
+    CAF_CHECK(k.rfind("error", 0) != 0);
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) FROM payments"),
+                  std::to_string(orders));
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) FROM payments WHERE approved "
+                           "AND amount_cents = 2500"),
+                  std::to_string(orders - 1));
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) FROM notifications"),
+                  std::to_string(orders));
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) FROM order_timeline WHERE kind = "
+                           "'notification.sent'"),
+                  std::to_string(orders));
+  // Every order's lines counted once: SKU-C in every order, A and B in half.
+  CAF_CHECK_EQUAL(one(url, "SELECT orders || '/' || quantity || '/' || "
+                           "amount_cents FROM analytics_sku_daily "
+                           "WHERE sku = 'SKU-C'"),
+                  std::to_string(orders) + "/" + std::to_string(orders) + "/"
+                    + std::to_string(orders * 500));
+  CAF_CHECK_EQUAL(one(url, "SELECT orders || '/' || quantity || '/' || "
+                           "amount_cents FROM analytics_sku_daily "
+                           "WHERE sku = 'SKU-A'"),
+                  std::to_string(orders / 2) + "/" + std::to_string(orders)
+                    + "/" + std::to_string(orders / 2 * 2000));
+  // The outbox holds one payment.result per applied decision, with its
+  // trace-free headers and the order as key.
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) FROM outbox WHERE topic = "
+                           "'payment.result'"),
+                  std::to_string(2 * orders + 1));
+  CAF_CHECK_EQUAL(one(url, "SELECT count(DISTINCT key) FROM outbox WHERE "
+                           "topic = 'payment.result'"),
+                  std::to_string(orders));
+  caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
+}
