@@ -102,13 +102,24 @@ pg_job make_job(caf::typed_response_promise<reply_of<Cmd>> rp, Cmd cmd) {
   return job;
 }
 
-/// Runs `jobs` in the transaction, in order; the commands of a set-oriented
-/// kind all run where the first of them stands. Returns what to deliver.
+/// Runs `jobs` in the transaction; the commands of a set-oriented kind all
+/// run where the first of them stands. The commands that lock stock rows
+/// run last, after the rows of all of them were locked in SKU order (two
+/// batches with overlapping SKUs wait for each other instead of
+/// deadlocking): the hot rows stay locked only from there to the commit.
+/// Returns what to deliver.
 std::vector<std::function<void()>>
 run_jobs(pqxx::work& tx, partition_fence* fence, std::deque<pg_job>& jobs) {
   std::vector<std::pair<const void*, std::unique_ptr<pg_group>>> groups;
   std::vector<std::pair<pg_job*, pg_group*>> steps; // a job, or a group
+  std::vector<pg_job*> locking;
+  std::vector<std::string> stock;
   for (auto& job : jobs) {
+    if (!job.stock.empty()) {
+      locking.push_back(&job);
+      stock.insert(stock.end(), job.stock.begin(), job.stock.end());
+      continue;
+    }
     if (!job.kind) {
       steps.emplace_back(&job, nullptr);
       continue;
@@ -132,6 +143,11 @@ run_jobs(pqxx::work& tx, partition_fence* fence, std::deque<pg_job>& jobs) {
       for (auto& r : rs)
         replies.emplace_back(std::move(r));
     }
+  }
+  if (!locking.empty()) {
+    pg::lock_stock(tx, std::move(stock));
+    for (auto* job : locking)
+      replies.emplace_back(job->run(tx, fence));
   }
   return replies;
 }
@@ -163,10 +179,6 @@ caf::error run_batch(shard_ptr self, std::deque<pg_job>& jobs) {
   replies.reserve(jobs.size());
   try {
     pqxx::work tx{conn};
-    std::vector<std::string> stock;
-    for (auto& job : jobs)
-      stock.insert(stock.end(), job.stock.begin(), job.stock.end());
-    pg::lock_stock(tx, std::move(stock));
     replies = run_jobs(tx, fence, jobs);
     tx.commit();
   } catch (const std::exception& e) {
@@ -310,15 +322,20 @@ pg_router(node_store_actor::stateful_pointer<router_state> self,
     [=](refund_cmd& x) {
       return self->delegate(by_key(x.what.order_id), std::move(x));
     },
-    [=](reserve_cmd& x) { return self->delegate(by_key(x.sku), std::move(x)); },
+    // Stock rows and the analytics rows are hot (every order of a SKU
+    // touches them) and multi-line orders touch several: each kind goes to
+    // one shard, whose batches then update the rows one after the other,
+    // instead of shards holding them against each other until their
+    // commits (and every command queued behind a waiting batch with them).
+    [=](reserve_cmd& x) { return self->delegate(by_key("stock"), std::move(x)); },
     [=](release_cmd& x) {
-      return self->delegate(by_key(x.what.sku), std::move(x));
+      return self->delegate(by_key("stock"), std::move(x));
     },
     [=](notify_cmd& x) {
       return self->delegate(by_key(x.what.order_id), std::move(x));
     },
     [=](analytics_cmd& x) {
-      return self->delegate(by_key(x.what.sku), std::move(x));
+      return self->delegate(by_key("analytics"), std::move(x));
     },
     [=](saga_write& x) {
       return self->delegate(by_key(x.order_id), std::move(x));

@@ -176,7 +176,9 @@ void prepare_statements(pqxx::connection& c) {
               + ", x.d::jsonb FROM x JOIN p ON p.event_id = x.e) "
                 "SELECT event_id FROM p");
   // Lines carry the ordinal of their command; a SKU's figures are summed
-  // over the batch first (one upsert per SKU and statement).
+  // over the batch first (one upsert per SKU and statement), and the rows
+  // are taken in SKU order: two shards whose batches share SKUs wait for
+  // each other instead of deadlocking.
   c.prepare("analytics_many",
             "WITH x AS (SELECT * FROM unnest($1::text[]) WITH ORDINALITY "
             "AS x(e, n)), "
@@ -188,7 +190,7 @@ void prepare_statements(pqxx::connection& c) {
             "sum(l.q), sum(l.a) FROM unnest($2::bigint[], $3::text[], "
             "$4::int[], $5::bigint[]) AS l(n, s, q, a) "
             "JOIN x ON x.n = l.n JOIN p ON p.event_id = x.e GROUP BY l.s "
-            "ON CONFLICT (day, sku) DO UPDATE SET "
+            "ORDER BY l.s ON CONFLICT (day, sku) DO UPDATE SET "
             "orders = a.orders + EXCLUDED.orders, "
             "quantity = a.quantity + EXCLUDED.quantity, "
             "amount_cents = a.amount_cents + EXCLUDED.amount_cents) "
