@@ -57,7 +57,7 @@ struct typed_group : pg_group {
 /// One command waiting for the next transaction of its shard.
 struct pg_job {
   /// Runs inside the transaction; returns what to deliver after the commit.
-  std::function<std::function<void()>(pqxx::work&, partition_fence*)> run;
+  std::function<std::function<void()>(pqxx::work&, pg::fence_scope*)> run;
   std::function<void(const caf::error&)> fail;
   std::vector<std::string> stock; ///< the stock rows the command locks
   /// Set-oriented kinds: the kind, a new group of it and how the command
@@ -93,7 +93,7 @@ pg_job make_job(caf::typed_response_promise<reply_of<Cmd>> rp, Cmd cmd) {
     return job;
   }
   job.run = [rp, cmd = std::move(cmd)](pqxx::work& tx,
-                                       partition_fence* fence) mutable {
+                                       pg::fence_scope* fence) mutable {
     auto reply = pg::run_command(tx, fence, cmd);
     return std::function<void()>{[rp, reply = std::move(reply)]() mutable {
       rp.deliver(std::move(reply));
@@ -109,7 +109,7 @@ pg_job make_job(caf::typed_response_promise<reply_of<Cmd>> rp, Cmd cmd) {
 /// deadlocking): the hot rows stay locked only from there to the commit.
 /// Returns what to deliver.
 std::vector<std::function<void()>>
-run_jobs(pqxx::work& tx, partition_fence* fence, std::deque<pg_job>& jobs) {
+run_jobs(pqxx::work& tx, pg::fence_scope* fence, std::deque<pg_job>& jobs) {
   std::vector<std::pair<const void*, std::unique_ptr<pg_group>>> groups;
   std::vector<std::pair<pg_job*, pg_group*>> steps; // a job, or a group
   std::vector<pg_job*> locking;
@@ -179,7 +179,8 @@ caf::error run_batch(shard_ptr self, std::deque<pg_job>& jobs) {
   replies.reserve(jobs.size());
   try {
     pqxx::work tx{conn};
-    replies = run_jobs(tx, fence, jobs);
+    pg::fence_scope scope{fence, {}};
+    replies = run_jobs(tx, &scope, jobs);
     tx.commit();
   } catch (const std::exception& e) {
     auto failure = classify_pg(e);

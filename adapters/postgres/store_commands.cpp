@@ -446,11 +446,15 @@ std::vector<write_outcome> exec_many(pqxx::work& tx,
 }
 
 write_outcome exec(pqxx::work& tx, const saga_write& w,
-                   partition_fence* fence) {
-  if (fence != nullptr) {
-    if (auto tok = fence->token(w.order_id)) {
-      if (tx.exec_prepared("fence", tok->first, tok->second).empty())
-        return write_outcome::fenced;
+                   fence_scope* scope) {
+  if (scope != nullptr && scope->fence != nullptr) {
+    if (auto tok = scope->fence->token(w.order_id)) {
+      auto& held = scope->held;
+      if (std::find(held.begin(), held.end(), *tok) == held.end()) {
+        if (tx.exec_prepared("fence", tok->first, tok->second).empty())
+          return write_outcome::fenced;
+        held.push_back(*tok);
+      }
     }
   }
   if (!w.event_id.empty() && !mark_processed(tx, "orchestrator", w.event_id))

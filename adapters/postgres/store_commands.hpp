@@ -5,6 +5,7 @@
 
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <pqxx/transaction>
@@ -23,9 +24,17 @@ write_outcome exec(pqxx::work& tx, const reserve_cmd& c);
 write_outcome exec(pqxx::work& tx, const release_cmd& c);
 write_outcome exec(pqxx::work& tx, const notify_cmd& c);
 write_outcome exec(pqxx::work& tx, const analytics_cmd& c);
-/// Refused as `fenced` when `fence` says this node no longer owns the
+/// The fencing of one transaction. A token found valid stays valid until
+/// the commit (its partition_owners row is held FOR SHARE), so each is
+/// checked once per transaction, however many writes of the batch need it.
+struct fence_scope {
+  partition_fence* fence = nullptr;
+  std::vector<std::pair<int32_t, int64_t>> held;
+};
+
+/// Refused as `fenced` when the fence says this node no longer owns the
 /// order's partition.
-write_outcome exec(pqxx::work& tx, const saga_write& w, partition_fence* fence);
+write_outcome exec(pqxx::work& tx, const saga_write& w, fence_scope* fence);
 saga_snapshot exec(pqxx::work& tx, const load_saga& c);
 std::vector<saga_snapshot> exec(pqxx::work& tx, const list_open_sagas& c);
 write_outcome exec(pqxx::work& tx, const dead_letter& d);
@@ -65,7 +74,7 @@ void lock_stock(pqxx::work& tx, std::vector<std::string> skus);
 
 /// Runs `cmd` with what it needs from its shard (the fence).
 template <class Cmd>
-auto run_command(pqxx::work& tx, partition_fence* fence, const Cmd& cmd) {
+auto run_command(pqxx::work& tx, fence_scope* fence, const Cmd& cmd) {
   if constexpr (std::is_same_v<Cmd, saga_write>)
     return exec(tx, cmd, fence);
   else
