@@ -34,7 +34,9 @@ struct pg_group {
   virtual ~pg_group() = default;
   /// Runs them inside the transaction; returns what to deliver after the
   /// commit.
-  virtual std::vector<std::function<void()>> run(pqxx::work& tx) = 0;
+  virtual std::vector<std::function<void()>> run(pqxx::work& tx,
+                                                 pg::fence_scope* fence)
+    = 0;
 };
 
 template <class Cmd>
@@ -42,8 +44,9 @@ struct typed_group : pg_group {
   std::vector<Cmd> cmds;
   std::vector<caf::typed_response_promise<write_outcome>> promises;
 
-  std::vector<std::function<void()>> run(pqxx::work& tx) override {
-    auto outcomes = pg::exec_many(tx, cmds);
+  std::vector<std::function<void()>> run(pqxx::work& tx,
+                                         pg::fence_scope* fence) override {
+    auto outcomes = pg::run_many(tx, fence, cmds);
     std::vector<std::function<void()>> replies;
     replies.reserve(outcomes.size());
     for (size_t i = 0; i < outcomes.size(); ++i)
@@ -139,7 +142,7 @@ run_jobs(pqxx::work& tx, pg::fence_scope* fence, std::deque<pg_job>& jobs) {
     if (job) {
       replies.emplace_back(job->run(tx, fence));
     } else {
-      auto rs = group->run(tx);
+      auto rs = group->run(tx, fence);
       for (auto& r : rs)
         replies.emplace_back(std::move(r));
     }

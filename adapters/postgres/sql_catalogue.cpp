@@ -36,10 +36,6 @@ void prepare_statements(pqxx::connection& c) {
             "SELECT $1::uuid, k, CASE WHEN k LIKE 'status.%' AND $3 <> '' "
             "THEN jsonb_build_object('reason', $3) ELSE '{}'::jsonb END "
             "FROM unnest($2::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n");
-  c.prepare("outbox_many",
-            "INSERT INTO outbox (topic, key, payload, headers) "
-            "SELECT t, $1, p, h::jsonb FROM unnest($2::text[], $3::text[], "
-            "$4::text[]) WITH ORDINALITY AS x(t, p, h, n) ORDER BY n");
   // One statement per command where possible: the order, its timeline entry
   // and its event are written together or not at all.
   c.prepare(
@@ -195,6 +191,47 @@ void prepare_statements(pqxx::connection& c) {
             "quantity = a.quantity + EXCLUDED.quantity, "
             "amount_cents = a.amount_cents + EXCLUDED.amount_cents) "
             "SELECT event_id FROM p");
+  // The saga writes of a batch: the idempotency rows of their events, the
+  // conditional updates (a write whose snapshot is stale matches no row),
+  // their timelines and their events, one statement each.
+  c.prepare("processed_many",
+            "INSERT INTO processed_events (consumer, event_id) "
+            "SELECT $1, e FROM unnest($2::text[]) AS e ON CONFLICT DO NOTHING "
+            "RETURNING event_id");
+  c.prepare("unprocess_many", "DELETE FROM processed_events WHERE consumer = "
+                              "$1 AND event_id = ANY($2::text[])");
+  c.prepare("saga_update_many",
+            "UPDATE orders AS o SET "
+            "payment_status = COALESCE(NULLIF(x.p, ''), o.payment_status), "
+            "inventory_status = COALESCE(NULLIF(x.i, ''), o.inventory_status), "
+            "status = CASE WHEN x.f <> '' THEN x.f ELSE o.status END, "
+            "reason = CASE WHEN x.f <> '' THEN NULLIF(x.r, '') "
+            "ELSE o.reason END, "
+            "finalized_at = CASE WHEN x.f <> '' THEN clock_timestamp() "
+            "ELSE o.finalized_at END, updated_at = clock_timestamp() "
+            "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+            "$5::text[], $6::text[], $7::text[], $8::text[]) "
+            "AS x(id, p, i, f, r, es, ep, ei) "
+            "WHERE o.id = x.id::uuid AND o.status = x.es "
+            "AND COALESCE(o.payment_status, '') = x.ep "
+            "AND COALESCE(o.inventory_status, '') = x.ei "
+            "RETURNING o.id::text, o.customer_email, o.item_sku, o.quantity, "
+            "o.amount_cents");
+  c.prepare("timeline_rows",
+            "INSERT INTO order_timeline (order_id, kind, detail) "
+            "SELECT o::uuid, k, CASE WHEN k LIKE 'status.%' AND r <> '' "
+            "THEN jsonb_build_object('reason', r) ELSE '{}'::jsonb END "
+            "FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY "
+            "AS t(o, k, r, n) ORDER BY n");
+  c.prepare("lines_of_many",
+            "SELECT order_id::text, sku, quantity, unit_price_cents, "
+            "amount_cents FROM order_lines WHERE order_id = ANY($1::uuid[]) "
+            "ORDER BY order_id, line_no");
+  c.prepare("outbox_rows",
+            "INSERT INTO outbox (topic, key, payload, headers) "
+            "SELECT t, k, p, h::jsonb FROM unnest($1::text[], $2::text[], "
+            "$3::text[], $4::text[]) WITH ORDINALITY AS x(t, k, p, h, n) "
+            "ORDER BY n");
   c.prepare("fence", "SELECT 1 FROM partition_owners WHERE kafka_partition "
                      "= $1 AND generation = $2 FOR SHARE");
   c.prepare("saga_update",

@@ -445,18 +445,72 @@ std::vector<write_outcome> exec_many(pqxx::work& tx,
   });
 }
 
+namespace {
+
+/// Whether this node still owns the partition of `order_id` (a token is
+/// checked once per transaction).
+bool fence_ok(pqxx::work& tx, fence_scope* scope, const std::string& order_id) {
+  if (scope == nullptr || scope->fence == nullptr)
+    return true;
+  auto tok = scope->fence->token(order_id);
+  if (!tok)
+    return true;
+  auto& held = scope->held;
+  if (std::find(held.begin(), held.end(), *tok) != held.end())
+    return true;
+  if (tx.exec_prepared("fence", tok->first, tok->second).empty())
+    return false;
+  held.push_back(*tok);
+  return true;
+}
+
+/// What an applied saga write sends: outbox rows, in order.
+struct outbox_rows {
+  std::vector<std::string> topics, keys, payloads, headers;
+};
+
+/// The order's row as the update returned it.
+struct updated_order {
+  std::string email;
+  std::string sku;
+  int32_t quantity = 0;
+  int64_t amount_cents = 0;
+};
+
+void saga_events(const saga_write& w, const updated_order& o,
+                 const order_lines& lines, outbox_rows& out) {
+  auto add = [&](const char* type, events::envelope ev) {
+    out.topics.emplace_back(type);
+    out.keys.push_back(w.order_id);
+    out.payloads.push_back(std::move(ev.text));
+    out.headers.push_back(
+      events::headers(type, w.correlation_id, w.traceparent));
+  };
+  if (w.final_status != order_status::fresh)
+    add(events::status_changed,
+        codec::encode(status_changed{"", w.order_id, w.correlation_id,
+                                     w.final_status, w.reason, o.email}));
+  compensation what{"", w.order_id, w.correlation_id, o.sku, o.quantity, {}};
+  if (w.release) {
+    what.lines = lines;
+    add(events::inventory_release, codec::encode_release(what));
+  }
+  if (w.refund)
+    add(events::payment_refund, codec::encode_refund(what, o.amount_cents));
+}
+
+void insert_rows(pqxx::work& tx, const outbox_rows& rows) {
+  if (!rows.topics.empty())
+    tx.exec_prepared("outbox_rows", pg_array(rows.topics), pg_array(rows.keys),
+                     pg_array(rows.payloads), pg_array(rows.headers));
+}
+
+} // namespace
+
 write_outcome exec(pqxx::work& tx, const saga_write& w,
                    fence_scope* scope) {
-  if (scope != nullptr && scope->fence != nullptr) {
-    if (auto tok = scope->fence->token(w.order_id)) {
-      auto& held = scope->held;
-      if (std::find(held.begin(), held.end(), *tok) == held.end()) {
-        if (tx.exec_prepared("fence", tok->first, tok->second).empty())
-          return write_outcome::fenced;
-        held.push_back(*tok);
-      }
-    }
-  }
+  if (!fence_ok(tx, scope, w.order_id))
+    return write_outcome::fenced;
   if (!w.event_id.empty() && !mark_processed(tx, "orchestrator", w.event_id))
     return write_outcome::duplicate;
   // Conditional on the state the plan assumed: a write planned from a stale
@@ -472,34 +526,130 @@ write_outcome exec(pqxx::work& tx, const saga_write& w,
       tx.exec_prepared("unprocess", "orchestrator", w.event_id);
     return write_outcome::stale;
   }
-  auto email = r[0][0].as<std::string>();
-  auto sku = r[0][1].as<std::string>();
-  auto qty = r[0][2].as<int32_t>();
-  auto amount = r[0][3].as<int64_t>();
+  updated_order o{r[0][0].as<std::string>(), r[0][1].as<std::string>(),
+                  r[0][2].as<int32_t>(), r[0][3].as<int64_t>()};
   if (!w.timeline.empty())
     tx.exec_prepared("timeline_many", w.order_id, pg_array(w.timeline),
                      text(w.reason));
-  std::vector<std::string> topics, payloads, headers;
-  auto add = [&](const char* type, events::envelope ev) {
-    topics.emplace_back(type);
-    payloads.push_back(std::move(ev.text));
-    headers.push_back(events::headers(type, w.correlation_id, w.traceparent));
-  };
-  if (final)
-    add(events::status_changed,
-        codec::encode(status_changed{"", w.order_id, w.correlation_id,
-                                     w.final_status, w.reason, email}));
-  compensation what{"", w.order_id, w.correlation_id, sku, qty, {}};
-  if (w.release) {
-    what.lines = lines_of(tx, w.order_id);
-    add(events::inventory_release, codec::encode_release(what));
-  }
-  if (w.refund)
-    add(events::payment_refund, codec::encode_refund(what, amount));
-  if (!topics.empty())
-    tx.exec_prepared("outbox_many", w.order_id, pg_array(topics),
-                     pg_array(payloads), pg_array(headers));
+  outbox_rows rows;
+  saga_events(w, o, w.release ? lines_of(tx, w.order_id) : order_lines{},
+              rows);
+  insert_rows(tx, rows);
   return write_outcome::applied;
+}
+
+std::vector<write_outcome> exec_many(pqxx::work& tx,
+                                     const std::vector<saga_write>& ws,
+                                     fence_scope* scope) {
+  std::vector<write_outcome> out(ws.size(), write_outcome::applied);
+  // One write per order goes into the statements; another write for the
+  // same order (not sent by one orchestrator, but possible) runs after them
+  // on its own, seeing the first.
+  std::vector<size_t> set, alone;
+  std::set<std::string> orders, events_seen;
+  for (size_t i = 0; i < ws.size(); ++i) {
+    auto& w = ws[i];
+    if (!orders.insert(w.order_id).second) {
+      alone.push_back(i);
+      continue;
+    }
+    if (!fence_ok(tx, scope, w.order_id)) {
+      out[i] = write_outcome::fenced;
+      continue;
+    }
+    if (!w.event_id.empty() && !events_seen.insert(w.event_id).second) {
+      out[i] = write_outcome::duplicate;
+      continue;
+    }
+    set.push_back(i);
+  }
+  // The idempotency rows: a write whose event was applied before is a
+  // duplicate.
+  std::vector<std::string> ids;
+  for (auto i : set)
+    if (!ws[i].event_id.empty())
+      ids.push_back(ws[i].event_id);
+  if (!ids.empty()) {
+    std::set<std::string> fresh;
+    for (const auto& r : tx.exec_prepared("processed_many", "orchestrator",
+                                          pg_array(ids)))
+      fresh.insert(r[0].as<std::string>());
+    std::vector<size_t> kept;
+    for (auto i : set) {
+      if (!ws[i].event_id.empty() && fresh.count(ws[i].event_id) == 0)
+        out[i] = write_outcome::duplicate;
+      else
+        kept.push_back(i);
+    }
+    set.swap(kept);
+  }
+  std::map<std::string, updated_order> updated;
+  if (!set.empty()) {
+    std::vector<std::string> id, p, inv, f, r, es, ep, ei;
+    for (auto i : set) {
+      auto& w = ws[i];
+      id.push_back(w.order_id);
+      p.push_back(text(w.payment_status));
+      inv.push_back(text(w.inventory_status));
+      f.push_back(w.final_status != order_status::fresh ? text(w.final_status)
+                                                        : std::string{});
+      r.push_back(text(w.reason));
+      es.push_back(text(w.expect_status));
+      ep.push_back(text(w.expect_payment));
+      ei.push_back(text(w.expect_inventory));
+    }
+    for (const auto& row : tx.exec_prepared(
+           "saga_update_many", pg_array(id), pg_array(p), pg_array(inv),
+           pg_array(f), pg_array(r), pg_array(es), pg_array(ep), pg_array(ei)))
+      updated.emplace(row[0].as<std::string>(),
+                      updated_order{row[1].as<std::string>(),
+                                    row[2].as<std::string>(),
+                                    row[3].as<int32_t>(),
+                                    row[4].as<int64_t>()});
+  }
+  // Stale: nothing changed, and the event may be applied again.
+  std::vector<std::string> unprocess, releasing;
+  std::vector<std::string> tl_orders, tl_kinds, tl_reasons;
+  for (auto i : set) {
+    auto& w = ws[i];
+    if (updated.count(w.order_id) == 0) {
+      out[i] = write_outcome::stale;
+      if (!w.event_id.empty())
+        unprocess.push_back(w.event_id);
+      continue;
+    }
+    for (auto k : w.timeline) {
+      tl_orders.push_back(w.order_id);
+      tl_kinds.push_back(text(k));
+      tl_reasons.push_back(text(w.reason));
+    }
+    if (w.release)
+      releasing.push_back(w.order_id);
+  }
+  if (!unprocess.empty())
+    tx.exec_prepared("unprocess_many", "orchestrator", pg_array(unprocess));
+  if (!tl_orders.empty())
+    tx.exec_prepared("timeline_rows", pg_array(tl_orders), pg_array(tl_kinds),
+                     pg_array(tl_reasons));
+  std::map<std::string, order_lines> lines;
+  if (!releasing.empty())
+    for (const auto& r :
+         tx.exec_prepared("lines_of_many", pg_array(releasing)))
+      lines[r[0].as<std::string>()].push_back(
+        order_line{r[1].as<std::string>(), r[2].as<int32_t>(),
+                   r[3].as<int64_t>(), r[4].as<int64_t>()});
+  outbox_rows rows;
+  for (auto i : set) {
+    auto& w = ws[i];
+    auto u = updated.find(w.order_id);
+    if (out[i] != write_outcome::applied || u == updated.end())
+      continue;
+    saga_events(w, u->second, lines[w.order_id], rows);
+  }
+  insert_rows(tx, rows);
+  for (auto i : alone)
+    out[i] = exec(tx, ws[i], scope);
+  return out;
 }
 
 saga_snapshot exec(pqxx::work& tx, const load_saga& c) {

@@ -51,6 +51,8 @@ template <>
 struct set_oriented<notify_cmd> : std::true_type {};
 template <>
 struct set_oriented<analytics_cmd> : std::true_type {};
+template <>
+struct set_oriented<saga_write> : std::true_type {};
 
 std::vector<write_outcome> exec_many(pqxx::work& tx,
                                      const std::vector<payment_cmd>& cs);
@@ -58,6 +60,10 @@ std::vector<write_outcome> exec_many(pqxx::work& tx,
                                      const std::vector<notify_cmd>& cs);
 std::vector<write_outcome> exec_many(pqxx::work& tx,
                                      const std::vector<analytics_cmd>& cs);
+struct fence_scope;
+std::vector<write_outcome> exec_many(pqxx::work& tx,
+                                     const std::vector<saga_write>& ws,
+                                     fence_scope* fence);
 
 /// The stock rows a command locks: the SKUs of its lines.
 template <class Cmd>
@@ -71,6 +77,17 @@ std::vector<std::string> stock_of(const release_cmd& c);
 /// the locks of all its commands first, so two batches that touch
 /// overlapping SKUs wait for each other instead of deadlocking.
 void lock_stock(pqxx::work& tx, std::vector<std::string> skus);
+
+/// Runs the commands of a set-oriented kind with what they need from their
+/// shard (the fence).
+template <class Cmd>
+std::vector<write_outcome> run_many(pqxx::work& tx, fence_scope* fence,
+                                    const std::vector<Cmd>& cs) {
+  if constexpr (std::is_same_v<Cmd, saga_write>)
+    return exec_many(tx, cs, fence);
+  else
+    return exec_many(tx, cs);
+}
 
 /// Runs `cmd` with what it needs from its shard (the fence).
 template <class Cmd>

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <thread>
 
 #include <caf/actor_system.hpp>
@@ -146,5 +147,148 @@ CAF_TEST(one batch of payments notifications and analytics applies each once) {
   CAF_CHECK_EQUAL(one(url, "SELECT count(DISTINCT key) FROM outbox WHERE "
                            "topic = 'payment.result'"),
                   std::to_string(orders));
+  caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
+}
+
+CAF_TEST(one batch of saga writes applies each once and refuses stale ones) {
+  auto url = fresh_database("it_group_commit_saga");
+  apply_migrations(url);
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  pg_settings pg;
+  pg.url = url;
+  pg.pool_size = 1;
+  auto store = spawn_pg_store(sys, pg);
+  caf::scoped_actor self{sys};
+  std::vector<std::string> ids;
+  for (int i = 0; i < orders; ++i) {
+    create_order c;
+    c.order_id = events::new_uuid();
+    c.correlation_id = "corr-" + std::to_string(i);
+    c.customer_email = "c" + std::to_string(i) + "@example.com";
+    c.lines = {single_line("SKU-A", 2, 1000), single_line("SKU-B", 1, 500)};
+    c.sku = "SKU-A";
+    c.quantity = 3;
+    c.amount_cents = 1500;
+    self->request(store, std::chrono::seconds(10), c)
+      .receive([&](created_order& x) { CAF_CHECK(x.created); },
+               [&](caf::error& e) { CAF_FAIL(to_string(e)); });
+    ids.push_back(c.order_id);
+  }
+  auto payment_write = [&](int i, const std::string& event) {
+    saga_write w;
+    w.event_id = event;
+    w.order_id = ids[i];
+    w.correlation_id = "corr-" + std::to_string(i);
+    w.payment_status = payment_state::approved;
+    w.timeline = {timeline_kind::payment_approved};
+    return w;
+  };
+  pqxx::connection blocker{url};
+  auto lock = std::make_unique<pqxx::work>(blocker);
+  lock->exec("LOCK TABLE processed_events IN EXCLUSIVE MODE");
+  caf::scoped_actor first{sys}, apply{sys}, again{sys}, stale{sys};
+  first->send(store, notify_cmd{status_changed{"ev-block", ids[0], "corr-0",
+                                               order_status::confirmed}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (int i = 0; i < orders; ++i) {
+    apply->send(store, payment_write(i, "pay-" + std::to_string(i)));
+    again->send(store, payment_write(i, "pay-" + std::to_string(i)));
+    // Planned against a snapshot in which stock was reserved: it is not.
+    auto w = payment_write(i, "late-" + std::to_string(i));
+    w.payment_status = payment_state::none;
+    w.inventory_status = inventory_state::reserved;
+    w.expect_inventory = inventory_state::reserved;
+    w.expect_payment = payment_state::approved;
+    stale->send(store, w);
+  }
+  lock->commit();
+  std::map<std::string, int> answers;
+  auto collect = [&](caf::scoped_actor& who, const std::string& kind, int n) {
+    int got = 0;
+    who->receive_for(got, n)(
+      [&](write_outcome x) { ++answers[kind + " " + to_string(x)]; },
+      [&](caf::error& e) { ++answers["error " + to_string(e)]; },
+      caf::after(std::chrono::seconds(30)) >> [&] { CAF_FAIL("no answer"); });
+  };
+  collect(first, "first", 1);
+  collect(apply, "apply", orders);
+  collect(again, "again", orders);
+  collect(stale, "stale", orders);
+  CAF_CHECK_EQUAL(answers["apply applied"], orders);
+  CAF_CHECK_EQUAL(answers["again duplicate"], orders);
+  CAF_CHECK_EQUAL(answers["stale stale"], orders);
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) FROM orders WHERE payment_status "
+                           "= 'APPROVED' AND inventory_status IS NULL"),
+                  std::to_string(orders));
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) FROM processed_events WHERE "
+                           "consumer = 'orchestrator'"),
+                  std::to_string(orders)); // the stale ones are not kept
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) FROM order_timeline WHERE kind = "
+                           "'payment.approved'"),
+                  std::to_string(orders));
+  // The decisions, in one batch: cancelled with both compensations.
+  lock.reset();
+  lock = std::make_unique<pqxx::work>(blocker);
+  lock->exec("LOCK TABLE processed_events IN EXCLUSIVE MODE");
+  first->send(store, notify_cmd{status_changed{"ev-block-2", ids[0], "corr-0",
+                                               order_status::confirmed}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (int i = 0; i < orders; ++i) {
+    saga_write w;
+    w.event_id = "inv-" + std::to_string(i);
+    w.order_id = ids[i];
+    w.correlation_id = "corr-" + std::to_string(i);
+    w.inventory_status = inventory_state::reserved;
+    w.final_status = order_status::cancelled;
+    w.reason = cancel_reason::timeout;
+    w.release = true;
+    w.refund = true;
+    w.timeline = {timeline_kind::compensation_release,
+                  timeline_kind::compensation_refund,
+                  timeline_of(order_status::cancelled)};
+    // Every other one was planned from a snapshot that is not the
+    // store's: stale, within the same statement as the others.
+    w.expect_payment = i % 2 ? payment_state::approved
+                             : payment_state::declined;
+    apply->send(store, w);
+  }
+  lock->commit();
+  answers.clear();
+  collect(first, "first", 1);
+  collect(apply, "apply", orders);
+  const auto half = std::to_string(orders / 2);
+  CAF_CHECK_EQUAL(answers["apply applied"], orders / 2);
+  CAF_CHECK_EQUAL(answers["apply stale"], orders / 2);
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) FROM processed_events WHERE "
+                           "event_id LIKE 'inv-%'"),
+                  half);
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) FROM orders WHERE status = 'NEW' "
+                           "AND inventory_status IS NULL"),
+                  half);
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) FROM orders WHERE status = "
+                           "'CANCELLED' AND reason = 'timeout' AND "
+                           "finalized_at IS NOT NULL"),
+                  half);
+  for (auto topic :
+       {"order.status.changed", "inventory.release", "payment.refund"})
+    CAF_CHECK_EQUAL(one(url, std::string{"SELECT count(DISTINCT key) FROM "
+                                         "outbox WHERE topic = '"}
+                               + topic + "'"),
+                    half);
+  // Each release names the order's lines; each status change its customer.
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) FROM outbox WHERE topic = "
+                           "'inventory.release' AND jsonb_array_length("
+                           "payload::jsonb->'payload'->'items') = 2"),
+                  half);
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) FROM outbox o JOIN orders r ON "
+                           "r.id::text = o.key WHERE o.topic = "
+                           "'order.status.changed' AND payload::jsonb->"
+                           "'payload'->>'customer_email' = r.customer_email"),
+                  half);
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) FROM order_timeline t WHERE kind "
+                           "= 'status.CANCELLED' AND detail->>'reason' = "
+                           "'timeout'"),
+                  half);
   caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
 }
