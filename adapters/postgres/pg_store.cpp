@@ -113,44 +113,51 @@ pg_job make_job(caf::typed_response_promise<reply_of<Cmd>> rp, Cmd cmd) {
 /// Returns what to deliver.
 std::vector<std::function<void()>>
 run_jobs(pqxx::work& tx, pg::fence_scope* fence, std::deque<pg_job>& jobs) {
-  std::vector<std::pair<const void*, std::unique_ptr<pg_group>>> groups;
-  std::vector<std::pair<pg_job*, pg_group*>> steps; // a job, or a group
-  std::vector<pg_job*> locking;
+  using group_list
+    = std::vector<std::pair<const void*, std::unique_ptr<pg_group>>>;
+  using step_list = std::vector<std::pair<pg_job*, pg_group*>>; // job or group
+  group_list groups;
+  step_list steps, locking;
   std::vector<std::string> stock;
-  for (auto& job : jobs) {
-    if (!job.stock.empty()) {
-      locking.push_back(&job);
-      stock.insert(stock.end(), job.stock.begin(), job.stock.end());
-      continue;
-    }
+  auto add = [&](pg_job& job, step_list& to) {
     if (!job.kind) {
-      steps.emplace_back(&job, nullptr);
-      continue;
+      to.emplace_back(&job, nullptr);
+      return;
     }
     auto i = std::find_if(groups.begin(), groups.end(),
                           [&](auto& g) { return g.first == job.kind; });
     if (i == groups.end()) {
       groups.emplace_back(job.kind, job.make_group());
       i = std::prev(groups.end());
-      steps.emplace_back(nullptr, i->second.get());
+      to.emplace_back(nullptr, i->second.get());
     }
     job.join(*i->second);
+  };
+  for (auto& job : jobs) {
+    if (job.stock.empty()) {
+      add(job, steps);
+    } else {
+      stock.insert(stock.end(), job.stock.begin(), job.stock.end());
+      add(job, locking);
+    }
   }
   std::vector<std::function<void()>> replies;
   replies.reserve(jobs.size());
-  for (auto& [job, group] : steps) {
-    if (job) {
-      replies.emplace_back(job->run(tx, fence));
-    } else {
-      auto rs = group->run(tx, fence);
-      for (auto& r : rs)
-        replies.emplace_back(std::move(r));
+  auto run = [&](step_list& xs) {
+    for (auto& [job, group] : xs) {
+      if (job) {
+        replies.emplace_back(job->run(tx, fence));
+      } else {
+        auto rs = group->run(tx, fence);
+        for (auto& r : rs)
+          replies.emplace_back(std::move(r));
+      }
     }
-  }
+  };
+  run(steps);
   if (!locking.empty()) {
     pg::lock_stock(tx, std::move(stock));
-    for (auto* job : locking)
-      replies.emplace_back(job->run(tx, fence));
+    run(locking);
   }
   return replies;
 }

@@ -107,6 +107,21 @@ void prepare_statements(pqxx::connection& c) {
             "INSERT INTO reservations (order_id, sku, quantity, status) "
             "SELECT $1::uuid, s, q, 'RESERVED' "
             "FROM unnest($2::text[], $3::int[]) AS x(s, q)");
+  // The reservations of a batch: what the orders hold already, then every
+  // line reserved, the short ones noted, in one statement each.
+  c.prepare("reservations_of_many",
+            "SELECT DISTINCT ON (order_id) order_id::text, status "
+            "FROM reservations WHERE order_id = ANY($1::uuid[]) "
+            "ORDER BY order_id");
+  c.prepare("reserve_many",
+            "INSERT INTO reservations (order_id, sku, quantity, status) "
+            "SELECT o::uuid, s, q, 'RESERVED' "
+            "FROM unnest($1::text[], $2::text[], $3::int[]) AS x(o, s, q)");
+  c.prepare("timeline_known_many",
+            "INSERT INTO order_timeline (order_id, kind, detail) "
+            "SELECT o.id, $1, x.d::jsonb FROM unnest($2::text[], $3::text[]) "
+            "WITH ORDINALITY AS x(id, d, n) JOIN orders o ON o.id = x.id::uuid "
+            "ORDER BY x.n");
   c.prepare("release", "UPDATE reservations SET status = 'RELEASED', "
                        "released_at = clock_timestamp() "
                        "WHERE order_id = $1::uuid AND status = 'RESERVED' "

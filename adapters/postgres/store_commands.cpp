@@ -35,9 +35,6 @@ void timeline(pqxx::work& tx, const std::string& order_id, timeline_kind kind,
 }
 
 /// The wire text of a vocabulary word.
-std::string text(const char* x) {
-  return x;
-}
 template <class T>
 std::string text(const T& x) {
   if constexpr (std::is_enum_v<T>)
@@ -289,6 +286,160 @@ write_outcome exec(pqxx::work& tx, const reserve_cmd& c) {
   return write_outcome::applied;
 }
 
+namespace {
+
+/// Runs a set-oriented statement for the commands whose event ids are
+/// `ids` (in command order) and answers each: `applied` when its
+/// processed_events row was inserted now, `duplicate` otherwise. A command
+/// whose event id came earlier in the batch is a duplicate of that one and
+/// is not sent.
+template <class Run>
+std::vector<write_outcome> answer_many(const std::vector<std::string>& ids,
+                                       std::vector<bool>& first, Run run) {
+  std::set<std::string> seen;
+  first.assign(ids.size(), false);
+  for (size_t i = 0; i < ids.size(); ++i)
+    first[i] = seen.insert(ids[i]).second;
+  auto applied = run();
+  std::vector<write_outcome> out(ids.size(), write_outcome::duplicate);
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (first[i] && applied.count(ids[i]) > 0)
+      out[i] = write_outcome::applied;
+  return out;
+}
+
+std::set<std::string> event_ids(const pqxx::result& r) {
+  std::set<std::string> out;
+  for (const auto& row : r)
+    out.insert(row[0].as<std::string>());
+  return out;
+}
+
+
+/// What a batch sends: outbox rows, in order.
+struct outbox_rows {
+  std::vector<std::string> topics, keys, payloads, headers;
+};
+
+void insert_rows(pqxx::work& tx, const outbox_rows& rows) {
+  if (!rows.topics.empty())
+    tx.exec_prepared("outbox_rows", pg_array(rows.topics), pg_array(rows.keys),
+                     pg_array(rows.payloads), pg_array(rows.headers));
+}
+} // namespace
+
+std::vector<write_outcome> exec_many(pqxx::work& tx,
+                                     const std::vector<reserve_cmd>& cs) {
+  std::vector<write_outcome> out(cs.size(), write_outcome::duplicate);
+  // Every command of the batch seeds unseen SKUs with the same default (the
+  // node's setting); should they differ, each runs on its own.
+  for (auto& c : cs)
+    if (c.default_stock != cs.front().default_stock) {
+      for (size_t i = 0; i < cs.size(); ++i)
+        out[i] = exec(tx, cs[i]);
+      return out;
+    }
+  std::vector<std::string> ids;
+  std::set<std::string> seen;
+  std::vector<size_t> todo;
+  for (size_t i = 0; i < cs.size(); ++i)
+    if (seen.insert(cs[i].event_id).second) {
+      ids.push_back(cs[i].event_id);
+      todo.push_back(i);
+    }
+  std::set<std::string> fresh;
+  for (const auto& r :
+       tx.exec_prepared("processed_many", "inventory", pg_array(ids)))
+    fresh.insert(r[0].as<std::string>());
+  std::vector<size_t> run;
+  for (auto i : todo)
+    if (fresh.count(cs[i].event_id) > 0)
+      run.push_back(i);
+  // What the orders hold already, and the stock rows of every line still to
+  // reserve, locked in SKU order.
+  std::vector<std::string> orders, skus;
+  for (auto i : run)
+    if (cs[i].reason == cancel_reason::none) {
+      orders.push_back(cs[i].order_id);
+      for (auto& line : lines_of(cs[i]))
+        skus.push_back(line.sku);
+    }
+  std::map<std::string, std::string> held;
+  std::map<std::string, int64_t> available;
+  if (!orders.empty()) {
+    for (const auto& r :
+         tx.exec_prepared("reservations_of_many", pg_array(orders)))
+      held.emplace(r[0].as<std::string>(), r[1].as<std::string>());
+    std::sort(skus.begin(), skus.end());
+    skus.erase(std::unique(skus.begin(), skus.end()), skus.end());
+    tx.exec_prepared("seed_stock", pg_array(skus), cs.front().default_stock);
+    for (const auto& r : tx.exec_prepared("lock_stock", pg_array(skus)))
+      available.emplace(r[0].as<std::string>(), r[1].as<int64_t>());
+  }
+  std::map<std::string, int64_t> taken;
+  std::vector<std::string> res_orders, res_skus, short_orders, short_details;
+  std::vector<int64_t> res_quantities;
+  outbox_rows rows;
+  for (auto i : run) {
+    auto& c = cs[i];
+    auto lines = lines_of(c);
+    auto failure = c.reason;
+    std::vector<std::string> short_skus;
+    if (failure == cancel_reason::none) {
+      auto h = held.find(c.order_id);
+      if (h == held.end()) {
+        short_skus = rules::short_skus(lines, [&](const std::string& sku) {
+          auto a = available.find(sku);
+          return a == available.end() ? int64_t{0} : a->second;
+        });
+        if (short_skus.empty()) {
+          for (auto& line : lines) {
+            available[line.sku] -= line.quantity;
+            taken[line.sku] += line.quantity;
+            res_orders.push_back(c.order_id);
+            res_skus.push_back(line.sku);
+            res_quantities.push_back(line.quantity);
+          }
+          held.emplace(c.order_id, "RESERVED");
+        } else {
+          failure = cancel_reason::out_of_stock;
+          short_orders.push_back(c.order_id);
+          short_details.push_back(json{{"skus", short_skus}}.dump());
+        }
+      } else if (h->second != "RESERVED") {
+        failure = cancel_reason::out_of_stock;
+      }
+    }
+    auto ev = codec::encode(inventory_result{"", c.order_id, c.correlation_id,
+                                             failure == cancel_reason::none,
+                                             failure},
+                            lines, short_skus);
+    rows.topics.emplace_back(events::inventory_result);
+    rows.keys.push_back(c.order_id);
+    rows.payloads.push_back(std::move(ev.text));
+    rows.headers.push_back(events::headers(events::inventory_result,
+                                           c.correlation_id, c.traceparent));
+    out[i] = write_outcome::applied;
+  }
+  if (!taken.empty()) {
+    std::vector<std::string> s;
+    std::vector<int64_t> q;
+    for (auto& [sku, n] : taken) {
+      s.push_back(sku);
+      q.push_back(n);
+    }
+    tx.exec_prepared("take_stock", pg_array(s), pg_array(q));
+    tx.exec_prepared("reserve_many", pg_array(res_orders), pg_array(res_skus),
+                     pg_array(res_quantities));
+  }
+  if (!short_orders.empty())
+    tx.exec_prepared("timeline_known_many",
+                     to_string(timeline_kind::inventory_short),
+                     pg_array(short_orders), pg_array(short_details));
+  insert_rows(tx, rows);
+  return out;
+}
+
 write_outcome exec(pqxx::work& tx, const release_cmd& c) {
   if (!mark_processed(tx, "inventory", c.what.event_id))
     return write_outcome::duplicate;
@@ -332,36 +483,6 @@ write_outcome exec(pqxx::work& tx, const analytics_cmd& c) {
                                 : write_outcome::duplicate;
 }
 
-namespace {
-
-/// Runs a set-oriented statement for the commands whose event ids are
-/// `ids` (in command order) and answers each: `applied` when its
-/// processed_events row was inserted now, `duplicate` otherwise. A command
-/// whose event id came earlier in the batch is a duplicate of that one and
-/// is not sent.
-template <class Run>
-std::vector<write_outcome> answer_many(const std::vector<std::string>& ids,
-                                       std::vector<bool>& first, Run run) {
-  std::set<std::string> seen;
-  first.assign(ids.size(), false);
-  for (size_t i = 0; i < ids.size(); ++i)
-    first[i] = seen.insert(ids[i]).second;
-  auto applied = run();
-  std::vector<write_outcome> out(ids.size(), write_outcome::duplicate);
-  for (size_t i = 0; i < ids.size(); ++i)
-    if (first[i] && applied.count(ids[i]) > 0)
-      out[i] = write_outcome::applied;
-  return out;
-}
-
-std::set<std::string> event_ids(const pqxx::result& r) {
-  std::set<std::string> out;
-  for (const auto& row : r)
-    out.insert(row[0].as<std::string>());
-  return out;
-}
-
-} // namespace
 
 std::vector<write_outcome> exec_many(pqxx::work& tx,
                                      const std::vector<payment_cmd>& cs) {
@@ -464,10 +585,6 @@ bool fence_ok(pqxx::work& tx, fence_scope* scope, const std::string& order_id) {
   return true;
 }
 
-/// What an applied saga write sends: outbox rows, in order.
-struct outbox_rows {
-  std::vector<std::string> topics, keys, payloads, headers;
-};
 
 /// The order's row as the update returned it.
 struct updated_order {
@@ -499,11 +616,6 @@ void saga_events(const saga_write& w, const updated_order& o,
     add(events::payment_refund, codec::encode_refund(what, o.amount_cents));
 }
 
-void insert_rows(pqxx::work& tx, const outbox_rows& rows) {
-  if (!rows.topics.empty())
-    tx.exec_prepared("outbox_rows", pg_array(rows.topics), pg_array(rows.keys),
-                     pg_array(rows.payloads), pg_array(rows.headers));
-}
 
 } // namespace
 

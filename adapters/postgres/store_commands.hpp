@@ -53,6 +53,8 @@ template <>
 struct set_oriented<analytics_cmd> : std::true_type {};
 template <>
 struct set_oriented<saga_write> : std::true_type {};
+template <>
+struct set_oriented<reserve_cmd> : std::true_type {};
 
 std::vector<write_outcome> exec_many(pqxx::work& tx,
                                      const std::vector<payment_cmd>& cs);
@@ -60,6 +62,10 @@ std::vector<write_outcome> exec_many(pqxx::work& tx,
                                      const std::vector<notify_cmd>& cs);
 std::vector<write_outcome> exec_many(pqxx::work& tx,
                                      const std::vector<analytics_cmd>& cs);
+/// Reserves in command order against the stock rows as locked once: an
+/// earlier command of the batch takes its stock before a later one looks.
+std::vector<write_outcome> exec_many(pqxx::work& tx,
+                                     const std::vector<reserve_cmd>& cs);
 struct fence_scope;
 std::vector<write_outcome> exec_many(pqxx::work& tx,
                                      const std::vector<saga_write>& ws,

@@ -292,3 +292,92 @@ CAF_TEST(one batch of saga writes applies each once and refuses stale ones) {
                   half);
   caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
 }
+
+CAF_TEST(one batch of reservations takes stock in command order) {
+  auto url = fresh_database("it_group_commit_stock");
+  apply_migrations(url);
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  pg_settings pg;
+  pg.url = url;
+  pg.pool_size = 1;
+  auto store = spawn_pg_store(sys, pg);
+  caf::scoped_actor self{sys};
+  constexpr int n = 30;
+  std::vector<std::string> ids;
+  for (int i = 0; i < n; ++i) {
+    create_order c;
+    c.order_id = events::new_uuid();
+    c.correlation_id = "corr-" + std::to_string(i);
+    c.customer_email = "c@example.com";
+    c.lines = {single_line("SKU-A", 2, 1000), single_line("SKU-B", 1, 500)};
+    c.sku = "SKU-A";
+    c.quantity = 3;
+    c.amount_cents = 1500;
+    self->request(store, std::chrono::seconds(10), c)
+      .receive([&](created_order& x) { CAF_CHECK(x.created); },
+               [&](caf::error& e) { CAF_FAIL(to_string(e)); });
+    ids.push_back(c.order_id);
+  }
+  pqxx::connection blocker{url};
+  pqxx::work lock{blocker};
+  lock.exec("LOCK TABLE processed_events IN EXCLUSIVE MODE");
+  caf::scoped_actor first{sys}, reserve{sys}, again{sys};
+  first->send(store, notify_cmd{status_changed{"ev-block", ids[0], "corr-0",
+                                               order_status::confirmed}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // 25 units of each SKU: 12 orders get their 2 of SKU-A, the rest is short
+  // of it; the third one failed its rule already and takes nothing.
+  for (int i = 0; i < n; ++i) {
+    reserve_cmd c;
+    c.event_id = "oc-" + std::to_string(i);
+    c.order_id = ids[i];
+    c.correlation_id = "corr-" + std::to_string(i);
+    c.sku = "SKU-A";
+    c.quantity = 3;
+    c.default_stock = 25;
+    c.lines = {single_line("SKU-A", 2, 1000), single_line("SKU-B", 1, 500)};
+    if (i == 2)
+      c.reason = cancel_reason::quantity_limit;
+    reserve->send(store, c);
+    again->send(store, c);
+  }
+  lock.commit();
+  std::map<std::string, int> answers;
+  auto collect = [&](caf::scoped_actor& who, const std::string& kind, int k) {
+    int got = 0;
+    who->receive_for(got, k)(
+      [&](write_outcome x) { ++answers[kind + " " + to_string(x)]; },
+      [&](caf::error& e) { ++answers["error " + to_string(e)]; },
+      caf::after(std::chrono::seconds(30)) >> [&] { CAF_FAIL("no answer"); });
+  };
+  collect(first, "first", 1);
+  collect(reserve, "reserve", n);
+  collect(again, "again", n);
+  CAF_CHECK_EQUAL(answers["reserve applied"], n);
+  CAF_CHECK_EQUAL(answers["again duplicate"], n);
+  CAF_CHECK_EQUAL(one(url, "SELECT available FROM stock WHERE sku = 'SKU-A'"),
+                  "1");
+  CAF_CHECK_EQUAL(one(url, "SELECT available FROM stock WHERE sku = 'SKU-B'"),
+                  "13");
+  CAF_CHECK_EQUAL(one(url, "SELECT count(DISTINCT order_id) || '/' || "
+                           "count(*) || '/' || sum(quantity) FROM "
+                           "reservations WHERE status = 'RESERVED'"),
+                  "12/24/36");
+  // The first twelve orders that could reserve did, in command order.
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) FROM reservations WHERE order_id "
+                           "= '" + ids[12] + "'"),
+                  "2");
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) FROM reservations WHERE order_id "
+                           "= '" + ids[13] + "'"),
+                  "0");
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) FROM order_timeline WHERE kind = "
+                           "'inventory.short' AND detail->'skus' = "
+                           "'[\"SKU-A\"]'::jsonb"),
+                  std::to_string(n - 12 - 1));
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) || '/' || count(*) FILTER (WHERE "
+                           "(payload::jsonb->'payload'->>'reserved')::bool) "
+                           "FROM outbox WHERE topic = 'inventory.result'"),
+                  std::to_string(n) + "/12");
+  caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
+}
