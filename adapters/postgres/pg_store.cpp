@@ -40,9 +40,13 @@ struct pg_group {
 };
 
 template <class Cmd>
+using reply_of = decltype(pg::run_command(std::declval<pqxx::work&>(), nullptr,
+                                          std::declval<const Cmd&>()));
+
+template <class Cmd>
 struct typed_group : pg_group {
   std::vector<Cmd> cmds;
-  std::vector<caf::typed_response_promise<write_outcome>> promises;
+  std::vector<caf::typed_response_promise<reply_of<Cmd>>> promises;
 
   std::vector<std::function<void()>> run(pqxx::work& tx,
                                          pg::fence_scope* fence) override {
@@ -69,10 +73,6 @@ struct pg_job {
   std::function<std::unique_ptr<pg_group>()> make_group;
   std::function<void(pg_group&)> join;
 };
-
-template <class Cmd>
-using reply_of = decltype(pg::run_command(std::declval<pqxx::work&>(), nullptr,
-                                          std::declval<const Cmd&>()));
 
 template <class Cmd>
 const void* kind_of() {

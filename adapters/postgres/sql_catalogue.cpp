@@ -57,6 +57,32 @@ void prepare_statements(pqxx::connection& c) {
         "b AS (INSERT INTO outbox (topic, key, payload, headers) "
         "SELECT 'order.created', $1, $10, $11::jsonb FROM o) "
         "SELECT count(*) FROM o");
+  // The orders of a batch; lines carry the ordinal of their order.
+  c.prepare(
+    "create_order_many",
+    "WITH x AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
+    "$4::int[], $5::bigint[], $6::text[], $7::text[], $8::bigint[], "
+    "$9::text[], $10::text[], $11::text[], $12::text[]) WITH ORDINALITY "
+    "AS x(id, email, sku, q, amount, corr, idem, dl, detail, payload, "
+    "headers, tp, n)), "
+    "o AS (INSERT INTO orders (id, customer_email, item_sku, quantity, "
+    "amount_cents, correlation_id, idempotency_key, deadline_at, "
+    "traceparent) SELECT id::uuid, email, sku, q, amount, corr, "
+    "NULLIF(idem, ''), clock_timestamp() + dl * interval '1 millisecond', "
+    "NULLIF(tp, '') FROM x ORDER BY n ON CONFLICT DO NOTHING RETURNING id), "
+    "l AS (INSERT INTO order_lines (order_id, line_no, sku, quantity, "
+    "unit_price_cents, amount_cents) SELECT o.id, y.k, y.s, y.q, y.u, y.a "
+    "FROM unnest($13::bigint[], $14::int[], $15::text[], $16::int[], "
+    "$17::bigint[], $18::bigint[]) AS y(n, k, s, q, u, a) "
+    "JOIN x ON x.n = y.n JOIN o ON o.id = x.id::uuid), "
+    "t AS (INSERT INTO order_timeline (order_id, kind, detail) "
+    "SELECT o.id, "
+      + literal(timeline_kind::created)
+      + ", x.detail::jsonb FROM o JOIN x ON x.id::uuid = o.id ORDER BY x.n), "
+        "b AS (INSERT INTO outbox (topic, key, payload, headers) "
+        "SELECT 'order.created', x.id, x.payload, x.headers::jsonb "
+        "FROM o JOIN x ON x.id::uuid = o.id ORDER BY x.n) "
+        "SELECT id::text FROM o");
   // After a conflict: the order this very command created (a re-run after a
   // commit whose outcome was unknown) or the one of an earlier request with
   // the same idempotency key.

@@ -181,6 +181,72 @@ created_order exec(pqxx::work& tx, const create_order& c) {
                        to_string(order_status::fresh), true};
 }
 
+std::vector<created_order> exec_many(pqxx::work& tx,
+                                     const std::vector<create_order>& cs) {
+  std::vector<std::string> id, email, sku, q, amount, corr, idem, dl, detail,
+    payload, headers, tp;
+  std::vector<std::string> ln, lk, ls, lq, lu, la;
+  for (size_t i = 0; i < cs.size(); ++i) {
+    auto& c = cs[i];
+    auto lines = lines_of(c);
+    id.push_back(c.order_id);
+    email.push_back(c.customer_email);
+    sku.push_back(c.sku);
+    q.push_back(std::to_string(c.quantity));
+    amount.push_back(std::to_string(c.amount_cents));
+    corr.push_back(c.correlation_id);
+    idem.push_back(c.idempotency_key);
+    dl.push_back(std::to_string(c.deadline_ms));
+    detail.push_back(json{{"item_sku", c.sku},
+                          {"quantity", c.quantity},
+                          {"amount_cents", c.amount_cents},
+                          {"lines", lines.size()}}
+                       .dump());
+    payload.push_back(
+      codec::encode(order_created{"", c.order_id, c.correlation_id,
+                                  c.customer_email, c.sku, c.quantity,
+                                  c.amount_cents, lines, c.traceparent},
+                    c.idempotency_key)
+        .text);
+    headers.push_back(
+      events::headers(events::order_created, c.correlation_id, c.traceparent));
+    tp.push_back(c.traceparent);
+    for (size_t k = 0; k < lines.size(); ++k) {
+      ln.push_back(std::to_string(i + 1));
+      lk.push_back(std::to_string(k + 1));
+      ls.push_back(lines[k].sku);
+      lq.push_back(std::to_string(lines[k].quantity));
+      lu.push_back(std::to_string(lines[k].unit_price_cents));
+      la.push_back(std::to_string(lines[k].amount_cents));
+    }
+  }
+  std::set<std::string> created;
+  for (const auto& r : tx.exec_prepared(
+         "create_order_many", pg_array(id), pg_array(email), pg_array(sku),
+         pg_array(q), pg_array(amount), pg_array(corr), pg_array(idem),
+         pg_array(dl), pg_array(detail), pg_array(payload), pg_array(headers),
+         pg_array(tp), pg_array(ln), pg_array(lk), pg_array(ls), pg_array(lq),
+         pg_array(lu), pg_array(la)))
+    created.insert(r[0].as<std::string>());
+  std::vector<created_order> out;
+  out.reserve(cs.size());
+  for (auto& c : cs) {
+    if (created.count(c.order_id) > 0) {
+      out.push_back(created_order{c.order_id, c.correlation_id,
+                                  to_string(order_status::fresh), true});
+      continue;
+    }
+    // Its id or reference was taken (before, or by an earlier command of
+    // this batch): the order that holds it.
+    auto existing = tx.exec_prepared1("existing_order", c.order_id,
+                                      c.idempotency_key);
+    out.push_back(created_order{
+      existing[0].as<std::string>(), existing[1].as<std::string>(),
+      existing[2].as<std::string>(), existing[3].as<bool>()});
+  }
+  return out;
+}
+
 cancel_answer exec(pqxx::work& tx, const cancel_order& c) {
   cancel_answer a;
   a.order_id = c.order_id;

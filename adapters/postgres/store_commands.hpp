@@ -55,6 +55,8 @@ template <>
 struct set_oriented<saga_write> : std::true_type {};
 template <>
 struct set_oriented<reserve_cmd> : std::true_type {};
+template <>
+struct set_oriented<create_order> : std::true_type {};
 
 std::vector<write_outcome> exec_many(pqxx::work& tx,
                                      const std::vector<payment_cmd>& cs);
@@ -62,6 +64,10 @@ std::vector<write_outcome> exec_many(pqxx::work& tx,
                                      const std::vector<notify_cmd>& cs);
 std::vector<write_outcome> exec_many(pqxx::work& tx,
                                      const std::vector<analytics_cmd>& cs);
+/// Creates the orders in one statement; an order whose id or reference is
+/// taken already is answered as `exec` answers it.
+std::vector<created_order> exec_many(pqxx::work& tx,
+                                     const std::vector<create_order>& cs);
 /// Reserves in command order against the stock rows as locked once: an
 /// earlier command of the batch takes its stock before a later one looks.
 std::vector<write_outcome> exec_many(pqxx::work& tx,
@@ -87,8 +93,7 @@ void lock_stock(pqxx::work& tx, std::vector<std::string> skus);
 /// Runs the commands of a set-oriented kind with what they need from their
 /// shard (the fence).
 template <class Cmd>
-std::vector<write_outcome> run_many(pqxx::work& tx, fence_scope* fence,
-                                    const std::vector<Cmd>& cs) {
+auto run_many(pqxx::work& tx, fence_scope* fence, const std::vector<Cmd>& cs) {
   if constexpr (std::is_same_v<Cmd, saga_write>)
     return exec_many(tx, cs, fence);
   else

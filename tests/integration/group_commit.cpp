@@ -381,3 +381,70 @@ CAF_TEST(one batch of reservations takes stock in command order) {
                   std::to_string(n) + "/12");
   caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
 }
+
+CAF_TEST(one batch of new orders creates each reference once) {
+  auto url = fresh_database("it_group_commit_orders");
+  apply_migrations(url);
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  pg_settings pg;
+  pg.url = url;
+  pg.pool_size = 1;
+  auto store = spawn_pg_store(sys, pg);
+  pqxx::connection blocker{url};
+  pqxx::work lock{blocker};
+  lock.exec("LOCK TABLE processed_events IN EXCLUSIVE MODE");
+  caf::scoped_actor first{sys}, make{sys};
+  first->send(store, notify_cmd{status_changed{"ev-block", events::new_uuid(),
+                                               "corr", order_status::confirmed}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  constexpr int n = 20;
+  std::vector<create_order> sent;
+  for (int i = 0; i < n; ++i) {
+    create_order c;
+    c.order_id = events::new_uuid();
+    c.correlation_id = "corr-" + std::to_string(i);
+    c.customer_email = "c@example.com";
+    // References 0..9, each twice: the second of a pair finds the first.
+    c.idempotency_key = "ref-" + std::to_string(i % (n / 2));
+    c.lines = {single_line("SKU-A", 1, 100), single_line("SKU-B", 2, 400)};
+    c.sku = "SKU-A";
+    c.quantity = 3;
+    c.amount_cents = 500;
+    make->send(store, c);
+    sent.push_back(c);
+  }
+  // The same command again (a retry after an unknown commit): created.
+  make->send(store, sent[0]);
+  lock.commit();
+  int got = 0;
+  std::vector<created_order> answers;
+  first->receive([](write_outcome) {}, [](caf::error&) {});
+  make->receive_for(got, n + 1)(
+    [&](created_order& x) { answers.push_back(x); },
+    [&](caf::error& e) { CAF_FAIL(to_string(e)); },
+    caf::after(std::chrono::seconds(30)) >> [&] { CAF_FAIL("no answer"); });
+  CAF_REQUIRE_EQUAL(answers.size(), static_cast<size_t>(n + 1));
+  for (int i = 0; i < n; ++i) {
+    auto& first_of_pair = sent[i % (n / 2)];
+    CAF_CHECK_EQUAL(answers[i].order_id, first_of_pair.order_id);
+    CAF_CHECK_EQUAL(answers[i].created, i < n / 2);
+  }
+  CAF_CHECK_EQUAL(answers[n].order_id, sent[0].order_id);
+  CAF_CHECK_EQUAL(answers[n].created, true);
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) FROM orders"),
+                  std::to_string(n / 2));
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) || '/' || sum(quantity) FROM "
+                           "order_lines"),
+                  std::to_string(n) + "/" + std::to_string(3 * n / 2));
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) FROM order_lines WHERE line_no = 2 "
+                           "AND sku = 'SKU-B'"),
+                  std::to_string(n / 2));
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) FROM outbox WHERE topic = "
+                           "'order.created'"),
+                  std::to_string(n / 2));
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) FROM order_timeline WHERE kind = "
+                           "'created'"),
+                  std::to_string(n / 2));
+  caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
+}
