@@ -38,6 +38,11 @@ size_t relay_core::claim_limit() const {
   return std::min(cfg_.batch, cfg_.max_rows_in_flight - rows_in_flight_);
 }
 
+bool relay_core::claim_due(clock::time_point now) const {
+  return batches_.empty() || last_full_
+         || now >= last_start_ + cfg_.claim_spacing;
+}
+
 std::vector<int64_t> relay_core::excluded(clock::time_point now) {
   for (auto i = retry_.begin(); i != retry_.end();) {
     if (i->second.at <= now) {
@@ -65,6 +70,8 @@ started_batch relay_core::start(std::vector<relay_row> claimed,
                                 clock::time_point now) {
   started_batch out;
   out.id = next_batch_++;
+  last_full_ = claimed.size() >= claim_limit();
+  last_start_ = now;
   open_batch b;
   b.deadline = now + cfg_.delivery_deadline;
   for (auto& row : claimed) {

@@ -12,7 +12,10 @@
 //                    retried after their backoff), or an outage
 //
 // Pipelined: batches are claimed and produced while earlier ones are still
-// in flight, up to `max_batches` batches and `max_rows_in_flight` rows.
+// in flight, up to `max_batches` batches and `max_rows_in_flight` rows; a
+// claim that found less than it could take is followed by the next one
+// `claim_spacing` later (`claim_due`), so a steady trickle of rows is not
+// claimed one small transaction at a time.
 // Ordering: at most one row of a (topic, key) is in flight or waiting for
 // its retry at a time. A later row of that key is deferred (not produced;
 // claimable again once the earlier one is published or set aside), so a row
@@ -101,12 +104,21 @@ public:
     /// A batch's rows without a report this long after `start` count as
     /// failed (the producer's own timeout should have reported them).
     std::chrono::milliseconds delivery_deadline{11000};
+    /// While batches are in flight, a claim that was not full is followed
+    /// by the next one no sooner than this: rows committed meanwhile go
+    /// out together instead of in one small transaction each.
+    std::chrono::milliseconds claim_spacing{5};
   };
 
   explicit relay_core(settings cfg);
 
   /// How many rows to claim now: 0 while the window is full.
   size_t claim_limit() const;
+
+  /// Whether to claim now (given room in the window): at once when nothing
+  /// is in flight or the last claim was full, else `claim_spacing` after
+  /// the last claim.
+  bool claim_due(clock::time_point now) const;
 
   /// Rows the next claim must skip: rows waiting for their retry and rows
   /// deferred behind an open row of their key. Rows whose wait is over
@@ -178,6 +190,8 @@ private:
   std::map<int64_t, std::string> deferred_; ///< row id -> its key
   size_t rows_in_flight_ = 0;
   uint64_t next_batch_ = 1;
+  clock::time_point last_start_;
+  bool last_full_ = false; ///< the last claim found as many rows as allowed
 };
 
 } // namespace troupe

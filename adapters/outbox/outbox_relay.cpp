@@ -89,8 +89,15 @@ rd_kafka_headers_t* make_headers(const std::string& text, publish_span& span) {
   return hdrs;
 }
 
-/// Prepares the relay's statements on every new connection.
+/// Prepares the relay's statements on every new connection. The relay's
+/// own commits (marks, attempts) do not wait for the WAL flush: one lost in
+/// a PostgreSQL crash only means its rows are published again, which every
+/// consumer ignores (and the recovery scan usually marks them first).
 void prepare(pqxx::connection& c) {
+  {
+    pqxx::nontransaction tx{c};
+    tx.exec("SET synchronous_commit = off");
+  }
   c.prepare("claim", "SELECT id, topic, key, payload, headers::text, key_raw, "
                      "payload_raw, attempts FROM outbox "
                      "WHERE published_at IS NULL AND set_aside_at IS NULL "
@@ -168,6 +175,7 @@ size_t claim(relay_ptr self, relay_slot& slot, size_t limit) {
   auto t1 = std::chrono::steady_clock::now();
   auto started = st.core->start(std::move(claimed), t1);
   slot.batch = started.id;
+  slot.claimed_at = t0;
   auto produced_from = std::chrono::system_clock::now();
   for (auto& r : started.produce) {
     auto& d = data[r.id];
@@ -210,6 +218,7 @@ size_t claim(relay_ptr self, relay_slot& slot, size_t limit) {
 /// Marks a settled batch in its slot's transaction: published rows, and
 /// each failed row's attempt (setting it aside when its budget is spent).
 void mark(relay_state& st, relay_slot* slot, const settled_batch& b) {
+  auto t0 = std::chrono::steady_clock::now();
   std::map<std::string, double> per_topic;
   for (auto& r : b.rows) {
     if (r.timed_out)
@@ -250,10 +259,19 @@ void mark(relay_state& st, relay_slot* slot, const settled_batch& b) {
     if (slot != nullptr && !slot->conn->is_open())
       slot->conn->reset();
   }
+  if (log::enabled(spdlog::level::trace) && slot != nullptr)
+    log::trace("relay",
+               "batch {}: {} of {} rows published, settled {} ms after its "
+               "claim, marked in {} ms",
+               b.id, done.size(), b.rows.size(),
+               ms_since(slot->claimed_at) - ms_since(t0), ms_since(t0));
   if (slot != nullptr) {
     slot->tx.reset();
     slot->batch = 0;
   }
+  // Keys this batch held are free again: rows deferred behind them may be
+  // claimed now.
+  st.more = true;
   for (auto& [topic, count] : per_topic)
     st.probe.produced(topic, count);
   st.published += done.size();
@@ -418,7 +436,7 @@ void fill(relay_ptr self) {
     return;
   if (now - st.last_claim >= st.cfg.idle_poll)
     st.more = true; // the fallback poll
-  while (st.more) {
+  while (st.more && st.core->claim_due(std::chrono::steady_clock::now())) {
     auto limit = st.core->claim_limit();
     auto slot = limit > 0 ? free_slot(st) : nullptr;
     if (slot == nullptr)

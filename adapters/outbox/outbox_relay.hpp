@@ -34,7 +34,7 @@ struct relay_config {
   int32_t batch = 500;
   /// Batches produced and not yet marked, at most (each holds a PostgreSQL
   /// connection and its transaction); 1: claim, produce, wait, mark.
-  int32_t in_flight_batches = 1;
+  int32_t in_flight_batches = 3;
   std::chrono::milliseconds idle_poll{200};
   std::chrono::milliseconds delivery_timeout{10000};
   /// Produce attempts of one row before it is set aside (a row Kafka keeps

@@ -37,6 +37,7 @@ struct relay_slot {
   std::unique_ptr<pg_connection> conn;
   std::unique_ptr<pqxx::work> tx; ///< open while `batch` is in flight
   uint64_t batch = 0;             ///< 0: free
+  std::chrono::steady_clock::time_point claimed_at;
 };
 
 /// A row's publish span: its context (sent in the `traceparent` header),

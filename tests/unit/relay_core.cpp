@@ -237,3 +237,23 @@ CAF_TEST(an empty claim settles at once) {
   CAF_CHECK(!s->outage);
   CAF_CHECK(core.idle());
 }
+
+CAF_TEST(a claim that was not full is followed by the next one a little later) {
+  auto cfg = small();
+  cfg.claim_spacing = 5ms;
+  relay_core core{cfg};
+  CAF_CHECK(core.claim_due(t0)); // nothing in flight
+  core.start({row(1, "a")}, t0); // one row of three: not full
+  CAF_CHECK(!core.claim_due(t0 + 4ms));
+  CAF_CHECK(core.claim_due(t0 + 5ms));
+  core.start({row(2, "b"), row(3, "c"), row(4, "d")}, t0 + 5ms); // full
+  CAF_CHECK(core.claim_due(t0 + 5ms));
+  for (int64_t id = 1; id <= 4; ++id)
+    core.delivered(id, publish_outcome::published);
+  while (core.take_settled(t0 + 6ms))
+    ;
+  core.start({row(5, "e")}, t0 + 6ms);
+  core.delivered(5, publish_outcome::published);
+  CAF_REQUIRE(core.take_settled(t0 + 6ms));
+  CAF_CHECK(core.claim_due(t0 + 6ms)); // idle again: at once
+}
