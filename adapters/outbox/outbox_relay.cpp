@@ -1,10 +1,13 @@
-// The outbox relay's claim/produce/mark cycle.
+// The outbox relay's SQL and librdkafka calls around its core
+// (runtime/relay_core): claim, produce, poll for reports, mark.
 #include "adapters/outbox/outbox_relay.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <map>
 #include <stdexcept>
 #include <string_view>
+#include <unordered_map>
 
 #include <caf/event_based_actor.hpp>
 #include <librdkafka/rdkafka.h>
@@ -20,39 +23,46 @@
 
 namespace troupe {
 
-relay_state::~relay_state() {
-  listener.reset();
-  conn.reset();
-  if (producer) {
-    rd_kafka_flush(producer, 5000);
-    rd_kafka_destroy(producer);
-  }
-}
-
 namespace {
 
 using relay_ptr = caf::stateful_actor<relay_state>*;
+
+publish_outcome outcome_of(int err) {
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+    return publish_outcome::published;
+  return kafka_refused_for_good(err) ? publish_outcome::refused
+                                     : publish_outcome::failed;
+}
+
+/// Ends the publish span of row `id`, if it has one.
+void finish_span(relay_state& st, int64_t id, bool error) {
+  auto i = st.spans.find(id);
+  if (i == st.spans.end())
+    return;
+  auto& s = i->second;
+  tracing::finish(s.traceparent, s.parent_span, "publish " + s.topic,
+                  tracing::span_kind::producer, s.start,
+                  {{"messaging.system", "kafka"},
+                   {"messaging.operation", "publish"},
+                   {"messaging.destination.name", s.topic},
+                   {"messaging.kafka.message.key", s.key},
+                   {"troupe.outbox_id", std::to_string(id)}},
+                  error);
+  st.spans.erase(i);
+}
 
 /// Runs inside rd_kafka_poll on the relay's own thread.
 void on_delivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
   auto& st = *static_cast<relay_state*>(opaque);
   auto row = static_cast<int64_t>(reinterpret_cast<intptr_t>(msg->_private));
-  auto i = st.delivered.find(row);
-  if (i != st.delivered.end() && i->second == relay_state::pending) {
-    i->second = static_cast<int>(msg->err);
-    --st.outstanding;
+  if (st.core && st.core->in_flight(row)) {
+    st.core->delivered(row, outcome_of(msg->err), static_cast<int>(msg->err));
+    finish_span(st, row, msg->err != RD_KAFKA_RESP_ERR_NO_ERROR);
   }
   if (msg->err)
     log::warn("relay", "delivery to {} failed: {}",
               rd_kafka_topic_name(msg->rkt), rd_kafka_err2str(msg->err));
 }
-
-/// A row's publish span: its context (sent in the `traceparent` header)
-/// and the span id of the step that wrote the row.
-struct publish_span {
-  std::string traceparent;
-  std::string parent_span;
-};
 
 /// The Kafka headers of a row. While spans are exported, a row's
 /// `traceparent` is replaced by the context of its publish span (`span`).
@@ -79,19 +89,23 @@ rd_kafka_headers_t* make_headers(const std::string& text, publish_span& span) {
   return hdrs;
 }
 
-/// Prepares the relay's statements and listens for new outbox rows on
-/// every new connection.
-void set_up(relay_state& st, pqxx::connection& c) {
-  st.listener = std::make_unique<outbox_listener>(c);
+/// Prepares the relay's statements on every new connection. The relay's
+/// own commits (marks, attempts) do not wait for the WAL flush: one lost in
+/// a PostgreSQL crash only means its rows are published again, which every
+/// consumer ignores (and the recovery scan usually marks them first).
+void prepare(pqxx::connection& c) {
+  {
+    pqxx::nontransaction tx{c};
+    tx.exec("SET synchronous_commit = off");
+  }
   c.prepare("claim", "SELECT id, topic, key, payload, headers::text, key_raw, "
                      "payload_raw, attempts FROM outbox "
                      "WHERE published_at IS NULL AND set_aside_at IS NULL "
                      "AND id <> ALL($2::bigint[]) ORDER BY id LIMIT $1 "
                      "FOR UPDATE SKIP LOCKED");
   c.prepare("failed", "UPDATE outbox SET attempts = attempts + 1, "
-                      "last_error = $2, set_aside_at = CASE WHEN attempts + 1 "
-                      ">= $3 OR $4 THEN clock_timestamp() END "
-                      "WHERE id = $1 RETURNING set_aside_at IS NOT NULL");
+                      "last_error = $2, set_aside_at = CASE WHEN $3 "
+                      "THEN clock_timestamp() END WHERE id = $1");
   c.prepare("mark", "UPDATE outbox SET published_at = "
                     "clock_timestamp() WHERE id = ANY($1::bigint[]) "
                     "AND published_at IS NULL");
@@ -100,12 +114,6 @@ void set_up(relay_state& st, pqxx::connection& c) {
 bool ensure_connection(relay_ptr self) {
   return self->state.conn->get() != nullptr;
 }
-
-struct batch_result {
-  size_t published = 0;
-  size_t failed = 0;   ///< rows Kafka did not take
-  bool outage = false; ///< nothing went through: brokers unreachable?
-};
 
 /// A PostgreSQL array literal of ids.
 std::string id_array(const std::vector<int64_t>& ids) {
@@ -126,141 +134,188 @@ std::string bytes_of(const pqxx::field& text, const pqxx::field& raw) {
   return b.str();
 }
 
-/// Claims, produces and marks one batch.
-batch_result publish_batch(relay_ptr self) {
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+           std::chrono::steady_clock::now() - t0)
+           .count()
+         / 1000.0;
+}
+
+/// Claims a batch on `slot`'s connection and produces what the core lets
+/// through. Returns how many rows the claim found.
+size_t claim(relay_ptr self, relay_slot& slot, size_t limit) {
   auto& st = self->state;
   auto t0 = std::chrono::steady_clock::now();
-  pqxx::work tx{*st.conn->get()};
-  // Rows that failed recently wait for their own backoff, not the batch.
-  std::vector<int64_t> waiting;
-  auto now = std::chrono::steady_clock::now();
-  for (auto i = st.retry_at.begin(); i != st.retry_at.end();) {
-    if (i->second <= now) {
-      i = st.retry_at.erase(i);
-    } else {
-      waiting.push_back(i->first);
-      ++i;
-    }
+  auto excluded = st.core->excluded(t0);
+  slot.tx = std::make_unique<pqxx::work>(*slot.conn->get());
+  auto rows = slot.tx->exec_prepared("claim", limit, id_array(excluded));
+  if (rows.empty()) {
+    slot.tx->commit();
+    slot.tx.reset();
+    return 0;
   }
-  auto rows = tx.exec_prepared("claim", st.cfg.batch, id_array(waiting));
-  if (rows.empty())
-    return {};
-  auto t1 = std::chrono::steady_clock::now();
-  auto published_from = std::chrono::system_clock::now();
-  st.delivered.clear();
-  st.outstanding = 0;
-  std::vector<publish_span> spans(rows.size());
-  size_t row_index = 0;
+  struct claimed_row {
+    std::string key;
+    std::string payload;
+    std::string headers;
+  };
+  std::vector<relay_row> claimed;
+  std::unordered_map<int64_t, claimed_row> data;
+  claimed.reserve(rows.size());
   for (const auto& row : rows) {
-    auto& span = spans[row_index++];
-    auto id = row[0].as<int64_t>();
-    auto topic = row[1].as<std::string>();
-    auto key = bytes_of(row[2], row[5]);
-    auto payload = bytes_of(row[3], row[6]);
-    auto hdrs = make_headers(row[4].as<std::string>(), span);
-    auto row_id = std::to_string(id);
+    relay_row r;
+    r.id = row[0].as<int64_t>();
+    r.topic = row[1].as<std::string>();
+    r.key = row[2].as<std::string>();
+    r.attempts = row[7].as<int32_t>();
+    data[r.id] = {bytes_of(row[2], row[5]), bytes_of(row[3], row[6]),
+                  row[4].as<std::string>()};
+    claimed.push_back(std::move(r));
+  }
+  auto t1 = std::chrono::steady_clock::now();
+  auto started = st.core->start(std::move(claimed), t1);
+  slot.batch = started.id;
+  slot.claimed_at = t0;
+  auto produced_from = std::chrono::system_clock::now();
+  for (auto& r : started.produce) {
+    auto& d = data[r.id];
+    publish_span span;
+    auto hdrs = make_headers(d.headers, span);
+    auto row_id = std::to_string(r.id);
     rd_kafka_header_add(hdrs, "troupe.outbox_id", -1, row_id.data(),
                         static_cast<ssize_t>(row_id.size()));
-    st.delivered[id] = relay_state::pending;
+    if (!span.traceparent.empty()) {
+      span.start = produced_from;
+      span.topic = r.topic;
+      span.key = r.key;
+      st.spans[r.id] = std::move(span);
+    }
     auto err = rd_kafka_producev(
-      st.producer, RD_KAFKA_V_TOPIC(topic.c_str()),
-      RD_KAFKA_V_KEY(key.data(), key.size()),
-      RD_KAFKA_V_VALUE(payload.data(), payload.size()),
+      st.producer, RD_KAFKA_V_TOPIC(r.topic.c_str()),
+      RD_KAFKA_V_KEY(d.key.data(), d.key.size()),
+      RD_KAFKA_V_VALUE(d.payload.data(), d.payload.size()),
       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
-      RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<intptr_t>(id))),
+      RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<intptr_t>(r.id))),
       RD_KAFKA_V_END);
     if (err) {
       rd_kafka_headers_destroy(hdrs);
-      st.delivered[id] = static_cast<int>(err);
-      log::warn("relay", "produce to {} failed: {}", topic,
+      st.core->delivered(r.id, outcome_of(err), static_cast<int>(err));
+      finish_span(st, r.id, true);
+      log::warn("relay", "produce to {} failed: {}", r.topic,
                 rd_kafka_err2str(err));
-    } else {
-      ++st.outstanding;
     }
   }
-  auto deadline = std::chrono::steady_clock::now() + st.cfg.delivery_timeout
-                  + std::chrono::seconds(1);
-  auto t2 = std::chrono::steady_clock::now();
-  while (st.outstanding > 0 && std::chrono::steady_clock::now() < deadline)
-    rd_kafka_poll(st.producer, 5);
-  auto t3 = std::chrono::steady_clock::now();
-  std::vector<int64_t> done;
-  std::vector<std::pair<size_t, int>> failures; // row index, error
+  if (log::enabled(spdlog::level::trace))
+    log::trace("relay",
+               "batch {}: {} rows claimed in {} ms, {} produced in {} ms, {} "
+               "deferred behind their key; {} rows in flight",
+               started.id, rows.size(), ms_since(t0) - ms_since(t1),
+               started.produce.size(), ms_since(t1), started.deferred.size(),
+               st.core->rows_in_flight());
+  return rows.size();
+}
+
+/// Marks a settled batch in its slot's transaction: published rows, and
+/// each failed row's attempt (setting it aside when its budget is spent).
+void mark(relay_state& st, relay_slot* slot, const settled_batch& b) {
+  auto t0 = std::chrono::steady_clock::now();
   std::map<std::string, double> per_topic;
-  bool any_refused_for_good = false;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    auto state = st.delivered[rows[i][0].as<int64_t>()];
-    if (!spans[i].traceparent.empty())
-      tracing::finish(spans[i].traceparent, spans[i].parent_span,
-                      "publish " + rows[i][1].as<std::string>(),
-                      tracing::span_kind::producer, published_from,
-                      {{"messaging.system", "kafka"},
-                       {"messaging.operation", "publish"},
-                       {"messaging.destination.name",
-                        rows[i][1].as<std::string>()},
-                       {"messaging.kafka.message.key",
-                        rows[i][2].as<std::string>()},
-                       {"troupe.outbox_id", rows[i][0].as<std::string>()}},
-                      state != RD_KAFKA_RESP_ERR_NO_ERROR);
-    if (state == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      done.push_back(rows[i][0].as<int64_t>());
-      per_topic[rows[i][1].as<std::string>()] += 1;
-    } else {
-      auto err = state == relay_state::pending
-                   ? static_cast<int>(RD_KAFKA_RESP_ERR__TIMED_OUT)
-                   : state;
-      any_refused_for_good |= kafka_refused_for_good(err);
-      failures.emplace_back(i, err);
-    }
+  for (auto& r : b.rows) {
+    if (r.timed_out)
+      finish_span(st, r.row.id, true);
+    if (r.outcome == publish_outcome::published)
+      per_topic[r.row.topic] += 1;
   }
-  auto n = done.size();
-  if (n > 0)
-    tx.exec_prepared("mark", id_array(done));
-  // Nothing went through and nothing was refused for good: the brokers are
-  // unreachable, and that is no row's fault. Otherwise each failed row
-  // spends one attempt, and a row that Kafka refuses for good, or that
-  // keeps failing while others go through, is set aside with its cause.
-  bool outage = n == 0 && !any_refused_for_good;
-  if (!outage) {
-    for (auto& [i, err] : failures) {
-      auto id = rows[i][0].as<int64_t>();
-      auto topic = rows[i][1].as<std::string>();
-      auto cause = describe(classify_produce(err));
-      auto r = tx.exec_prepared1("failed", id, cause, st.cfg.max_attempts,
-                                 kafka_refused_for_good(err)
-                                   && rows[i][7].as<int32_t>() + 1
-                                        >= std::min(2, st.cfg.max_attempts));
-      if (r[0].as<bool>()) {
-        log::error("relay", "outbox row {} for {} set aside: {}", id, topic,
-                   cause);
-        st.probe.set_aside(topic);
-        st.retry_at.erase(id);
-      } else {
-        auto tries = rows[i][7].as<int32_t>() + 1;
-        st.retry_at[id] = std::chrono::steady_clock::now()
-                          + std::min(std::chrono::milliseconds{5000},
-                                     std::chrono::milliseconds{100}
-                                       * (1 << std::min(tries, 6)));
+  auto done = b.published();
+  try {
+    std::unique_ptr<pqxx::work> tx;
+    if (slot != nullptr && slot->tx)
+      tx = std::move(slot->tx);
+    else if (auto c = (slot != nullptr ? slot->conn : st.conn)->get())
+      // The claim's transaction was lost: mark in a new one (the rows may
+      // be claimed and published again meanwhile; consumers are idempotent).
+      tx = std::make_unique<pqxx::work>(*c);
+    if (tx) {
+      if (!done.empty())
+        tx->exec_prepared("mark", id_array(done));
+      for (auto& r : b.rows) {
+        if (!r.spent)
+          continue;
+        auto err = r.timed_out ? static_cast<int>(RD_KAFKA_RESP_ERR__TIMED_OUT)
+                               : r.error;
+        auto cause = describe(classify_produce(err));
+        tx->exec_prepared("failed", r.row.id, cause, r.set_aside);
+        if (r.set_aside) {
+          log::error("relay", "outbox row {} for {} set aside: {}", r.row.id,
+                     r.row.topic, cause);
+          st.probe.set_aside(r.row.topic);
+        }
       }
+      tx->commit();
     }
+  } catch (const std::exception& e) {
+    // Unmarked rows are published again later; consumers are idempotent.
+    log::warn("relay", "marking batch {} failed: {}", b.id, e.what());
+    if (slot != nullptr && !slot->conn->is_open())
+      slot->conn->reset();
   }
-  tx.commit();
+  if (log::enabled(spdlog::level::trace) && slot != nullptr)
+    log::trace("relay",
+               "batch {}: {} of {} rows published, settled {} ms after its "
+               "claim, marked in {} ms",
+               b.id, done.size(), b.rows.size(),
+               ms_since(slot->claimed_at) - ms_since(t0), ms_since(t0));
+  if (slot != nullptr) {
+    slot->tx.reset();
+    slot->batch = 0;
+  }
+  // Keys this batch held are free again: rows deferred behind them may be
+  // claimed now.
+  st.more = true;
   for (auto& [topic, count] : per_topic)
     st.probe.produced(topic, count);
-  auto t4 = std::chrono::steady_clock::now();
-  if (log::enabled(spdlog::level::trace)) {
-    auto ms = [](auto d) {
-      return std::chrono::duration_cast<std::chrono::microseconds>(d).count()
-             / 1000.0;
-    };
-    log::trace("relay",
-               "{} rows: claim {} ms, produce {} ms, acks {} ms, "
-               "mark {} ms",
-               rows.size(), ms(t1 - t0), ms(t2 - t1), ms(t3 - t2), ms(t4 - t3));
+  st.published += done.size();
+  if (b.outage) {
+    // Nothing went through (brokers down?): claim nothing for a while, then
+    // retry the rows that are still unpublished.
+    st.paused_until = std::chrono::steady_clock::now() + st.backoff;
+    st.backoff = std::min(st.backoff * 2, std::chrono::milliseconds{5000});
+    st.more = true;
+  } else if (!done.empty()) {
+    st.backoff = std::chrono::milliseconds{100};
   }
-  st.published += n;
-  return {n, rows.size() - n, outage};
 }
+
+/// Marks every batch whose rows are all settled.
+void settle(relay_state& st) {
+  while (auto b = st.core->take_settled(std::chrono::steady_clock::now())) {
+    relay_slot* slot = nullptr;
+    for (auto& s : st.slots)
+      if (s.batch == b->id)
+        slot = &s;
+    mark(st, slot, *b);
+  }
+}
+
+} // namespace
+
+relay_state::~relay_state() {
+  if (producer) {
+    // Wait for the reports of what is in flight and mark what they settle;
+    // batches still open are rolled back, and their rows published again
+    // after a restart (the recovery scan finds most of them on Kafka).
+    rd_kafka_flush(producer, 5000);
+    if (core)
+      settle(*this);
+  }
+  slots.clear();
+  listener.reset();
+  conn.reset();
+  if (producer)
+    rd_kafka_destroy(producer);
+}
+
+namespace {
 
 /// A relay that died between Kafka's acknowledgement and its commit left
 /// rows that are on Kafka but not marked published. Before publishing
@@ -305,7 +360,9 @@ void recover(relay_ptr self) {
             || hi <= lo)
           continue;
         rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset
-          = std::max(lo, hi - 2 * static_cast<int64_t>(st.cfg.batch));
+          = std::max(lo, hi
+                           - (st.cfg.in_flight_batches + 1)
+                               * static_cast<int64_t>(st.cfg.batch));
         ++open;
       }
       rd_kafka_metadata_destroy(md);
@@ -362,9 +419,72 @@ void recover(relay_ptr self) {
   }
 }
 
+/// A slot free for the next batch, with its connection open; nullptr when
+/// there is none.
+relay_slot* free_slot(relay_state& st) {
+  for (auto& s : st.slots)
+    if (s.batch == 0 && !s.tx && s.conn->get() != nullptr)
+      return &s;
+  return nullptr;
+}
+
+/// Claims and produces while the window has room and rows may be waiting.
+void fill(relay_ptr self) {
+  auto& st = self->state;
+  auto now = std::chrono::steady_clock::now();
+  if (now < st.paused_until)
+    return;
+  if (now - st.last_claim >= st.cfg.idle_poll)
+    st.more = true; // the fallback poll
+  while (st.more && st.core->claim_due(std::chrono::steady_clock::now())) {
+    auto limit = st.core->claim_limit();
+    auto slot = limit > 0 ? free_slot(st) : nullptr;
+    if (slot == nullptr)
+      return;
+    try {
+      auto n = claim(self, *slot, limit);
+      st.last_claim = std::chrono::steady_clock::now();
+      if (n < limit)
+        st.more = false; // all there is for now
+    } catch (...) {
+      slot->tx.reset();
+      if (slot->batch == 0 && !slot->conn->is_open())
+        slot->conn->reset();
+      throw;
+    }
+  }
+}
+
+/// Waits for what comes next: delivery reports while batches are in
+/// flight, a NOTIFY (or the fallback poll) when there is nothing to do.
+void wait(relay_ptr self) {
+  auto& st = self->state;
+  auto now = std::chrono::steady_clock::now();
+  if (st.core->idle()) {
+    if (now < st.paused_until) {
+      self->delayed_send(self, st.paused_until - now, poll_atom::value);
+      return;
+    }
+    if (!st.more) {
+      auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                  st.cfg.idle_poll)
+                  .count();
+      st.conn->get()->await_notification(us / 1000000, us % 1000000);
+      st.more = true; // notified, or the fallback poll
+    }
+  } else {
+    rd_kafka_poll(st.producer, 1);
+    if (auto c = st.conn->get(); c != nullptr && c->get_notifs() > 0)
+      st.more = true;
+  }
+  self->send(self, poll_atom::value);
+}
+
 void cycle(relay_ptr self) {
   auto& st = self->state;
   if (!ensure_connection(self)) {
+    rd_kafka_poll(st.producer, 0);
+    settle(st);
     self->delayed_send(self, st.backoff, poll_atom::value);
     st.backoff = std::min(st.backoff * 2, std::chrono::milliseconds{5000});
     return;
@@ -374,37 +494,23 @@ void cycle(relay_ptr self) {
       recover(self);
       st.recovered = true;
     }
-    auto res = publish_batch(self);
-    if (res.outage) {
-      // Kafka did not take everything (brokers down?): back off, then retry
-      // the rows that are still unpublished.
-      self->delayed_send(self, st.backoff, poll_atom::value);
-      st.backoff = std::min(st.backoff * 2, std::chrono::milliseconds{5000});
-      return;
-    }
-    st.backoff = std::chrono::milliseconds{100};
-    if (res.published > 0) {
-      // More may have been committed meanwhile: claim again right away.
-      rd_kafka_poll(st.producer, 0);
-      self->send(self, poll_atom::value);
-      return;
-    }
-    // Idle: sleep until a commit notifies us, or the fallback poll fires.
-    auto us
-      = std::chrono::duration_cast<std::chrono::microseconds>(st.cfg.idle_poll)
-          .count();
-    st.conn->get()->await_notification(us / 1000000, us % 1000000);
+    rd_kafka_poll(st.producer, 0);
+    settle(st);
+    fill(self);
+    wait(self);
+    return;
   } catch (const pqxx::broken_connection& e) {
     log::warn("relay", "PostgreSQL connection lost: {}", e.what());
-    st.conn->reset();
+    if (!st.conn->is_open())
+      st.conn->reset();
   } catch (const std::exception& e) {
     log::warn("relay", "cycle failed: {}", e.what());
     if (!st.conn->is_open())
       st.conn->reset();
-    self->delayed_send(self, st.backoff, poll_atom::value);
-    st.backoff = std::min(st.backoff * 2, std::chrono::milliseconds{5000});
-    return;
   }
+  st.paused_until = std::chrono::steady_clock::now() + st.backoff;
+  st.backoff = std::min(st.backoff * 2, std::chrono::milliseconds{5000});
+  st.more = true;
   rd_kafka_poll(st.producer, 0);
   self->send(self, poll_atom::value);
 }
@@ -415,9 +521,25 @@ caf::behavior outbox_relay(caf::stateful_actor<relay_state>* self,
                            relay_config cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
+  st.cfg.in_flight_batches = std::max(st.cfg.in_flight_batches, 1);
   st.conn = std::make_unique<pg_connection>(
-    st.cfg.pg_url, "relay", [&st](pqxx::connection& c) { set_up(st, c); },
+    st.cfg.pg_url, "relay",
+    [&st](pqxx::connection& c) {
+      st.listener = std::make_unique<outbox_listener>(c);
+      prepare(c);
+    },
     [&st](pqxx::connection&) { st.listener.reset(); });
+  st.slots.resize(static_cast<size_t>(st.cfg.in_flight_batches));
+  for (auto& s : st.slots)
+    s.conn = std::make_unique<pg_connection>(
+      st.cfg.pg_url, "relay", [](pqxx::connection& c) { prepare(c); });
+  relay_core::settings core;
+  core.batch = static_cast<size_t>(std::max(st.cfg.batch, 1));
+  core.max_batches = st.slots.size();
+  core.max_rows_in_flight = core.batch * core.max_batches;
+  core.max_attempts = st.cfg.max_attempts;
+  core.delivery_deadline = st.cfg.delivery_timeout + std::chrono::seconds(1);
+  st.core = std::make_unique<relay_core>(core);
   std::string why;
   st.producer = make_producer(
     st.cfg.kafka,

@@ -24,6 +24,7 @@
 #include "base/mutants.hpp"
 #include "base/partitioner.hpp"
 #include "envelope/codec.hpp"
+#include "runtime/relay_core.hpp"
 #include "runtime/supervisor.hpp"
 #include "sim/consumer.hpp"
 #include "sim/kafka.hpp"
@@ -588,29 +589,64 @@ private:
       published_[tp.partition][offset] = {x->event_id, x->order_id};
   }
 
-  /// Publishes the outbox in row order, as the relay does; during the fault
-  /// window a row is sometimes published twice (a lost delivery report).
+  /// Publishes the outbox through the production relay's core
+  /// (runtime/relay_core: what to claim, produce and mark), claiming in row
+  /// order from the first unpublished row; the simulated produce reports at
+  /// once. During the fault window a row is sometimes published twice (a
+  /// lost delivery report). While the broker is down nothing goes out: the
+  /// core sees an outage, and the rows wait, the ones behind them too.
   void relay() {
-    for (; relayed_ < db_->outbox.size(); ++relayed_) {
-      auto& row = db_->outbox[relayed_];
-      if (row.published)
-        continue;
-      auto text = encode(row);
-      int64_t offset = 0;
-      auto tp = bus_->produce(row.topic, row.key, text, &offset);
-      if (tp.partition < 0)
-        return; // the broker is down: the row waits, the ones behind it too
-      remember(row, tp, offset);
-      if (tracing())
-        note("relay -> " + row.topic + "[" + std::to_string(tp.partition) + "]@"
-             + std::to_string(offset) + " order " + short_id(row.key));
-      if (now_ms() < faults_end_ms && unit() < duplicate_rate_) {
-        tp = bus_->produce(row.topic, row.key, text, &offset);
+    auto now = relay_core::clock::time_point{} + ms{now_ms()};
+    for (;;) {
+      while (relayed_ < db_->outbox.size() && db_->outbox[relayed_].published)
+        ++relayed_;
+      auto limit = relay_.claim_limit();
+      auto skip = relay_.excluded(now);
+      std::vector<relay_row> claimed;
+      std::unordered_map<int64_t, size_t> at; // row id -> index
+      for (auto i = relayed_; i < db_->outbox.size() && claimed.size() < limit;
+           ++i) {
+        auto& row = db_->outbox[i];
+        if (row.published || relay_.in_flight(row.id)
+            || std::binary_search(skip.begin(), skip.end(), row.id))
+          continue;
+        at[row.id] = i;
+        claimed.push_back({row.id, row.topic, row.key, 0});
+      }
+      if (claimed.empty())
+        return;
+      bool down = false;
+      for (auto& r : relay_.start(std::move(claimed), now).produce) {
+        auto& row = db_->outbox[at[r.id]];
+        auto text = down ? std::string{} : encode(row);
+        int64_t offset = 0;
+        auto tp = down ? topic_partition{row.topic, -1}
+                       : bus_->produce(row.topic, row.key, text, &offset);
+        if (tp.partition < 0) {
+          down = true;
+          relay_.delivered(r.id, publish_outcome::failed);
+          continue;
+        }
         remember(row, tp, offset);
         if (tracing())
-          note("relay -> " + row.topic + " again (duplicate publish)");
+          note("relay -> " + row.topic + "[" + std::to_string(tp.partition)
+               + "]@" + std::to_string(offset) + " order " + short_id(row.key));
+        if (now_ms() < faults_end_ms && unit() < duplicate_rate_) {
+          tp = bus_->produce(row.topic, row.key, text, &offset);
+          remember(row, tp, offset);
+          if (tracing())
+            note("relay -> " + row.topic + " again (duplicate publish)");
+        }
+        relay_.delivered(r.id, publish_outcome::published);
       }
-      row.published = true;
+      bool outage = false;
+      while (auto b = relay_.take_settled(now)) {
+        outage |= b->outage;
+        for (auto id : b->published())
+          db_->outbox[at[id]].published = true;
+      }
+      if (outage)
+        return;
     }
   }
 
@@ -1037,6 +1073,7 @@ private:
   std::vector<consumer_restart> restart_consumers_;
   double duplicate_rate_ = 0;
   size_t relayed_ = 0; ///< outbox rows before this one are published
+  relay_core relay_{relay_core::settings{}}; ///< the production relay's logic
   /// `order.created` as published: partition -> offset -> (event, order).
   std::map<int32_t, std::map<int64_t, std::pair<std::string, std::string>>>
     published_;
