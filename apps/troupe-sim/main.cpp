@@ -21,7 +21,6 @@
 #include <thread>
 #include <vector>
 
-#include <malloc.h>
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -372,11 +371,6 @@ int main(int argc, char** argv) {
   if (!seeds.empty() && !parse_range(seeds, lo, hi))
     return cli::usage_error("troupe-sim",
                             "--seeds: expected A..B with A <= B, got " + seeds);
-  // Fewer small blocks handed back and taken again: a run allocates and
-  // frees its whole world, seed after seed.
-  ::mallopt(M_TRIM_THRESHOLD, 256 << 20);
-  ::mallopt(M_TOP_PAD, 64 << 20);
-  ::mallopt(M_MMAP_THRESHOLD, 64 << 20);
   auto start = std::chrono::steady_clock::now();
   uint64_t failed = 0;
   uint64_t first_failed = 0;
