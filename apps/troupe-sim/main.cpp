@@ -342,9 +342,10 @@ int main(int argc, char** argv) {
   app.add_option("--mutant", opts.mutant,
                  "switch one deliberate defect on (see --list-mutants)");
   app.add_flag("--list-mutants", list, "print the defects, one a line");
-  app.add_option("--jobs", jobs,
-                 "worker processes for a range (default: one per core); "
-                 "the report is the same for any number")
+  app
+    .add_option("--jobs", jobs,
+                "worker processes for a range (default: one per core); "
+                "the report is the same for any number")
     ->check(CLI::Range(1, 64));
   app.add_flag("--stop-on-failure", stop,
                "stop at the first seed that breaks an invariant");
@@ -409,8 +410,7 @@ int main(int argc, char** argv) {
     }
     return !stop;
   };
-  auto workers = static_cast<unsigned>(
-    std::min<uint64_t>(jobs, hi - lo + 1));
+  auto workers = static_cast<unsigned>(std::min<uint64_t>(jobs, hi - lo + 1));
   if (workers > 1 && !opts.trace) {
     run_parallel(lo, hi, workers, opts, take);
   } else {
