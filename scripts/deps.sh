@@ -5,7 +5,8 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config libcaf-dev librdkafka-dev libpqxx-dev
   libmicrohttpd-dev libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libcli11-dev prometheus-cpp-dev postgresql-15
   postgresql-client-15 kcat python3 curl procps chromium
-  clang libfuzzer-14-dev libclang-rt-14-dev "$@")
+  clang libfuzzer-14-dev libclang-rt-14-dev libjemalloc-dev "$@")
+# jemalloc: troupe-sim's allocator (apps/troupe-sim/CMakeLists.txt).
 # libmicrohttpd serves the node's HTTP API; cpp-httplib is troupe-load's client.
 # prometheus-cpp: only its core library is linked (the registry behind /metrics).
 # clang + libFuzzer build the fuzz targets (fuzz/); the sanitizer and fuzzer

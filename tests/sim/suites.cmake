@@ -15,3 +15,10 @@ add_test(NAME sim.mutant_list
   COMMAND sh -c "test \"$(\"$0\" --list-mutants | tr '\\n' ' ')\" = 'commit-before-write skip-dedup release-twice confirm-without-inventory skip-fence drop-cancel-event '"
           $<TARGET_FILE:troupe-sim>)
 set_tests_properties(sim.mutant_list PROPERTIES LABELS sim)
+# Worker processes change nothing but the time: the report of a range with
+# failures (each failure, the first one's trace) is the same from one
+# process and from several, line for line but the timing.
+add_test(NAME sim.jobs_same_report
+  COMMAND sh -c "a=$(\"$0\" --mutant=release-twice --seeds=1..60 --jobs=1 | sed '$d'); b=$(\"$0\" --mutant=release-twice --seeds=1..60 --jobs=3 | sed '$d'); test -n \"$a\" && test \"$a\" = \"$b\""
+          $<TARGET_FILE:troupe-sim>)
+set_tests_properties(sim.jobs_same_report PROPERTIES LABELS sim TIMEOUT 300)
