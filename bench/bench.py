@@ -31,7 +31,13 @@ OUT = "bench/out"
 PG_PORT = int(env.get("BENCH_PG_PORT", 55440))
 HTTP_PORT = int(env.get("BENCH_HTTP_PORT", 18080))
 MEM_HTTP_PORT = int(env.get("BENCH_MEM_HTTP_PORT", HTTP_PORT + 1))
-ORDERS = knob("ORDERS", 1500, 8000)  # orders per closed-loop run
+# Orders per closed-loop (and POST-only) run: ORDERS if set, otherwise what
+# the warm-up's rate finishes in BENCH_CLOSED_S seconds, within bounds.
+ORDERS_SET = int(env["ORDERS"]) if env.get("ORDERS") else None
+CLOSED_S = knob("BENCH_CLOSED_S", 8, 40, float)
+ORDERS_MIN, ORDERS_MAX = (300, 2000) if QUICK else (3000, 15000)
+WARMUP = 300 if QUICK else 1000
+MEM_MAX_S = knob("BENCH_MEM_MAX_S", 90, 480, float)  # longest the memory loading may take
 CONCURRENCIES = [int(c) for c in env.get("BENCH_CONCURRENCIES", "32,64").split(",")]
 PHASE_S = knob("BENCH_PHASE_S", 6, 30, float)  # each fixed-rate run and the overload run
 SAGAS = knob("BENCH_SAGAS", 5000, 100000)
@@ -126,6 +132,23 @@ def statements():
 def xacts():
     return int(psql("/*bench*/ SELECT xact_commit + xact_rollback FROM pg_stat_database "
                     "WHERE datname = 'troupe'"))
+
+
+def db_now():
+    return psql("/*bench*/ SELECT clock_timestamp()")
+
+
+def server_latency(since):
+    """created_at to finalized_at of the orders created since then: the
+    engine's own latency, without the load generator's polling."""
+    row = psql("/*bench*/ SELECT json_build_object('orders', count(*), "
+               "'p50', percentile_cont(0.5) WITHIN GROUP (ORDER BY d), "
+               "'p90', percentile_cont(0.9) WITHIN GROUP (ORDER BY d), "
+               "'p99', percentile_cont(0.99) WITHIN GROUP (ORDER BY d), 'max', max(d)) FROM ("
+               "SELECT extract(epoch FROM finalized_at - created_at) * 1000 AS d FROM orders "
+               f"WHERE created_at >= '{since}' AND finalized_at IS NOT NULL) t")
+    r = json.loads(row)
+    return {k: (round(v, 1) if isinstance(v, float) else v) for k, v in r.items()}
 
 
 TXN_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|START TRANSACTION|SAVEPOINT|RELEASE)\b", re.I)
@@ -242,10 +265,12 @@ def main():
     summary["machine"] = dict(
         nproc=int(sh("nproc").strip()), cpu_model=model.group(1).strip() if model else None,
         os=(re.search(r'PRETTY_NAME="(.*)"', open("/etc/os-release").read()) or [None, None])[1],
-        kernel=platform.release(), lscpu_head=lscpu.splitlines()[:10], loadavg_at_start=os.getloadavg(),
+        kernel=platform.release(), lscpu_head=lscpu.splitlines()[:10],
+        hypervisor=(re.search(r"Hypervisor vendor:\s*(.*)", lscpu) or [None, None])[1], loadavg_at_start=os.getloadavg(),
         mem_total_kib=int(re.search(r"MemTotal:\s*(\d+)", open("/proc/meminfo").read()).group(1)),
         note="shared machine: other work may have been running; compare figures as ratios within one run")
-    summary["settings"] = dict(orders_per_closed_loop=ORDERS, concurrencies=CONCURRENCIES,
+    summary["settings"] = dict(orders_env=ORDERS_SET, closed_s=CLOSED_S, mem_max_s=MEM_MAX_S,
+                               concurrencies=CONCURRENCIES,
                                phase_s=PHASE_S, sagas=SAGAS, pgbench_seconds=PGBENCH_T,
                                max_in_flight=MAX_IN_FLIGHT,
                                main_max_in_flight=MAIN_MAX_IN_FLIGHT or "node default",
@@ -274,19 +299,37 @@ def main():
     summary["pgbench"] = dict(tps=tps, clients=2, threads=2, seconds=PGBENCH_T, scale=10)
     psql("/*bench*/ CHECKPOINT")  # pgbench's writes are not flushed during the next run
 
-    # Warm-up: first connections, prepared statements, topic metadata.
-    run_load([f"--url={node_url}", "--orders=200", "--concurrency=16", "--timeout=120"])
+    # Warm-up: first connections, prepared statements, topic metadata; its
+    # rate sizes the closed-loop runs (unless ORDERS is set).
+    warm, _, _ = run_load([f"--url={node_url}", f"--orders={WARMUP}",
+                           f"--concurrency={CONCURRENCIES[-1]}", "--timeout=300"])
+    ORDERS = ORDERS_SET or max(ORDERS_MIN, min(ORDERS_MAX, int(warm["e2e_rate"] * CLOSED_S)))
+    summary["settings"]["orders_per_closed_loop"] = ORDERS
+    summary["warmup"] = dict(orders=WARMUP, e2e_rate=warm["e2e_rate"])
+    log(f"warm-up: {WARMUP} orders at {warm['e2e_rate']} orders/s; {ORDERS} orders per closed-loop run")
+
+    # Idle: what the processes burn with no orders (consumers polling with
+    # kafka.fetch-wait-max-ms=1, the admission count every 50 ms, sweeps).
+    idle_s = 3 if QUICK else 10
+    time.sleep(2)  # the warm-up's last notifications
+    cpu = Cpu(node.pid, postmaster, broker.pid)
+    time.sleep(idle_s)
+    idle = cpu.done(0, 1)["seconds"]
+    del idle["load_generator"]
+    summary["idle_cpu_per_s"] = {k: round(v / idle_s, 3) for k, v in idle.items()}
 
     # Closed loop: each client posts its next order as soon as the POST is
     # answered; the run ends when every order is final.
     summary["closed_loop"] = []
     for c in CONCURRENCIES:
         log(f"closed loop: troupe-load --orders={ORDERS} --concurrency={c}")
+        since = db_now()
         cpu = Cpu(node.pid, postmaster, broker.pid)
         load, load_cpu, _ = run_load([f"--url={node_url}", f"--orders={ORDERS}",
                                       f"--concurrency={c}", "--timeout=600",
                                       f"--svg={OUT}/latency-c{c}.svg"])
         load["cpu"] = cpu.done(load_cpu, finals(load))
+        load["server_latency_ms"] = server_latency(since)
         summary["closed_loop"].append(load)
     best = max(r["e2e_rate"] for r in summary["closed_loop"])
 
@@ -332,12 +375,14 @@ def main():
         rate = round(best * frac, 1)
         n = max(100, int(rate * PHASE_S))
         log(f"fixed rate {int(frac * 100)}%: troupe-load --rate={rate} --orders={n}")
+        since = db_now()
         cpu = Cpu(node.pid, postmaster, broker.pid)
         load, load_cpu, _ = run_load([f"--url={node_url}", f"--orders={n}", f"--rate={rate}",
                                       f"--concurrency={CONCURRENCIES[-1]}", "--timeout=600",
                                       f"--svg={OUT}/latency-rate-{int(frac * 100)}.svg"])
         load["fraction"] = frac
         load["cpu"] = cpu.done(load_cpu, finals(load))
+        load["server_latency_ms"] = server_latency(since)
         summary["sweep"].append(load)
 
     # Overload: twice the closed-loop rate; admission control sheds (503),
@@ -352,6 +397,7 @@ def main():
     log(f"overload: troupe-load --rate={rate} --orders={n} --concurrency={OVERLOAD_CONCURRENCY} "
         f"(saga.max-in-flight={MAX_IN_FLIGHT})")
     shed0 = metric(HTTP_PORT, "troupe_orders_shed_total") or 0
+    since = db_now()
     cpu = Cpu(node.pid, postmaster, broker.pid)
     load, load_cpu, _ = run_load([f"--url={node_url}", f"--orders={n}", f"--rate={rate}",
                                   f"--concurrency={OVERLOAD_CONCURRENCY}", "--timeout=900",
@@ -371,6 +417,7 @@ def main():
         schedule_s=round(n / rate, 2),
         e2e_rate=load["e2e_rate"], accepted_final_latency_ms=load["accepted_final_latency_ms"],
         scheduled_final_latency_ms=load["final_latency_ms"],
+        server_latency_ms=server_latency(since),
         node_shed_metric_delta=(metric(HTTP_PORT, "troupe_orders_shed_total") or 0) - shed0)
     stop(node)
 
@@ -387,28 +434,36 @@ def main():
     time.sleep(3)
     points = [dict(sagas=0, live=metric(MEM_HTTP_PORT, "troupe_live_orchestrators"),
                    rss=rss_bytes(mnode.pid))]
-    first = max(1, SAGAS // 10)
+    chunk = max(1, SAGAS // 10)
     t0 = time.time()
-    for target, count in ((first, first), (SAGAS, SAGAS - first)):
+    loaded = 0
+    while loaded < SAGAS:
+        if time.time() - t0 > MEM_MAX_S:
+            log(f"  stopping at {loaded} sagas: loading took over {MEM_MAX_S:.0f} s (BENCH_MEM_MAX_S)")
+            break
+        count = min(chunk, SAGAS - loaded)
         run_load([f"--url={mem_node_url}", f"--orders={count}", "--concurrency=64",
                   "--mix=ok:1", "--no-wait", "--timeout=1200"])
-        live, last, since = 0, -1, time.time()
-        while time.time() - t0 < 1500 and time.time() - since < 60:
+        loaded += count
+        # Every saga of this chunk held by an orchestrator, or no progress for 60 s.
+        last, since = -1, time.time()
+        while time.time() - since < 60:
             live = metric(MEM_HTTP_PORT, "troupe_live_orchestrators") or 0
-            if live >= target:
+            if live >= loaded:
                 break
             if live != last:
                 last, since = live, time.time()
             time.sleep(0.5)
-        time.sleep(3)
-        points.append(dict(sagas=target, live=metric(MEM_HTTP_PORT, "troupe_live_orchestrators"),
-                           rss=rss_bytes(mnode.pid)))
-        log(f"  {int(points[-1]['live'])} live orchestrators, RSS {points[-1]['rss'] / 2**20:.1f} MiB")
+        if loaded == chunk or loaded >= SAGAS or time.time() - t0 > MEM_MAX_S:
+            time.sleep(3)
+            points.append(dict(sagas=loaded, live=metric(MEM_HTTP_PORT, "troupe_live_orchestrators"),
+                               rss=rss_bytes(mnode.pid)))
+            log(f"  {int(points[-1]['live'])} live orchestrators, RSS {points[-1]['rss'] / 2**20:.1f} MiB")
     loaded_s = time.time() - t0
-    p0, p1, p2 = points
+    p0, p1, p2 = points[0], points[1], points[-1]
     live = p2["live"] - (p0["live"] or 0)
     summary["memory"] = dict(
-        sagas=SAGAS, live_orchestrators=p2["live"], loaded_s=round(loaded_s, 1), points=points,
+        sagas=SAGAS, sagas_posted=loaded, live_orchestrators=p2["live"], loaded_s=round(loaded_s, 1), points=points,
         bytes_per_saga=round((p2["rss"] - p0["rss"]) / live) if live else None,
         marginal_bytes_per_saga=round((p2["rss"] - p1["rss"]) / (p2["live"] - p1["live"]))
         if p2["live"] > p1["live"] else None,
@@ -440,15 +495,17 @@ def print_summary(s):
         p(f"closed loop, concurrency {r['concurrency']:3}: {r['e2e_rate']:8.1f} orders/s "
           f"({r['e2e_rate'] / tps:.2f} x pgbench TPS)  POST->final p50 {fl['p50']} p99 {fl['p99']} ms  "
           f"shed {r['shed']} answers, stuck {r['stuck']}, mismatches {r['mismatches']}")
+        sl = r["server_latency_ms"]
+        p(f"    in the database, created -> finalized: p50 {sl['p50']} p99 {sl['p99']} ms")
     po = s["post_only"]
     p(f"POST only (no polling), c{po['load']['concurrency']}: {po['orders']} orders final in "
       f"{po['drained_s']} s = {po['e2e_rate']} orders/s ({po['e2e_rate'] / tps:.2f} x pgbench TPS)")
     p()
-    p("fixed rate (open loop)     rate   achieved  POST->final p50     p99   shed")
+    p("fixed rate (open loop)     rate   achieved  POST->final p50     p99   shed   in the database p50    p99")
     for r in s["sweep"]:
-        fl = r["final_latency_ms"]
+        fl, sl = r["final_latency_ms"], r["server_latency_ms"]
         p(f"  {int(r['fraction'] * 100):3}% of closed loop {r['rate']:8.1f} {r['e2e_rate']:10.1f} "
-          f"{fl['p50']:12.1f} {fl['p99']:8.1f} {r['shed']:6}")
+          f"{fl['p50']:12.1f} {fl['p99']:8.1f} {r['shed']:6} {sl['p50']:17.1f} {sl['p99']:6.1f}")
     o = s["overload"]
     p()
     p(f"overload: offered {o['offered_rate']} orders/s ({s['settings']['overload_factor']}x closed loop), "
@@ -461,14 +518,21 @@ def print_summary(s):
     fl, sl = o["accepted_final_latency_ms"], o["scheduled_final_latency_ms"]
     p(f"  end to end {o['e2e_rate']} orders/s; accepted orders, accepted POST->final p50 {fl['p50']} "
       f"p99 {fl['p99']} ms (from the scheduled start or last 503: p50 {sl['p50']} p99 {sl['p99']} ms)")
+    dl = o["server_latency_ms"]
+    p(f"  in the database, created -> finalized: p50 {dl['p50']} p99 {dl['p99']} ms")
     p()
     p("CPU seconds per 1000 orders      node  postgresql  broker  load-gen   total")
     rows = [(f"closed loop c{r['concurrency']}", r["cpu"]) for r in s["closed_loop"]]
     rows.append(("POST only (no polling)", po["cpu"]))
+    rows += [(f"fixed rate {int(r['fraction'] * 100)}%", r["cpu"]) for r in s["sweep"]]
+    rows.append(("overload (503s included)", o["load"]["cpu"]))
     for name, c in rows:
         q = c["per_1000_orders"]
         p(f"  {name:28} {q['node']:6.2f} {q['postgresql']:11.2f} {q['broker']:7.2f} "
           f"{q['load_generator']:9.2f} {c['total_per_1000_orders']:7.2f}")
+    ic = s["idle_cpu_per_s"]
+    p(f"  idle, no orders: CPU s per s   {ic['node']:6.2f} {ic['postgresql']:11.2f} {ic['broker']:7.2f}"
+      "   (included in the rows above)")
     p()
     p(f"PostgreSQL per order (POST only run, pg_stat_statements): {po['statements_per_order']} "
       f"statements, {po['round_trips_per_order']} round trips (statements + BEGIN/COMMIT), "
@@ -487,6 +551,67 @@ def print_summary(s):
       f"{OUT}/latency-rate-*.svg, {OUT}/latency-overload.svg")
 
 
+def markdown(s):
+    """The figures as the README's Performance section shows them."""
+    m, tps, p = s["machine"], s["pgbench"]["tps"], print
+    p(f"Run of {s['started_utc'][:16].replace('T', ' ')} UTC ({s['wall_s'] / 60:.0f} min), "
+      f"{m['os']}, {m['nproc']} cores ({m['cpu_model']}, {m['hypervisor'] or 'bare metal'} guest), "
+      f"{m['mem_total_kib'] / 2**20:.0f} GiB; load average {m['loadavg_at_start'][0]:.2f} at the start, "
+      f"{m['loadavg_at_end'][0]:.2f} at the end.")
+    p()
+    p("| figure | value | ratio |")
+    p("|---|---|---|")
+    p(f"| pgbench `-c 2 -j 2 -T {s['pgbench']['seconds']}`, durable | {tps:.0f} TPS | 1 |")
+    for r in s["closed_loop"]:
+        fl = r["final_latency_ms"]
+        sl = r["server_latency_ms"]
+        p(f"| closed loop, concurrency {r['concurrency']} ({r['orders']} orders) | {r['e2e_rate']:.0f} orders/s, "
+          f"POST→final p50 {fl['p50']:.0f} ms, p99 {fl['p99']:.0f} ms (in the database {sl['p50']:.0f}, "
+          f"{sl['p99']:.0f} ms) | {r['e2e_rate'] / tps:.2f} × TPS |")
+    po = s["post_only"]
+    p(f"| POST only, no polling, concurrency {po['load']['concurrency']} | {po['e2e_rate']:.0f} orders/s | "
+      f"{po['e2e_rate'] / tps:.2f} × TPS |")
+    p99_low = s["sweep"][0]["final_latency_ms"]["p99"] or 1
+    for r in s["sweep"]:
+        fl = r["final_latency_ms"]
+        sl = r["server_latency_ms"]
+        p(f"| fixed rate {int(r['fraction'] * 100)} % ({r['rate']:.0f} orders/s) | {r['e2e_rate']:.0f} orders/s, "
+          f"POST→final p50 {fl['p50']:.0f} ms, p99 {fl['p99']:.0f} ms (in the database {sl['p50']:.0f}, "
+          f"{sl['p99']:.0f} ms) | p99 {fl['p99'] / p99_low:.1f} × the 25 % p99 |")
+    o = s["overload"]
+    fl = o["accepted_final_latency_ms"]
+    p(f"| overload: offered {o['offered_rate']:.0f} orders/s, `saga.max-in-flight={s['settings']['max_in_flight']}` | "
+      f"{o['attempts']} POSTs: {o['accepted']} accepted ({o['accepted_rate']:.0f}/s), {o['shed_answers']} shed "
+      f"({o['shed_rate']:.0f}/s, {o['orders_shed_at_least_once']} orders hit); accepted POST→final p50 "
+      f"{fl['p50']:.0f} ms, p99 {fl['p99']:.0f} ms (in the database {o['server_latency_ms']['p50']:.0f}, "
+      f"{o['server_latency_ms']['p99']:.0f} ms) | accepted {o['accepted_rate'] / o['offered_rate']:.2f} × offered |")
+    c = po["cpu"]["per_1000_orders"]
+    p(f"| CPU s per 1000 orders (POST only): node, PostgreSQL, broker, load generator | {c['node']:.2f}, "
+      f"{c['postgresql']:.2f}, {c['broker']:.2f}, {c['load_generator']:.2f} | "
+      f"PostgreSQL {c['postgresql'] / c['node']:.2f} × node |")
+    for r in s["closed_loop"]:
+        c = r["cpu"]["per_1000_orders"]
+        p(f"| CPU s per 1000 orders (closed loop c{r['concurrency']}, polling included) | {c['node']:.2f}, "
+          f"{c['postgresql']:.2f}, {c['broker']:.2f}, {c['load_generator']:.2f} | "
+          f"PostgreSQL {c['postgresql'] / c['node']:.2f} × node |")
+    ic = s["idle_cpu_per_s"]
+    p(f"| idle CPU s per s: node, PostgreSQL, broker | {ic['node']:.2f}, {ic['postgresql']:.2f}, {ic['broker']:.2f} | |")
+    p(f"| PostgreSQL per order (pg_stat_statements) | {po['statements_per_order']} statements, "
+      f"{po['round_trips_per_order']} round trips, {po['transactions_per_order']} transactions | "
+      f"{po['statements_per_order'] / po['transactions_per_order']:.1f} statements per transaction |")
+    mm = s["memory"]
+    p(f"| RSS per open saga ({int(mm['live_orchestrators'])} live orchestrators) | {mm['bytes_per_saga']} bytes "
+      f"(marginal {mm['marginal_bytes_per_saga']}) | {mm['bytes_per_saga'] / mm['target_bytes_per_saga']:.2f} × the 2 KiB target |")
+    p()
+    p("Top statements by calls per order (POST-only run):")
+    p()
+    p("| calls/order | statement |")
+    p("|---|---|")
+    for t in po["top_statements"][:8]:
+        q = t["query"][:90].replace("|", "\\|") + ("…" if len(t["query"]) > 90 else "")
+        p(f"| {t['calls_per_order']:.2f} | `{q}` |")
+
+
 def cleanup():
     for p in reversed(procs):
         try:
@@ -501,6 +626,8 @@ if __name__ == "__main__":
     try:
         if len(sys.argv) > 1 and sys.argv[1] == "--print":
             print_summary(json.load(open(f"{OUT}/summary.json")))
+        elif len(sys.argv) > 1 and sys.argv[1] == "--markdown":
+            markdown(json.load(open(f"{OUT}/summary.json")))
         else:
             main()
     finally:
