@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Throwaway PostgreSQL 15 clusters for development, tests and benchmarks.
 #
-#   scripts/pg.sh start DIR PORT [--durable]   init (once) and start; prints the URL
+#   scripts/pg.sh start DIR PORT [--durable] [--stat-statements]
+#                                               init (once) and start; prints the URL
 #   scripts/pg.sh stop DIR                      stop (fast)
 #   scripts/pg.sh createdb DIR PORT NAME        create a database; prints its URL
 #   scripts/pg.sh psql DIR PORT [ARGS...]       psql into the troupe database
 #
 # Without --durable the cluster trades durability for speed (fsync off), which
 # is what development and tests want; the benchmark uses --durable.
+# --stat-statements preloads pg_stat_statements (the benchmark counts the
+# statements per order with it); the extension is created in the troupe
+# database. Neither option changes a cluster that is already running.
 set -euo pipefail
 BIN=/usr/lib/postgresql/15/bin
 
@@ -20,7 +24,7 @@ as_postgres() {
 }
 
 usage() {
-  sed -n '2,9p' "$0" >&2
+  sed -n '2,14p' "$0" >&2
   exit 2
 }
 
@@ -44,7 +48,15 @@ cmd=${1:-}
 shift
 case "$cmd" in
   start)
-    dir=${1:?DIR}; port=${2:?PORT}; durable=${3:-}
+    dir=${1:?DIR}; port=${2:?PORT}; shift 2
+    durable=; statements=
+    for opt in "$@"; do
+      case "$opt" in
+        --durable) durable=--durable ;;
+        --stat-statements) statements=1 ;;
+        *) usage ;;
+      esac
+    done
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
     if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
@@ -58,6 +70,10 @@ case "$cmd" in
     if [ "$durable" != "--durable" ]; then
       opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     fi
+    if [ -n "$statements" ]; then
+      opts="$opts -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.max=10000"
+      opts="$opts -c pg_stat_statements.track=top -c pg_stat_statements.track_utility=on"
+    fi
     if ! as_postgres "$BIN/pg_ctl" status -D "$dir/data" >/dev/null 2>&1; then
       # A session of its own: Ctrl-C in the terminal must not stop it.
       as_postgres setsid -w "$BIN/pg_ctl" start -w -t 60 -D "$dir/data" -l "$dir/pg.log" -o "$opts" >/dev/null \
@@ -65,6 +81,9 @@ case "$cmd" in
     fi
     if ! psql -h 127.0.0.1 -p "$port" -U troupe -d postgres -qAtc "SELECT 1 FROM pg_database WHERE datname = 'troupe'" | grep -q 1; then
       createdb -h 127.0.0.1 -p "$port" -U troupe troupe
+    fi
+    if [ -n "$statements" ]; then
+      psql -h 127.0.0.1 -p "$port" -U troupe -d troupe -qAtc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
     fi
     echo "postgresql://troupe@127.0.0.1:$port/troupe"
     ;;
