@@ -180,7 +180,8 @@ struct cancel_requested {
   std::string correlation_id;
   /// W3C trace context of the step that emitted or handles it; empty: none
   std::string traceparent;
-  TROUPE_FIELDS(cancel_requested, event_id, order_id, correlation_id, traceparent)
+  TROUPE_FIELDS(cancel_requested, event_id, order_id, correlation_id,
+                traceparent)
 };
 
 // -- store commands (domain actors -> storage port) ---------------------------
@@ -269,7 +270,8 @@ struct saga_snapshot {
   std::string traceparent;
   TROUPE_FIELDS(saga_snapshot, order_id, correlation_id, customer_email, sku,
                 quantity, amount_cents, status, reason, payment_status,
-                inventory_status, deadline_in_ms, created_at_ms, found, traceparent)
+                inventory_status, deadline_in_ms, created_at_ms, found,
+                traceparent)
 };
 
 /// Loads the snapshot of one saga.
@@ -309,7 +311,8 @@ struct saga_write {
   std::string traceparent;
   TROUPE_FIELDS(saga_write, event_id, order_id, correlation_id, payment_status,
                 inventory_status, final_status, reason, release, refund,
-                timeline, expect_status, expect_payment, expect_inventory, traceparent)
+                timeline, expect_status, expect_payment, expect_inventory,
+                traceparent)
 };
 
 /// A message that could not be processed: recorded in `dead_letters` and

@@ -76,8 +76,8 @@ notification_service(notification_actor::pointer self, store_actor store) {
     [=](status_changed& x) -> caf::result<write_outcome> {
       log::debug_traced("notification", x.order_id, x.correlation_id,
                         x.traceparent, "notify {}: order {} {}",
-                        x.customer_email,
-                       to_string(x.status), to_string(x.reason));
+                        x.customer_email, to_string(x.status),
+                        to_string(x.reason));
       return forward(self, store, notify_cmd{std::move(x)});
     },
   };

@@ -367,7 +367,8 @@ std::string encode_otlp(const std::vector<span>& batch,
     for (auto& [k, v] : s.attributes)
       attrs.push_back(string_attribute(k, v));
     for (auto& [k, v] : s.int_attributes)
-      attrs.push_back({{"key", k}, {"value", {{"intValue", std::to_string(v)}}}});
+      attrs.push_back(
+        {{"key", k}, {"value", {{"intValue", std::to_string(v)}}}});
     json j{{"traceId", c->trace_id},
            {"spanId", c->span_id},
            {"name", s.name},
@@ -381,8 +382,8 @@ std::string encode_otlp(const std::vector<span>& batch,
       j["status"] = {{"code", 2}, {"message", s.status_message}};
     spans.push_back(std::move(j));
   }
-  auto resource = json::array({string_attribute("service.name",
-                                                cfg.service_name)});
+  auto resource
+    = json::array({string_attribute("service.name", cfg.service_name)});
   if (!cfg.instance.empty())
     resource.push_back(string_attribute("service.instance.id", cfg.instance));
   json req{{"resourceSpans",

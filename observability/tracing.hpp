@@ -64,11 +64,14 @@ std::string span_id_of(std::string_view traceparent);
 /// parent of a new span, or a new trace when it is absent or malformed.
 /// `parent_span` is set to the caller's span id when one was adopted. While
 /// spans are not exported, a valid incoming context is passed on unchanged.
-std::string adopt_or_start(std::string_view incoming,
-                           std::string& parent_span);
+std::string adopt_or_start(std::string_view incoming, std::string& parent_span);
 
-enum class span_kind : uint8_t { internal = 1, server = 2, producer = 4,
-                                 consumer = 5 };
+enum class span_kind : uint8_t {
+  internal = 1,
+  server = 2,
+  producer = 4,
+  consumer = 5
+};
 
 /// One finished span, ready for export.
 struct span {

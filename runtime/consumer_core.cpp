@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
+#include "actors/commands.hpp"
 #include "base/errors.hpp"
 #include "base/mutants.hpp"
-#include "actors/commands.hpp"
 #include "observability/tracing.hpp"
 
 namespace troupe {

@@ -68,19 +68,19 @@ void finish(delivery_ptr self, uint64_t id, delivery_outcome outcome,
     set_outage(self, false);
   auto& job = i->second.job;
   if (tracing::enabled() && !job.parent_span.empty())
-    tracing::finish(job.traceparent, job.parent_span,
-                    st.cfg.consumer + " " + job.topic,
-                    tracing::span_kind::consumer, i->second.started,
-                    {{"messaging.system", "kafka"},
-                     {"messaging.operation", "process"},
-                     {"messaging.destination.name", job.topic},
-                     {"messaging.consumer.group.name", st.cfg.consumer},
-                     {"messaging.kafka.message.key", job.key},
-                     {"messaging.kafka.partition", std::to_string(job.partition)},
-                     {"messaging.kafka.offset", std::to_string(job.offset)},
-                     {"troupe.outcome", to_string(outcome)},
-                     {"troupe.attempts", std::to_string(i->second.attempts)}},
-                    outcome == delivery_outcome::dead_lettered);
+    tracing::finish(
+      job.traceparent, job.parent_span, st.cfg.consumer + " " + job.topic,
+      tracing::span_kind::consumer, i->second.started,
+      {{"messaging.system", "kafka"},
+       {"messaging.operation", "process"},
+       {"messaging.destination.name", job.topic},
+       {"messaging.consumer.group.name", st.cfg.consumer},
+       {"messaging.kafka.message.key", job.key},
+       {"messaging.kafka.partition", std::to_string(job.partition)},
+       {"messaging.kafka.offset", std::to_string(job.offset)},
+       {"troupe.outcome", to_string(outcome)},
+       {"troupe.attempts", std::to_string(i->second.attempts)}},
+      outcome == delivery_outcome::dead_lettered);
   i->second.promise.deliver(outcome);
   st.jobs.erase(i);
   end_outage_if_idle(self);
@@ -116,8 +116,9 @@ void failed(delivery_ptr self, uint64_t id, const caf::error& err) {
     // Another node owns the message's partition now and reads it from the
     // last committed offset: nothing to do here, and not an outage.
     log::debug_traced("delivery", p.job.key, p.job.correlation_id,
-                      p.job.traceparent, "{}: {}[{}]@{} handed off: {}", st.cfg.consumer,
-                     p.job.topic, p.job.partition, p.job.offset, p.last_error);
+                      p.job.traceparent, "{}: {}[{}]@{} handed off: {}",
+                      st.cfg.consumer, p.job.topic, p.job.partition,
+                      p.job.offset, p.last_error);
     finish(self, id, delivery_outcome::handed_off, false);
     return;
   }
@@ -134,9 +135,9 @@ void failed(delivery_ptr self, uint64_t id, const caf::error& err) {
   auto delay = backoff_delay(st.cfg.retry, p.attempts, st.cfg.unit());
   st.probe.retried(p.job.topic);
   log::debug_traced("delivery", p.job.key, p.job.correlation_id,
-                    p.job.traceparent, "{}: retry {} of {}[{}]@{} in {} ms: {}", st.cfg.consumer,
-                   p.attempts, p.job.topic, p.job.partition, p.job.offset,
-                   delay.count(), p.last_error);
+                    p.job.traceparent, "{}: retry {} of {}[{}]@{} in {} ms: {}",
+                    st.cfg.consumer, p.attempts, p.job.topic, p.job.partition,
+                    p.job.offset, delay.count(), p.last_error);
   retry_note note{p.job.key,  st.cfg.consumer, p.job.topic,
                   p.attempts, delay.count(),   p.last_error};
   // Best effort: the timeline note must not hold up the retry.
@@ -179,11 +180,11 @@ void write_direct(delivery_ptr self, uint64_t id, dead_letter cmd) {
     if (i == st.jobs.end())
       return;
     auto& job = i->second.job;
-    log::error_traced("delivery", job.key, job.correlation_id,
-                      job.traceparent, "{}: {}[{}]@{} is lost: neither the store nor Kafka took "
-                     "its dead letter ({}); it was: {}",
-                     st.cfg.consumer, job.topic, job.partition, job.offset, why,
-                     i->second.last_error);
+    log::error_traced("delivery", job.key, job.correlation_id, job.traceparent,
+                      "{}: {}[{}]@{} is lost: neither the store nor Kafka took "
+                      "its dead letter ({}); it was: {}",
+                      st.cfg.consumer, job.topic, job.partition, job.offset,
+                      why, i->second.last_error);
     st.probe.dead_letter_dropped(job.topic);
     finish(self, id, delivery_outcome::dead_lettered, false);
   };
@@ -273,8 +274,8 @@ void write_dead_letter(delivery_ptr self, uint64_t id) {
   if (!p.dead_lettering)
     log::warn_traced("delivery", job.key, job.correlation_id, job.traceparent,
                      "{}: dead-lettering {}[{}]@{} after {} attempt(s): {}",
-                    st.cfg.consumer, job.topic, job.partition, job.offset,
-                    cmd.attempts, cmd.error);
+                     st.cfg.consumer, job.topic, job.partition, job.offset,
+                     cmd.attempts, cmd.error);
   p.dead_lettering = true;
   if (p.direct) {
     write_direct(self, id, std::move(cmd));

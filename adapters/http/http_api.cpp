@@ -211,8 +211,7 @@ request_span start_span(const http_request& req) {
   return s;
 }
 
-responder traced(const request_span& span, const char* route,
-                 responder done) {
+responder traced(const request_span& span, const char* route, responder done) {
   return [span, route, done = std::move(done)](http_response res) mutable {
     res.set_header("traceparent", span.traceparent);
     if (tracing::enabled()) {
@@ -225,9 +224,8 @@ responder traced(const request_span& span, const char* route,
           attrs.emplace_back("troupe.order_id",
                              v.substr(v.find_last_of('/') + 1));
       tracing::finish(span.traceparent, span.parent_span,
-                      std::string{"POST "} + route,
-                      tracing::span_kind::server, span.started,
-                      std::move(attrs), res.status >= 500);
+                      std::string{"POST "} + route, tracing::span_kind::server,
+                      span.started, std::move(attrs), res.status >= 500);
     }
     done(std::move(res));
   };
@@ -528,7 +526,7 @@ void http_api::cancel(const http_request& req, responder done_) {
   // A request that names its own trace carries it to the orchestrator;
   // otherwise the cancel continues the order's trace.
   auto trace = tracing::parse(req.header("traceparent")) ? span.traceparent
-                                                          : std::string{};
+                                                         : std::string{};
   std::weak_ptr<http_server> workers = server_;
   sys_.spawn([store = store_, queries = queries_, workers, timeout, id, done,
               trace](caf::event_based_actor* self) mutable {

@@ -34,9 +34,8 @@ struct pg_group {
   virtual ~pg_group() = default;
   /// Runs them inside the transaction; returns what to deliver after the
   /// commit.
-  virtual std::vector<std::function<void()>> run(pqxx::work& tx,
-                                                 pg::fence_scope* fence)
-    = 0;
+  virtual std::vector<std::function<void()>>
+  run(pqxx::work& tx, pg::fence_scope* fence) = 0;
 };
 
 template <class Cmd>
@@ -54,9 +53,8 @@ struct typed_group : pg_group {
     std::vector<std::function<void()>> replies;
     replies.reserve(outcomes.size());
     for (size_t i = 0; i < outcomes.size(); ++i)
-      replies.emplace_back([rp = promises[i], x = outcomes[i]]() mutable {
-        rp.deliver(x);
-      });
+      replies.emplace_back(
+        [rp = promises[i], x = outcomes[i]]() mutable { rp.deliver(x); });
     return replies;
   }
 };
@@ -338,7 +336,9 @@ pg_router(node_store_actor::stateful_pointer<router_state> self,
     // one shard, whose batches then update the rows one after the other,
     // instead of shards holding them against each other until their
     // commits (and every command queued behind a waiting batch with them).
-    [=](reserve_cmd& x) { return self->delegate(by_key("stock"), std::move(x)); },
+    [=](reserve_cmd& x) {
+      return self->delegate(by_key("stock"), std::move(x));
+    },
     [=](release_cmd& x) {
       return self->delegate(by_key("stock"), std::move(x));
     },

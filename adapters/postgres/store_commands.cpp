@@ -197,11 +197,12 @@ std::vector<created_order> exec_many(pqxx::work& tx,
     corr.push_back(c.correlation_id);
     idem.push_back(c.idempotency_key);
     dl.push_back(std::to_string(c.deadline_ms));
-    detail.push_back(json{{"item_sku", c.sku},
-                          {"quantity", c.quantity},
-                          {"amount_cents", c.amount_cents},
-                          {"lines", lines.size()}}
-                       .dump());
+    detail.push_back(json{
+      {"item_sku", c.sku},
+      {"quantity", c.quantity},
+      {"amount_cents", c.amount_cents},
+      {"lines",
+       lines.size()}}.dump());
     payload.push_back(
       codec::encode(order_created{"", c.order_id, c.correlation_id,
                                   c.customer_email, c.sku, c.quantity,
@@ -381,7 +382,6 @@ std::set<std::string> event_ids(const pqxx::result& r) {
   return out;
 }
 
-
 /// What a batch sends: outbox rows, in order.
 struct outbox_rows {
   std::vector<std::string> topics, keys, payloads, headers;
@@ -476,10 +476,10 @@ std::vector<write_outcome> exec_many(pqxx::work& tx,
         failure = cancel_reason::out_of_stock;
       }
     }
-    auto ev = codec::encode(inventory_result{"", c.order_id, c.correlation_id,
-                                             failure == cancel_reason::none,
-                                             failure},
-                            lines, short_skus);
+    auto ev
+      = codec::encode(inventory_result{"", c.order_id, c.correlation_id,
+                                       failure == cancel_reason::none, failure},
+                      lines, short_skus);
     rows.topics.emplace_back(events::inventory_result);
     rows.keys.push_back(c.order_id);
     rows.payloads.push_back(std::move(ev.text));
@@ -549,7 +549,6 @@ write_outcome exec(pqxx::work& tx, const analytics_cmd& c) {
                                 : write_outcome::duplicate;
 }
 
-
 std::vector<write_outcome> exec_many(pqxx::work& tx,
                                      const std::vector<payment_cmd>& cs) {
   std::vector<std::string> ids;
@@ -597,8 +596,8 @@ std::vector<write_outcome> exec_many(pqxx::work& tx,
       st.push_back(text(x.status));
       r.push_back(text(x.reason));
       m.push_back(x.customer_email);
-      d.push_back(json{{"channel", "email"}, {"status", to_string(x.status)}}
-                    .dump());
+      d.push_back(
+        json{{"channel", "email"}, {"status", to_string(x.status)}}.dump());
     }
     return event_ids(tx.exec_prepared("notify_many", pg_array(e), pg_array(o),
                                       pg_array(st), pg_array(r), pg_array(m),
@@ -651,7 +650,6 @@ bool fence_ok(pqxx::work& tx, fence_scope* scope, const std::string& order_id) {
   return true;
 }
 
-
 /// The order's row as the update returned it.
 struct updated_order {
   std::string email;
@@ -682,11 +680,9 @@ void saga_events(const saga_write& w, const updated_order& o,
     add(events::payment_refund, codec::encode_refund(what, o.amount_cents));
 }
 
-
 } // namespace
 
-write_outcome exec(pqxx::work& tx, const saga_write& w,
-                   fence_scope* scope) {
+write_outcome exec(pqxx::work& tx, const saga_write& w, fence_scope* scope) {
   if (!fence_ok(tx, scope, w.order_id))
     return write_outcome::fenced;
   if (!w.event_id.empty() && !mark_processed(tx, "orchestrator", w.event_id))
@@ -710,8 +706,7 @@ write_outcome exec(pqxx::work& tx, const saga_write& w,
     tx.exec_prepared("timeline_many", w.order_id, pg_array(w.timeline),
                      text(w.reason));
   outbox_rows rows;
-  saga_events(w, o, w.release ? lines_of(tx, w.order_id) : order_lines{},
-              rows);
+  saga_events(w, o, w.release ? lines_of(tx, w.order_id) : order_lines{}, rows);
   insert_rows(tx, rows);
   return write_outcome::applied;
 }
@@ -749,8 +744,8 @@ std::vector<write_outcome> exec_many(pqxx::work& tx,
       ids.push_back(ws[i].event_id);
   if (!ids.empty()) {
     std::set<std::string> fresh;
-    for (const auto& r : tx.exec_prepared("processed_many", "orchestrator",
-                                          pg_array(ids)))
+    for (const auto& r :
+         tx.exec_prepared("processed_many", "orchestrator", pg_array(ids)))
       fresh.insert(r[0].as<std::string>());
     std::vector<size_t> kept;
     for (auto i : set) {
@@ -779,11 +774,10 @@ std::vector<write_outcome> exec_many(pqxx::work& tx,
     for (const auto& row : tx.exec_prepared(
            "saga_update_many", pg_array(id), pg_array(p), pg_array(inv),
            pg_array(f), pg_array(r), pg_array(es), pg_array(ep), pg_array(ei)))
-      updated.emplace(row[0].as<std::string>(),
-                      updated_order{row[1].as<std::string>(),
-                                    row[2].as<std::string>(),
-                                    row[3].as<int32_t>(),
-                                    row[4].as<int64_t>()});
+      updated.emplace(
+        row[0].as<std::string>(),
+        updated_order{row[1].as<std::string>(), row[2].as<std::string>(),
+                      row[3].as<int32_t>(), row[4].as<int64_t>()});
   }
   // Stale: nothing changed, and the event may be applied again.
   std::vector<std::string> unprocess, releasing;
@@ -811,8 +805,7 @@ std::vector<write_outcome> exec_many(pqxx::work& tx,
                      pg_array(tl_reasons));
   std::map<std::string, order_lines> lines;
   if (!releasing.empty())
-    for (const auto& r :
-         tx.exec_prepared("lines_of_many", pg_array(releasing)))
+    for (const auto& r : tx.exec_prepared("lines_of_many", pg_array(releasing)))
       lines[r[0].as<std::string>()].push_back(
         order_line{r[1].as<std::string>(), r[2].as<int32_t>(),
                    r[3].as<int64_t>(), r[4].as<int64_t>()});

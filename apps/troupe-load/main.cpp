@@ -513,8 +513,8 @@ int main(int argc, char** argv) {
         if (s.final_ms >= 0)
           continue;
         s.final_ms = ms_since(s.start);
-        s.accepted_final_ms = ms_since(
-          s.sent == clock_type::time_point{} ? s.start : s.sent);
+        s.accepted_final_ms
+          = ms_since(s.sent == clock_type::time_point{} ? s.start : s.sent);
         s.status = status;
         s.reason = j["reason"].is_string() ? j["reason"].get<std::string>()
                                            : "";

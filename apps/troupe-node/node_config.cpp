@@ -452,14 +452,14 @@ std::vector<option_spec> make_table() {
                      "least severe level written"));
   t.push_back(option("log.format", &nc::log_format, "text",
                      one_of({"text", "json"}), "one line of text or JSON"));
-  t.push_back(option(
-    "tracing.otlp-endpoint", &nc::otlp_endpoint, "",
-    limit<std::string>{"an http:// URL of an OTLP/HTTP collector",
-                       [](const std::string& x) {
-                         return tracing::check_endpoint(x);
-                       }},
-    "OTLP/HTTP (JSON) collector receiving the spans, e.g. "
-    "http://localhost:4318 (empty: none exported)"));
+  t.push_back(
+    option("tracing.otlp-endpoint", &nc::otlp_endpoint, "",
+           limit<std::string>{"an http:// URL of an OTLP/HTTP collector",
+                              [](const std::string& x) {
+                                return tracing::check_endpoint(x);
+                              }},
+           "OTLP/HTTP (JSON) collector receiving the spans, e.g. "
+           "http://localhost:4318 (empty: none exported)"));
   // Its default differs per process: --help names the rule.
   t.front().fallback = show(std::string{"<host>-<pid>"});
   return t;

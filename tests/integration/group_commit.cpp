@@ -77,10 +77,11 @@ CAF_TEST(one batch of payments notifications and analytics applies each once) {
     for (int i = 0; i < orders; ++i) {
       auto& id = ids[i];
       auto n = std::to_string(i);
-      status_changed st{"ev-st-" + n, id, "corr-" + n, order_status::confirmed,
+      status_changed st{"ev-st-" + n,        id,
+                        "corr-" + n,         order_status::confirmed,
                         cancel_reason::none, "c" + n + "@example.com"};
-      order_created oc{"ev-oc-" + n, id, "corr-" + n, "c@example.com", "SKU-A",
-                       3, 2500};
+      order_created oc{"ev-oc-" + n, id, "corr-" + n, "c@example.com",
+                       "SKU-A",      3,  2500};
       oc.lines = {single_line(i % 2 ? "SKU-A" : "SKU-B", 2, 2000),
                   single_line("SKU-C", 1, 500)};
       pay->send(store, payment_cmd{"ev-pay-" + n, id, "corr-" + n, 2500, true});
@@ -366,10 +367,12 @@ CAF_TEST(one batch of reservations takes stock in command order) {
                   "12/24/36");
   // The first twelve orders that could reserve did, in command order.
   CAF_CHECK_EQUAL(one(url, "SELECT count(*) FROM reservations WHERE order_id "
-                           "= '" + ids[12] + "'"),
+                           "= '"
+                             + ids[12] + "'"),
                   "2");
   CAF_CHECK_EQUAL(one(url, "SELECT count(*) FROM reservations WHERE order_id "
-                           "= '" + ids[13] + "'"),
+                           "= '"
+                             + ids[13] + "'"),
                   "0");
   CAF_CHECK_EQUAL(one(url, "SELECT count(*) FROM order_timeline WHERE kind = "
                            "'inventory.short' AND detail->'skus' = "
@@ -395,8 +398,9 @@ CAF_TEST(one batch of new orders creates each reference once) {
   pqxx::work lock{blocker};
   lock.exec("LOCK TABLE processed_events IN EXCLUSIVE MODE");
   caf::scoped_actor first{sys}, make{sys};
-  first->send(store, notify_cmd{status_changed{"ev-block", events::new_uuid(),
-                                               "corr", order_status::confirmed}});
+  first->send(store,
+              notify_cmd{status_changed{"ev-block", events::new_uuid(), "corr",
+                                        order_status::confirmed}});
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   constexpr int n = 20;
   std::vector<create_order> sent;
@@ -420,10 +424,10 @@ CAF_TEST(one batch of new orders creates each reference once) {
   int got = 0;
   std::vector<created_order> answers;
   first->receive([](write_outcome) {}, [](caf::error&) {});
-  make->receive_for(got, n + 1)(
-    [&](created_order& x) { answers.push_back(x); },
-    [&](caf::error& e) { CAF_FAIL(to_string(e)); },
-    caf::after(std::chrono::seconds(30)) >> [&] { CAF_FAIL("no answer"); });
+  make->receive_for(got, n + 1)([&](created_order& x) { answers.push_back(x); },
+                                [&](caf::error& e) { CAF_FAIL(to_string(e)); },
+                                caf::after(std::chrono::seconds(30)) >>
+                                  [&] { CAF_FAIL("no answer"); });
   CAF_REQUIRE_EQUAL(answers.size(), static_cast<size_t>(n + 1));
   for (int i = 0; i < n; ++i) {
     auto& first_of_pair = sent[i % (n / 2)];

@@ -131,10 +131,11 @@ CAF_TEST(ownership follows the first subscribed topic) {
 }
 
 CAF_TEST(the trace context of a message reaches its job and its event) {
-  auto tp = std::string{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"};
-  auto decode_result
-    = [](const std::string&, const std::string& key, const std::string&,
-         std::string&) -> caf::expected<caf::message> {
+  auto tp
+    = std::string{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"};
+  auto decode_result = [](const std::string&, const std::string& key,
+                          const std::string&,
+                          std::string&) -> caf::expected<caf::message> {
     payment_result x;
     x.order_id = key;
     return caf::make_message(std::move(x));

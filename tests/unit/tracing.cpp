@@ -109,8 +109,8 @@ CAF_TEST(spans are encoded as an OTLP ExportTraceServiceRequest) {
   broken.traceparent = "not a context";
   tracing::exporter_config cfg;
   cfg.instance = "node-1";
-  auto j = nlohmann::json::parse(tracing::encode_otlp({root, step, broken},
-                                                      cfg));
+  auto j
+    = nlohmann::json::parse(tracing::encode_otlp({root, step, broken}, cfg));
   auto& rs = j.at("resourceSpans").at(0);
   auto& attrs = rs.at("resource").at("attributes");
   CAF_CHECK_EQUAL(attrs.at(0).at("key"), "service.name");
