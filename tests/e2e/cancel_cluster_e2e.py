@@ -18,7 +18,7 @@ import time
 
 from cancel_e2e import NO_PAYMENT, cancel, check_order_answer
 from troupe_env import (SKUS, Broker, Check, Database, body_lines, check_status_events, lines_body, log, post_orders,
-                        start_nodes, wait_final, wait_quiet)
+                        start_nodes, wait_final, wait_quiet, wait_for)
 
 DEFAULT_STOCK = 500
 CANCELLED = 60  # orders the customers cancel
@@ -47,13 +47,6 @@ def orchestrator_partitions(node):
     return owned
 
 
-def wait_for(pred, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(0.3)
-    return pred()
 
 
 def count_per_order(db, sql):

@@ -8,7 +8,7 @@ the order's payment, which arrives after the cancel: it is refunded once. An
 order that is CONFIRMED cannot be cancelled (409) and stays CONFIRMED."""
 import time
 
-from troupe_env import Broker, Check, Database, Node, http, log, post_orders, wait_final
+from troupe_env import Broker, Check, Database, Node, http, log, post_orders, wait_final, wait_for
 
 NO_PAYMENT = '--node.roles=["api","inventory","orchestrator","notification"]'
 
@@ -39,13 +39,6 @@ def check_order_answer(check, url, oid, body):
     check.expect(body.get("cancel_requested_at"), f"the 202 answer says when the cancel was asked: {body}")
 
 
-def wait_for(pred, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(0.3)
-    return False
 
 
 def main():

@@ -18,7 +18,7 @@ import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from troupe_env import (Broker, Check, Database, Node, free_port, http, log, metrics_text, wait_final)
+from troupe_env import (Broker, Check, Database, Node, free_port, http, log, metrics_text, wait_final, wait_for)
 
 ORDER = {"customer_email": "trace@example.com", "item_sku": "SKU-LAMP-01", "quantity": 1, "amount_cents": 1999}
 TRACEPARENT_RE = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
@@ -82,13 +82,6 @@ def attr(span, key):
     return None
 
 
-def wait_for(pred, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(0.3)
-    return pred()
 
 
 # The steps of a confirmed single-item order: (consumer group, topic).

@@ -294,6 +294,16 @@ def start_nodes(db, broker, count, extra):
     return nodes
 
 
+def wait_for(pred, timeout=30):
+    """Polls `pred` until it holds or `timeout` seconds passed; its last value."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return True
+        time.sleep(0.3)
+    return pred()
+
+
 def wait_final(db, ids, timeout=120):
     """Waits until every order is final; returns {id: (status, reason)}."""
     deadline = time.time() + timeout

@@ -34,17 +34,35 @@ std::string one(const std::string& url, const std::string& sql) {
 
 constexpr int orders = 40;
 
+node_store_actor one_shard_store(caf::actor_system& sys,
+                                 const std::string& url) {
+  pg_settings pg;
+  pg.url = url;
+  pg.pool_size = 1;
+  return spawn_pg_store(sys, pg);
+}
+
+/// Counts `n` answers that `who` got, by `kind` and outcome ("error ..."
+/// for a failure).
+void collect_answers(caf::scoped_actor& who,
+                     std::map<std::string, int>& answers,
+                     const std::string& kind, int n) {
+  int got = 0;
+  who->receive_for(got, n)(
+    [&](write_outcome x) { ++answers[kind + " " + to_string(x)]; },
+    [&](caf::error& e) { ++answers["error " + to_string(e)]; },
+    caf::after(std::chrono::seconds(30)) >> [&] { CAF_FAIL("no answer"); });
+}
+
 } // namespace
 
 CAF_TEST(one batch of payments notifications and analytics applies each once) {
+  // One shard: what is sent while it waits for a lock is one batch.
   auto url = fresh_database("it_group_commit");
   apply_migrations(url);
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
-  pg_settings pg;
-  pg.url = url;
-  pg.pool_size = 1; // one shard: the burst below is one batch behind the lock
-  auto store = spawn_pg_store(sys, pg);
+  auto store = one_shard_store(sys, url);
   caf::scoped_actor self{sys};
   std::vector<std::string> ids;
   for (int i = 0; i < orders; ++i) {
@@ -96,11 +114,7 @@ CAF_TEST(one batch of payments notifications and analytics applies each once) {
   lock.commit();
   std::map<std::string, int> answers;
   auto collect = [&](caf::scoped_actor& who, const std::string& kind, int n) {
-    int got = 0;
-    who->receive_for(got, n)(
-      [&](write_outcome x) { ++answers[kind + " " + to_string(x)]; },
-      [&](caf::error& e) { ++answers["error " + to_string(e)]; },
-      caf::after(std::chrono::seconds(30)) >> [&] { CAF_FAIL("no answer"); });
+    collect_answers(who, answers, kind, n);
   };
   collect(first, "first", 1);
   collect(pay, "payment", 2 * orders);
@@ -152,14 +166,12 @@ CAF_TEST(one batch of payments notifications and analytics applies each once) {
 }
 
 CAF_TEST(one batch of saga writes applies each once and refuses stale ones) {
+  // One shard: what is sent while it waits for a lock is one batch.
   auto url = fresh_database("it_group_commit_saga");
   apply_migrations(url);
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
-  pg_settings pg;
-  pg.url = url;
-  pg.pool_size = 1;
-  auto store = spawn_pg_store(sys, pg);
+  auto store = one_shard_store(sys, url);
   caf::scoped_actor self{sys};
   std::vector<std::string> ids;
   for (int i = 0; i < orders; ++i) {
@@ -206,11 +218,7 @@ CAF_TEST(one batch of saga writes applies each once and refuses stale ones) {
   lock->commit();
   std::map<std::string, int> answers;
   auto collect = [&](caf::scoped_actor& who, const std::string& kind, int n) {
-    int got = 0;
-    who->receive_for(got, n)(
-      [&](write_outcome x) { ++answers[kind + " " + to_string(x)]; },
-      [&](caf::error& e) { ++answers["error " + to_string(e)]; },
-      caf::after(std::chrono::seconds(30)) >> [&] { CAF_FAIL("no answer"); });
+    collect_answers(who, answers, kind, n);
   };
   collect(first, "first", 1);
   collect(apply, "apply", orders);
@@ -295,14 +303,12 @@ CAF_TEST(one batch of saga writes applies each once and refuses stale ones) {
 }
 
 CAF_TEST(one batch of reservations takes stock in command order) {
+  // One shard: what is sent while it waits for a lock is one batch.
   auto url = fresh_database("it_group_commit_stock");
   apply_migrations(url);
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
-  pg_settings pg;
-  pg.url = url;
-  pg.pool_size = 1;
-  auto store = spawn_pg_store(sys, pg);
+  auto store = one_shard_store(sys, url);
   caf::scoped_actor self{sys};
   constexpr int n = 30;
   std::vector<std::string> ids;
@@ -345,12 +351,8 @@ CAF_TEST(one batch of reservations takes stock in command order) {
   }
   lock.commit();
   std::map<std::string, int> answers;
-  auto collect = [&](caf::scoped_actor& who, const std::string& kind, int k) {
-    int got = 0;
-    who->receive_for(got, k)(
-      [&](write_outcome x) { ++answers[kind + " " + to_string(x)]; },
-      [&](caf::error& e) { ++answers["error " + to_string(e)]; },
-      caf::after(std::chrono::seconds(30)) >> [&] { CAF_FAIL("no answer"); });
+  auto collect = [&](caf::scoped_actor& who, const std::string& kind, int n) {
+    collect_answers(who, answers, kind, n);
   };
   collect(first, "first", 1);
   collect(reserve, "reserve", n);
@@ -386,14 +388,12 @@ CAF_TEST(one batch of reservations takes stock in command order) {
 }
 
 CAF_TEST(one batch of new orders creates each reference once) {
+  // One shard: what is sent while it waits for a lock is one batch.
   auto url = fresh_database("it_group_commit_orders");
   apply_migrations(url);
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
-  pg_settings pg;
-  pg.url = url;
-  pg.pool_size = 1;
-  auto store = spawn_pg_store(sys, pg);
+  auto store = one_shard_store(sys, url);
   pqxx::connection blocker{url};
   pqxx::work lock{blocker};
   lock.exec("LOCK TABLE processed_events IN EXCLUSIVE MODE");
