@@ -166,6 +166,7 @@ public:
       arrivals();
       relay();
       run_jobs();
+      store_faults_spent();
       sched_.advance_time(ms{until_next(end)});
     }
     run_jobs();
@@ -793,6 +794,20 @@ private:
     }
   }
 
+  /// The store's faults last until the commands they hit are spent: a
+  /// fault window closes when its last refused or mangled command ran.
+  void store_faults_spent() {
+    auto& f = db_->faults;
+    auto left = f.fail_next + f.unknown_commit_next + f.lose_reply_next
+                + f.slow_reply_next + f.fenced_next + f.fail_loads_next;
+    if (left < store_faults_left_) {
+      faults_stop_ms_ = now_ms();
+      if (left == 0)
+        note("the store's injected faults are spent");
+    }
+    store_faults_left_ = left;
+  }
+
   // -- invariants -------------------------------------------------------------
 
   /// Checks each commit of `order.created` by the payment and inventory
@@ -1084,7 +1099,8 @@ private:
   /// Partition -> the node that claimed it last (what fencing must enforce).
   std::map<int32_t, std::string> claimant_;
   std::map<std::string, int64_t> final_at_; ///< order -> when it became final
-  int64_t faults_stop_ms_ = 0; ///< when the last fault so far struck
+  int64_t faults_stop_ms_ = 0;    ///< when the last fault so far struck
+  int64_t store_faults_left_ = 0; ///< commands the store's faults still hit
   std::vector<std::string> step_violations_; ///< found while running
   struct write_tally {
     int64_t finals = 0;

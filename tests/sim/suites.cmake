@@ -3,6 +3,12 @@
 # an invariant violation, within the range; a crash does not count).
 add_test(NAME sim.seeds COMMAND troupe-sim --seeds=1..1000)
 set_tests_properties(sim.seeds PROPERTIES LABELS sim TIMEOUT 600)
+# Seeds whose store outage outlasted its start by seconds: the liveness bound
+# runs from when the outage's last refused write happened.
+add_test(NAME sim.liveness_regressions
+  COMMAND sh -c "\"$0\" --seeds=7301..7301 && \"$0\" --seeds=9011..9011"
+          $<TARGET_FILE:troupe-sim>)
+set_tests_properties(sim.liveness_regressions PROPERTIES LABELS sim)
 foreach(mutant commit-before-write skip-dedup release-twice
         confirm-without-inventory skip-fence drop-cancel-event)
   add_test(NAME sim.mutant.${mutant}
