@@ -164,13 +164,28 @@ void fail(orchestrator_ptr self, const work& w, caf::error err) {
     self->delayed_send(self, std::chrono::seconds(1), deadline_atom::value);
 }
 
+/// The deadline's timer never waits longer than this: it fires again until
+/// the deadline has passed. A timer keeps its actor's memory alive, so an
+/// orchestrator the router passivated is freed within this time, not at
+/// its deadline.
+constexpr auto deadline_horizon = std::chrono::seconds(10);
+
+void arm_deadline(orchestrator_ptr self) {
+  auto left = self->state.deadline_at - self->clock().now();
+  self->delayed_send(self,
+                     std::max(caf::timespan{0},
+                              std::min<caf::timespan>(left, deadline_horizon)),
+                     deadline_atom::value);
+}
+
 void start_deadline(orchestrator_ptr self) {
-  auto& saga = self->state.saga;
-  if (saga.status == order_status::fresh)
-    self->delayed_send(
-      self,
-      std::chrono::milliseconds(std::max<int64_t>(0, saga.deadline_in_ms)),
-      deadline_atom::value);
+  auto& st = self->state;
+  if (st.saga.status != order_status::fresh)
+    return;
+  st.deadline_at
+    = self->clock().now()
+      + std::chrono::milliseconds(std::max<int64_t>(0, st.saga.deadline_in_ms));
+  arm_deadline(self);
 }
 
 const char* step_name(saga_step::kind_t k) {
@@ -402,6 +417,10 @@ orchestrator_actor::behavior_type open(orchestrator_ptr self) {
       hand_off(self, "handed off: the order's partition moved");
     },
     [=](deadline_atom) {
+      if (self->clock().now() < self->state.deadline_at) {
+        arm_deadline(self); // the horizon, not the deadline
+        return;
+      }
       work w;
       w.step.kind = saga_step::deadline;
       run(self, w);

@@ -33,6 +33,7 @@
 #include <optional>
 #include <string>
 
+#include <caf/actor_clock.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -71,6 +72,8 @@ struct orchestrator_state {
   std::chrono::milliseconds store_timeout = default_store_timeout;
   saga_snapshot saga;
   bool reload = false; ///< memory may differ from the store: load first
+  /// When the deadline passes, on the actor's clock.
+  caf::actor_clock::time_point deadline_at;
   saga_probe probe;
 };
 

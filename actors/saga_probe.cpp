@@ -22,6 +22,7 @@ struct saga_probe::families {
   metrics::series_cache<prometheus::Counter, statuses * reasons> finalized;
   prometheus::Histogram& duration;
   prometheus::Gauge& live;
+  prometheus::Counter& passivated;
   prometheus::Family<prometheus::Counter>& shed_family;
   prometheus::Counter& shed_http;
   prometheus::Counter& shed_intake;
@@ -48,6 +49,12 @@ struct saga_probe::families {
              .Help("Orchestrator actors alive on this node")
              .Register(r)
              .Add({})),
+      passivated(prometheus::BuildCounter()
+                   .Name("troupe_orchestrators_passivated_total")
+                   .Help("Idle orchestrators stopped while their sagas stay "
+                         "open (saga.passivate-after)")
+                   .Register(r)
+                   .Add({})),
       shed_family(prometheus::BuildCounter()
                     .Name("troupe_orders_shed_total")
                     .Help("New orders refused because saga.max-in-flight "
@@ -91,6 +98,10 @@ void saga_probe::duration(double seconds) {
 
 void saga_probe::live_orchestrators(size_t n) {
   f_->live.Set(static_cast<double>(n));
+}
+
+void saga_probe::passivated(size_t n) {
+  f_->passivated.Increment(static_cast<double>(n));
 }
 
 } // namespace troupe

@@ -34,6 +34,9 @@ public:
   /// How many orchestrators are alive on this node.
   void live_orchestrators(size_t n);
 
+  /// `n` idle orchestrators were passivated (their sagas stay open).
+  void passivated(size_t n);
+
   struct families;
 
 private:

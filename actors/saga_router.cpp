@@ -19,26 +19,69 @@ orchestrator_actor spawn_orchestrator(saga_router_ptr self,
                                       std::optional<saga_snapshot> snap) {
   auto& st = self->state;
   // Linked: when the router stops (node shutdown), its orchestrators stop
-  // too instead of waiting for their deadlines.
+  // too instead of waiting for their deadlines; when one stops, the router
+  // hears of it through the link.
   auto orch = self->spawn<caf::linked>(orchestrator, order_id, st.store,
                                        std::move(snap), st.cfg.store_timeout);
-  self->monitor(orch);
-  st.live.emplace(order_id, orch);
+  // Callers spawn for orders that are not live only.
+  auto i = st.live.try_emplace(order_id).first;
+  i->second = live_saga{orch, self->clock().now()};
+  st.by_id[orch.id()] = &i->first;
   st.probe.live_orchestrators(st.live.size());
   return orch;
 }
 
 orchestrator_actor route(saga_router_ptr self, const std::string& order_id) {
   auto& st = self->state;
-  if (auto i = st.live.find(order_id); i != st.live.end())
-    return i->second;
+  if (auto i = st.live.find(order_id); i != st.live.end()) {
+    i->second.last_event = self->clock().now();
+    return i->second.actor;
+  }
   return spawn_orchestrator(self, order_id, std::nullopt);
+}
+
+/// Tells the orchestrator of `i` to stop (it finishes the write in flight
+/// and what it already holds) and forgets it: the order's next event spawns
+/// a fresh one, which loads the committed state.
+std::unordered_map<std::string, live_saga>::iterator
+let_go(saga_router_ptr self,
+       std::unordered_map<std::string, live_saga>::iterator i) {
+  auto& st = self->state;
+  auto id = i->second.actor.id();
+  self->send(i->second.actor, revoke_atom::value);
+  st.by_id.erase(id);
+  st.leaving.insert(id);
+  return st.live.erase(i);
+}
+
+/// Passivates the orchestrators no event reached for `passivate_after`.
+void passivate_idle(saga_router_ptr self) {
+  auto& st = self->state;
+  if (st.cfg.passivate_after.count() <= 0)
+    return;
+  auto before = self->clock().now() - st.cfg.passivate_after;
+  size_t n = 0;
+  for (auto i = st.live.begin(); i != st.live.end();) {
+    if (i->second.last_event <= before) {
+      i = let_go(self, i);
+      ++n;
+    } else {
+      ++i;
+    }
+  }
+  if (n > 0) {
+    log::debug("saga_router", "passivated {} idle orchestrator(s)", n);
+    st.probe.passivated(n);
+    st.probe.live_orchestrators(st.live.size());
+  }
 }
 
 void sweep(saga_router_ptr self, bool reschedule) {
   auto& st = self->state;
-  if (reschedule)
+  if (reschedule) {
     self->delayed_send(self, st.cfg.sweep_interval, sweep_atom::value);
+    passivate_idle(self);
+  }
   if (st.sweeping)
     return;
   st.sweeping = true;
@@ -87,24 +130,21 @@ saga_router(saga_router_ptr self, store_actor store, saga_router_config cfg,
   self->state.store = std::move(store);
   self->state.cfg = std::move(cfg);
   self->set_exit_handler([=](caf::exit_msg& msg) {
-    // Orchestrators end on their own (down handler); an exit from anyone
-    // else (the node shutting down) ends the router and, through the links,
-    // its orchestrators.
-    for (auto& [id, orch] : self->state.live)
-      if (orch.address() == msg.source)
-        return;
+    // An orchestrator ends on its own (final, handed off, passivated, failed
+    // to load); an exit from anyone else (the node shutting down) ends the
+    // router and, through the links, its orchestrators.
+    auto& st = self->state;
+    auto id = msg.source.id();
+    if (auto i = st.by_id.find(id); i != st.by_id.end()) {
+      st.live.erase(*i->second);
+      st.by_id.erase(i);
+      st.probe.live_orchestrators(st.live.size());
+      return;
+    }
+    if (st.leaving.erase(id) > 0)
+      return;
     if (msg.reason != caf::exit_reason::normal)
       self->quit(msg.reason);
-  });
-  self->set_down_handler([=](caf::down_msg& dm) {
-    auto& live = self->state.live;
-    for (auto i = live.begin(); i != live.end(); ++i) {
-      if (i->second.address() == dm.source) {
-        live.erase(i);
-        self->state.probe.live_orchestrators(live.size());
-        return;
-      }
-    }
   });
   if (auto_sweep)
     self->send(self, sweep_atom::value);
@@ -136,8 +176,7 @@ saga_router(saga_router_ptr self, store_actor store, saga_router_config cfg,
         if (gone.count(st.cfg.partition_of(i->first)) > 0) {
           // It commits its write in flight, then stops; the new owner
           // reloads the committed state.
-          self->send(i->second, revoke_atom::value);
-          i = st.live.erase(i);
+          i = let_go(self, i);
           ++stopped;
         } else {
           ++i;

@@ -10,13 +10,17 @@
 // sagas whose deadline is near (all open sagas on the first sweep, which is
 // how a restarted node finishes what its predecessor left open). When the
 // node gains partitions it rehydrates again; when it loses partitions it stops
-// their orchestrators, whose committed state the new owner reloads.
+// their orchestrators, whose committed state the new owner reloads. Each
+// sweep also passivates the orchestrators no event reached for
+// `passivate_after`, the same way: an open saga waiting for a result holds
+// no memory on the node, only its row in the store.
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <caf/replies_to.hpp>
@@ -47,13 +51,30 @@ struct saga_router_config {
   std::function<int32_t(const std::string&)> partition_of;
   /// How long an orchestrator waits for one store request.
   std::chrono::milliseconds store_timeout = default_store_timeout;
+  /// An orchestrator no event reached for this long is passivated on the
+  /// next sweep: it stops, and its saga lives on in the store only. The
+  /// next event of the order, or the sweep once its deadline is near,
+  /// spawns it again from the committed state. 0: never.
+  std::chrono::milliseconds passivate_after{0};
+};
+
+/// An orchestrator alive on this node.
+struct live_saga {
+  orchestrator_actor actor;
+  caf::actor_clock::time_point last_event; ///< spawned, or last routed to
 };
 
 struct saga_router_state {
   static inline const char* name = "saga_router";
   store_actor store;
   saga_router_config cfg;
-  std::unordered_map<std::string, orchestrator_actor> live;
+  std::unordered_map<std::string, live_saga> live;
+  /// The live orchestrators by actor id (keys of `live`): an exit finds its
+  /// saga without a scan.
+  std::unordered_map<caf::actor_id, const std::string*> by_id;
+  /// Orchestrators told to stop (handed off, passivated) that have not
+  /// exited yet.
+  std::unordered_set<caf::actor_id> leaving;
   bool first_sweep = true;
   bool sweeping = false;
   uint32_t sweep_failures = 0; ///< consecutive failed sweeps

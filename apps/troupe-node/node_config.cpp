@@ -387,6 +387,11 @@ std::vector<option_spec> make_table() {
            "POST /orders answers 503, intake waits (0: no bound)"),
     option("saga.sweep-interval", &nc::sweep_interval, 1s, greater_than(zero),
            "how often deadlines are swept"),
+    option("saga.passivate-after", &nc::passivate_after, 10s,
+           zero_or("never", at_least(1s)),
+           "stop an orchestrator no event reached for this long; its saga "
+           "stays open in the store and comes back on its next event or "
+           "near its deadline"),
 
     option("intake.topic", &nc::intake_topic, topics::intake_default,
            kafka_topic(),

@@ -116,6 +116,7 @@ public:
   caf::timespan deadline{0};
   int64_t saga_max_in_flight = 0;
   caf::timespan sweep_interval{0};
+  caf::timespan passivate_after{0}; ///< 0: never
 
   int64_t default_stock = 0;
 

@@ -60,6 +60,8 @@ void wire_orchestrator(node_context& n, consumer_config& c) {
   saga_router_config rc;
   rc.sweep_interval = std::chrono::duration_cast<std::chrono::milliseconds>(
     n.cfg.sweep_interval);
+  rc.passivate_after = std::chrono::duration_cast<std::chrono::milliseconds>(
+    n.cfg.passivate_after);
   rc.owns = [own](const std::string& id) { return own->owns(id); };
   rc.partition_of = [own](const std::string& id) {
     return own->partition_of(id);

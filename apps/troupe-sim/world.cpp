@@ -326,6 +326,7 @@ private:
     saga_router_config rc;
     rc.sweep_interval = 500ms;
     rc.store_timeout = ms{store_timeout_ms};
+    rc.passivate_after = ms{passivate_ms_};
     rc.owns = [owned, parts](const std::string& id) {
       return owned->count(partition_for(id, parts)) > 0;
     };
@@ -694,6 +695,9 @@ private:
     }
     std::sort(faults_.begin(), faults_.end(),
               [](auto& x, auto& y) { return x.at_ms < y.at_ms; });
+    // Half the runs passivate idle orchestrators: their sagas come back
+    // from the store on the next event or near their deadline.
+    passivate_ms_ = unit() < 0.5 ? 0 : uniform(10, 800);
   }
 
   void faults() {
@@ -1101,6 +1105,7 @@ private:
   std::map<std::string, int64_t> final_at_; ///< order -> when it became final
   int64_t faults_stop_ms_ = 0;    ///< when the last fault so far struck
   int64_t store_faults_left_ = 0; ///< commands the store's faults still hit
+  int64_t passivate_ms_ = 0; ///< saga.passivate-after of every node; 0: off
   std::vector<std::string> step_violations_; ///< found while running
   struct write_tally {
     int64_t finals = 0;

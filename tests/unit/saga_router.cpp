@@ -236,4 +236,91 @@ CAF_TEST(the periodic sweep picks up sagas close to their deadline) {
   drain();
 }
 
+CAF_TEST(a deadline beyond the timer horizon still ends the saga on time) {
+  db->add_order("o-1", 25000).payment_status = payment_state::approved;
+  start();
+  self->send(router, rehydrate_atom::value);
+  drain();
+  CAF_CHECK_EQUAL(live(), 1u);
+  for (int i = 0; i < 24; ++i)
+    advance(1000ms);
+  CAF_CHECK_EQUAL(db->orders.at("o-1").status, order_status::fresh);
+  advance(1000ms);
+  CAF_CHECK_EQUAL(db->orders.at("o-1").reason, cancel_reason::timeout);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-1"), 1u);
+  CAF_CHECK_EQUAL(live(), 0u);
+}
+
+CAF_TEST(an idle orchestrator is passivated and its saga comes back) {
+  db->add_order("o-1", 60000);
+  db->add_order("o-2", 60000);
+  saga_router_config cfg;
+  cfg.sweep_interval = 1000ms;
+  cfg.passivate_after = 2000ms;
+  start(cfg);
+  self->send(router, sweep_atom::value); // sweeps every second from now on
+  drain();
+  CAF_CHECK_EQUAL(live(), 2u); // the first sweep rehydrates everything open
+  ask(router, payment("o-1", true));
+  advance(1000ms);
+  ask(router, payment("o-2", false));
+  CAF_CHECK_EQUAL(live(), 2u);
+  // o-1 got nothing for 2 s, o-2 for 1 s.
+  advance(1000ms);
+  CAF_CHECK_EQUAL(live(), 1u);
+  advance(1000ms);
+  CAF_CHECK_EQUAL(live(), 0u);
+  // Their state is in the store, not lost with the actors.
+  CAF_CHECK_EQUAL(db->orders.at("o-1").payment_status, payment_state::approved);
+  CAF_CHECK_EQUAL(db->orders.at("o-1").status, order_status::fresh);
+  CAF_CHECK_EQUAL(db->orders.at("o-2").payment_status, payment_state::declined);
+  // The next event spawns a fresh orchestrator from the committed state.
+  CAF_CHECK_EQUAL(ask(router, inventory("o-1", true)), write_outcome::applied);
+  CAF_CHECK_EQUAL(db->orders.at("o-1").status, order_status::confirmed);
+  CAF_CHECK_EQUAL(ask(router, inventory("o-2", true)), write_outcome::applied);
+  CAF_CHECK_EQUAL(db->orders.at("o-2").status, order_status::cancelled);
+  CAF_CHECK_EQUAL(db->count_events("inventory.release", "o-2"), 1u);
+  CAF_CHECK_EQUAL(db->count_events("order.status.changed", "o-1"), 1u);
+  CAF_CHECK_EQUAL(live(), 0u);
+  // The sweep re-arms forever: stop the router before the fixture drains.
+  self->send_exit(router, caf::exit_reason::user_shutdown);
+  drain();
+}
+
+CAF_TEST(a passivated saga still times out at its deadline) {
+  db->add_order("o-1", 8000);
+  saga_router_config cfg;
+  cfg.sweep_interval = 1000ms;
+  cfg.passivate_after = 1000ms;
+  start(cfg);
+  self->send(router, sweep_atom::value);
+  drain();
+  ask(router, payment("o-1", true));
+  advance(1000ms);
+  advance(1000ms);
+  CAF_CHECK_EQUAL(live(), 0u);
+  // The sweep brings it back once its deadline is near; it ends it then.
+  for (int i = 0; i < 6; ++i)
+    advance(1000ms);
+  CAF_CHECK_EQUAL(db->orders.at("o-1").reason, cancel_reason::timeout);
+  CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-1"), 1u);
+  CAF_CHECK_EQUAL(db->count_events("order.status.changed", "o-1"), 1u);
+  // The sweep re-arms forever: stop the router before the fixture drains.
+  self->send_exit(router, caf::exit_reason::user_shutdown);
+  drain();
+}
+
+CAF_TEST(the router outlives orchestrators that fail) {
+  // An order the store does not know: its orchestrator stops at once.
+  start();
+  auto rh = self->request(router, caf::infinite, payment("missing", true));
+  drain();
+  rh.receive([](write_outcome) { CAF_FAIL("an unknown order was applied"); },
+             [](caf::error&) {});
+  CAF_CHECK_EQUAL(live(), 0u);
+  db->add_order("o-1", 30000);
+  CAF_CHECK_EQUAL(ask(router, payment("o-1", true)), write_outcome::applied);
+  CAF_CHECK_EQUAL(live(), 1u);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
