@@ -64,9 +64,11 @@ std::set<std::string> short_skus(const sim::memory_db& db,
                                  const std::string& order_id) {
   std::set<std::string> out;
   for (auto& t : db.timeline)
-    if (t.order_id == order_id && t.kind == timeline_kind::inventory_short)
-      for (auto& s : detail_json(t)["skus"])
+    if (t.order_id == order_id && t.kind == timeline_kind::inventory_short) {
+      auto detail = detail_json(t);
+      for (auto& s : detail["skus"])
         out.insert(s.get<std::string>());
+    }
   return out;
 }
 
