@@ -7,7 +7,7 @@ BUILD_DIR ?= build
 FUZZ_TIME ?= 60
 FUZZ_DIR ?= build-fuzz
 
-.PHONY: build deps run cluster test test-unit asan format bench clean fuzz
+.PHONY: build deps run run-memory cluster test test-unit asan format bench clean fuzz
 
 build: deps
 	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS) >/dev/null
@@ -18,6 +18,11 @@ deps:
 
 run: build
 	@scripts/run.sh
+
+# One node on the in-memory event bus: no Kafka, no PostgreSQL, state lost at
+# exit (config/memory.ini).
+run-memory: build
+	@scripts/run-memory.sh
 
 cluster: build
 	@scripts/cluster.sh $(N)

@@ -7,18 +7,21 @@
 namespace troupe::sim {
 
 void kafka::create_topic(const std::string& topic, int32_t partitions) {
+  auto lock = guard();
   auto& parts = logs_[topic];
   if (parts.empty())
     parts.resize(static_cast<size_t>(std::max(1, partitions)));
 }
 
 int32_t kafka::partitions(const std::string& topic) const {
+  auto lock = guard();
   auto i = logs_.find(topic);
   return i == logs_.end() ? 0 : static_cast<int32_t>(i->second.size());
 }
 
 topic_partition kafka::produce(const std::string& topic, const std::string& key,
                                std::string value, int64_t* offset) {
+  auto lock = guard();
   if (down_)
     return topic_partition{topic, -1};
   if (partitions(topic) == 0)
@@ -49,6 +52,7 @@ topic_partition kafka::produce(const std::string& topic, const std::string& key,
 
 std::vector<kafka::record> kafka::fetch(const topic_partition& tp,
                                         int64_t offset, size_t max) const {
+  auto lock = guard();
   std::vector<record> result;
   auto i = logs_.find(tp.topic);
   if (down_ || i == logs_.end() || tp.partition < 0
@@ -62,6 +66,7 @@ std::vector<kafka::record> kafka::fetch(const topic_partition& tp,
 }
 
 int64_t kafka::end_offset(const topic_partition& tp) const {
+  auto lock = guard();
   auto i = logs_.find(tp.topic);
   if (i == logs_.end() || tp.partition < 0
       || tp.partition >= static_cast<int32_t>(i->second.size()))
@@ -72,6 +77,7 @@ int64_t kafka::end_offset(const topic_partition& tp) const {
 
 uint64_t kafka::join(const std::string& group, const std::string& member,
                      const std::vector<std::string>& topics) {
+  auto lock = guard();
   auto& g = groups_[group];
   g.isolated.erase(member); // a new process: it knows it has to join
   g.members[member] = topics;
@@ -83,6 +89,7 @@ uint64_t kafka::join(const std::string& group, const std::string& member,
 }
 
 uint64_t kafka::leave(const std::string& group, const std::string& member) {
+  auto lock = guard();
   auto& g = groups_[group];
   if (g.members.erase(member) > 0)
     rebalance(g);
@@ -90,12 +97,14 @@ uint64_t kafka::leave(const std::string& group, const std::string& member) {
 }
 
 uint64_t kafka::generation(const std::string& group) const {
+  auto lock = guard();
   auto i = groups_.find(group);
   return i == groups_.end() ? 0 : i->second.generation;
 }
 
 uint64_t kafka::generation(const std::string& group,
                            const std::string& member) const {
+  auto lock = guard();
   auto i = groups_.find(group);
   if (i == groups_.end())
     return 0;
@@ -104,6 +113,7 @@ uint64_t kafka::generation(const std::string& group,
 }
 
 void kafka::isolate(const std::string& group, const std::string& member) {
+  auto lock = guard();
   auto& g = groups_[group];
   if (g.members.count(member) == 0 || g.isolated.count(member) > 0)
     return;
@@ -117,6 +127,7 @@ void kafka::isolate(const std::string& group, const std::string& member) {
 
 void kafka::reconnect(const std::string& group, const std::string& member,
                       const std::vector<std::string>& topics) {
+  auto lock = guard();
   auto& g = groups_[group];
   if (g.isolated.erase(member) == 0)
     return;
@@ -124,6 +135,7 @@ void kafka::reconnect(const std::string& group, const std::string& member,
 }
 
 void kafka::set_down(bool down) {
+  auto lock = guard();
   down_ = down;
   if (down_)
     return;
@@ -133,6 +145,7 @@ void kafka::set_down(bool down) {
 }
 
 std::vector<std::string> kafka::members(const std::string& group) const {
+  auto lock = guard();
   std::vector<std::string> result;
   if (auto i = groups_.find(group); i != groups_.end())
     for (auto& kv : i->second.members)
@@ -142,6 +155,7 @@ std::vector<std::string> kafka::members(const std::string& group) const {
 
 std::vector<topic_partition>
 kafka::assignment(const std::string& group, const std::string& member) const {
+  auto lock = guard();
   auto i = groups_.find(group);
   if (i == groups_.end())
     return {};
@@ -154,6 +168,7 @@ kafka::assignment(const std::string& group, const std::string& member) const {
 
 bool kafka::commit(const std::string& group, const std::string& member,
                    uint64_t gen, const topic_partition& tp, int64_t next) {
+  auto lock = guard();
   auto i = groups_.find(group);
   if (down_ || i == groups_.end() || i->second.generation != gen)
     return false;
@@ -169,6 +184,7 @@ bool kafka::commit(const std::string& group, const std::string& member,
 
 void kafka::watch(const std::string& group, const std::string& member,
                   std::function<bool()> wake) {
+  auto lock = guard();
   groups_[group].watchers[member].push_back(std::move(wake));
 }
 
@@ -180,6 +196,7 @@ void kafka::wake(std::vector<std::function<bool()>>& watchers) {
 
 int64_t kafka::committed(const std::string& group,
                          const topic_partition& tp) const {
+  auto lock = guard();
   auto i = groups_.find(group);
   if (i == groups_.end())
     return 0;
@@ -188,6 +205,7 @@ int64_t kafka::committed(const std::string& group,
 }
 
 std::vector<std::string> kafka::topics() const {
+  auto lock = guard();
   std::vector<std::string> result;
   for (auto& kv : logs_)
     result.push_back(kv.first);

@@ -13,11 +13,20 @@
 // progress independently. Deterministic: no threads, no clock; the
 // simulator and the simulated consumers call it. One instance is shared by
 // every simulated node, as one cluster is.
+//
+// Threads: by default it is confined to one thread (the simulator and the
+// unit suites run everything under CAF's test coordinator) and takes no
+// lock. The in-memory event bus of troupe-node (`engine.mode = memory`)
+// calls it from the consumers and the relay on a real scheduler: it turns
+// `shared()` on first, and then every call holds one lock. Watchers and
+// `on_commit` run under that lock: they must not block (a wake sends a
+// message).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <set>
 #include <string>
 #include <utility>
@@ -88,6 +97,7 @@ public:
   void set_down(bool down);
 
   bool down() const {
+    auto lock = guard();
     return down_;
   }
 
@@ -121,6 +131,12 @@ public:
 
   int32_t default_partitions = 3;
 
+  /// From now on every call holds the bus's lock (several threads call it).
+  /// Call before sharing the bus between threads.
+  void shared() {
+    shared_ = true;
+  }
+
   /// Sees each accepted commit: `group` moved `tp` from `from` to `next`
   /// (a simulator's checks after every step).
   std::function<void(const std::string& group, const topic_partition& tp,
@@ -140,12 +156,22 @@ private:
       isolated;
   };
 
+  using guard_type = std::unique_lock<std::recursive_mutex>;
+
+  /// The bus's lock while it is shared, else nothing (a public call may
+  /// make another: the lock is recursive).
+  guard_type guard() const {
+    return shared_ ? guard_type{mtx_} : guard_type{};
+  }
+
   void rebalance(group_state& g);
   static void wake(std::vector<std::function<bool()>>& watchers);
 
   std::map<std::string, std::vector<std::vector<record>>> logs_;
   std::map<std::string, group_state> groups_;
   bool down_ = false;
+  bool shared_ = false;
+  mutable std::recursive_mutex mtx_;
 };
 
 } // namespace troupe::sim

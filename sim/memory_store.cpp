@@ -171,7 +171,8 @@ caf::error needs_order(const memory_db& db, const std::string& order_id) {
 
 void timeline(memory_db& db, const std::string& order_id, timeline_kind kind,
               std::vector<std::pair<std::string, std::string>> detail = {}) {
-  db.timeline.push_back(timeline_row{order_id, kind, std::move(detail)});
+  db.timeline.push_back(
+    timeline_row{order_id, kind, std::move(detail), db.now()});
 }
 
 outbox_row& outbox(memory_db& db, const char* topic, const std::string& key,
@@ -182,6 +183,7 @@ outbox_row& outbox(memory_db& db, const char* topic, const std::string& key,
   row.key = key;
   row.event = std::move(ev);
   row.correlation_id = correlation_id;
+  row.created_at_ms = db.now();
   db.outbox.push_back(std::move(row));
   return db.outbox.back();
 }
@@ -251,6 +253,7 @@ reply<created_order> exec(memory_db& db, const memory_store_settings&,
   o.lines = lines_of(c);
   o.traceparent = c.traceparent;
   o.created_at_ms = db.now();
+  o.updated_at_ms = o.created_at_ms;
   o.deadline_at_ms = o.created_at_ms + c.deadline_ms;
   timeline(db, c.order_id, timeline_kind::created,
            {{"item_sku", c.sku},
@@ -279,6 +282,7 @@ reply<cancel_answer> exec(memory_db& db, const memory_store_settings&,
   if (o.status == order_status::fresh && !o.cancel_requested) {
     // Marked once, with its event and timeline entry.
     o.cancel_requested = true;
+    o.cancel_requested_at_ms = o.updated_at_ms = db.now();
     if (!TROUPE_MUTANT("drop-cancel-event"))
       outbox(db, topics::cancel_requested.name, c.order_id,
              cancel_requested{db.next_event_id(), c.order_id, o.correlation_id,
@@ -525,9 +529,11 @@ reply<write_outcome> exec(memory_db& db, const memory_store_settings& cfg,
   if (w.inventory_status != inventory_state::none)
     o.inventory_status = w.inventory_status;
   bool final = w.final_status != order_status::fresh;
+  o.updated_at_ms = db.now();
   if (final) {
     o.status = w.final_status;
     o.reason = w.reason;
+    o.finalized_at_ms = o.updated_at_ms;
   }
   for (auto kind : w.timeline) {
     std::vector<std::pair<std::string, std::string>> detail;
@@ -622,6 +628,8 @@ reply<write_outcome> exec(memory_db& db, const memory_store_settings&,
         && x.partition == row.partition && x.offset == row.offset)
       return write_outcome::duplicate;
   db.dead_letters.push_back(row);
+  db.dead_lettered_at_ms[static_cast<int64_t>(db.dead_letters.size())]
+    = db.now();
   // The outbox row keeps the exact bytes: they are what gets published.
   auto topic = row.topic + ".dlq";
   outbox_row ob;
@@ -630,6 +638,7 @@ reply<write_outcome> exec(memory_db& db, const memory_store_settings&,
   ob.key = d.key;
   ob.payload = d.payload;
   ob.correlation_id = row.correlation_id;
+  ob.created_at_ms = db.now();
   db.outbox.push_back(std::move(ob));
   if (is_uuid(d.key) && db.orders.count(d.key) > 0)
     timeline(db, d.key, timeline_kind::dead_lettered,

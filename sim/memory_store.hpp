@@ -61,8 +61,11 @@ struct order_row {
   inventory_state inventory_status = inventory_state::none;
   int64_t deadline_at_ms = 0;    ///< on the database's clock
   int64_t created_at_ms = 0;     ///< on the database's clock
+  int64_t updated_at_ms = 0;     ///< on the database's clock
+  int64_t finalized_at_ms = 0;   ///< 0: NULL (not final)
   bool cancel_requested = false; ///< `cancel_requested_at IS NOT NULL`
-  std::string traceparent;       ///< empty: NULL
+  int64_t cancel_requested_at_ms = 0;
+  std::string traceparent; ///< empty: NULL
 };
 
 /// A row of `payments`.
@@ -94,6 +97,7 @@ struct timeline_row {
   timeline_kind kind = timeline_kind::created;
   /// What PostgreSQL keeps in `detail`, as `key=value` pairs.
   std::vector<std::pair<std::string, std::string>> detail;
+  int64_t at_ms = 0; ///< on the database's clock
 };
 
 /// What an outbox row carries: the event as the domain knows it (with the
@@ -118,6 +122,7 @@ struct outbox_row {
   std::string payload; ///< dead letters only: the message as received
   std::string correlation_id;
   bool published = false;
+  int64_t created_at_ms = 0; ///< on the database's clock
 };
 
 /// A row of `analytics_sku_daily` (one day: the simulation's).
@@ -166,6 +171,9 @@ struct memory_db {
   std::vector<timeline_row> timeline;
   std::vector<outbox_row> outbox;
   std::vector<dead_letter> dead_letters; ///< as stored (text escaped)
+  /// When each dead letter was stored and, if so, redriven, by its id (its
+  /// position in `dead_letters` + 1, like the serial of PostgreSQL's).
+  std::map<int64_t, int64_t> dead_lettered_at_ms, redriven_at_ms;
   std::map<int32_t, owner_row> partition_owners;
   /// What each node knows of its claims: partition -> generation (the
   /// node-local half of fencing, `partition_fence` in PostgreSQL's store).

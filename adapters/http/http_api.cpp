@@ -13,9 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/commands.hpp"
+#include "adapters/http/order_reads.hpp"
 #include "adapters/http/ui_assets.hpp"
-#include "adapters/postgres/admission.hpp"
-#include "adapters/postgres/queries.hpp"
 #include "base/errors.hpp"
 #include "base/secrets.hpp"
 #include "base/utf8.hpp"
@@ -24,6 +23,7 @@
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
 #include "observability/tracing.hpp"
+#include "runtime/admission.hpp"
 
 namespace troupe {
 
@@ -149,7 +149,7 @@ auto store_failed(responder done, const char* what) {
 /// timeline and dead letters; 404 when unknown, 503 while the database does
 /// not answer. Returns whether the order was sent. Blocks on the database:
 /// runs on an HTTP worker.
-bool send_order(order_queries& queries, const std::string& id, int status,
+bool send_order(order_reads& queries, const std::string& id, int status,
                 http_response& res) {
   try {
     auto order = queries.get_order(id);
@@ -317,7 +317,7 @@ http_routes::match(const std::string& method, const std::string& path,
 
 http_api::http_api(caf::actor_system& sys, http_settings cfg,
                    order_intake_actor store,
-                   std::shared_ptr<order_queries> queries, readiness ready,
+                   std::shared_ptr<order_reads> queries, readiness ready,
                    route_hook extra)
   : sys_(sys),
     cfg_(std::move(cfg)),
@@ -727,7 +727,7 @@ void http_api::order_routes() {
 void http_api::admin_routes() {
   auto& srv = routes_;
   auto admin_list = [this](const char* path,
-                           nlohmann::json (order_queries::*list)(int)) {
+                           nlohmann::json (order_reads::*list)(int)) {
     routes_.get(path,
                 [this, list](const http_request& req, http_response& res) {
                   try {
@@ -737,10 +737,10 @@ void http_api::admin_routes() {
                   }
                 });
   };
-  admin_list("/admin/dead-letters", &order_queries::list_dead_letters);
+  admin_list("/admin/dead-letters", &order_reads::list_dead_letters);
   // Outbox rows Kafka refused for good (too large, unknown topic), set aside
   // so that they never hold back the rows behind them.
-  admin_list("/admin/outbox", &order_queries::list_set_aside);
+  admin_list("/admin/outbox", &order_reads::list_set_aside);
 
   srv.post(R"(/admin/dead-letters/(\d{1,18})/redrive)",
            [this](const http_request& req, http_response& res) {

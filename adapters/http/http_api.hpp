@@ -5,9 +5,13 @@
 //                                  ▲                                           │
 //                                  └──────────── answer (connection resumed) ◀─┘
 //   client ──POST /orders/{id}/cancel─▶ (the same way) ─▶ request ─▶ pg_store
-//          once recorded: [worker] ──read──▶ order_queries, the answer is the
+//          once recorded: [worker] ──read──▶ order_reads, the answer is the
 //          order as GET /orders/{id} shows it
-//   client ──GET /orders...─▶ [event thread] ─▶ [worker] ──read──▶ order_queries
+//   client ──GET /orders...─▶ [event thread] ─▶ [worker] ──read──▶ order_reads
+//
+// The store and the read side are ports: PostgreSQL's (pg_store,
+// order_queries) or the in-memory database's (sim/memory_store,
+// adapters/memory).
 //
 // Every error is a JSON body {"error": ..., "details": ...} with a 4xx or 5xx
 // status; nothing a client sends can crash the node or write half an order.
@@ -35,7 +39,7 @@
 namespace troupe {
 
 class admission_gate;
-class order_queries;
+class order_reads;
 
 struct http_settings {
   std::string host = "0.0.0.0";
@@ -100,7 +104,7 @@ public:
   using route_hook = std::function<void(http_routes&)>;
 
   http_api(caf::actor_system& sys, http_settings cfg, order_intake_actor store,
-           std::shared_ptr<order_queries> queries, readiness ready,
+           std::shared_ptr<order_reads> queries, readiness ready,
            route_hook extra = {});
   ~http_api();
 
@@ -130,7 +134,7 @@ private:
   caf::actor_system& sys_;
   http_settings cfg_;
   order_intake_actor store_;
-  std::shared_ptr<order_queries> queries_;
+  std::shared_ptr<order_reads> queries_;
   readiness ready_;
   route_hook extra_;
   http_routes routes_;

@@ -1,5 +1,7 @@
-// Admission control (see admission.hpp).
+// Admission control's count of open orders (see admission.hpp).
 #include "adapters/postgres/admission.hpp"
+
+#include <memory>
 
 #include <pqxx/pqxx>
 
@@ -7,51 +9,24 @@
 
 namespace troupe {
 
-admission_gate::admission_gate(settings cfg) : cfg_(std::move(cfg)) {
-  if (cfg_.max_in_flight > 0)
-    sampler_ = std::thread{[this] { run(); }};
-}
-
-admission_gate::~admission_gate() {
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (sampler_.joinable())
-    sampler_.join();
-}
-
-bool admission_gate::admit() {
-  if (cfg_.max_in_flight <= 0)
-    return true;
-  if (in_flight() >= cfg_.max_in_flight)
-    return false;
-  ++admitted_;
-  return true;
-}
-
-void admission_gate::run() {
-  pg_connection conn{cfg_.pg_url, "admission"};
-  std::unique_lock<std::mutex> guard{mtx_};
-  while (!stop_) {
-    guard.unlock();
-    if (auto* c = conn.get()) {
-      try {
-        // Orders admitted before the count started are in it (or final).
-        auto before = admitted_.load();
-        pqxx::read_transaction tx{*c};
-        auto n = tx.exec1("SELECT count(*) FROM orders WHERE status = 'NEW'")[0]
-                   .as<int64_t>();
-        counted_ = n;
-        admitted_ -= before;
-      } catch (const std::exception&) {
-        conn.reset(); // the last count stands; reconnects with backoff
-      }
+admission_gate::counter pg_open_orders(std::string pg_url) {
+  // Opened on the gate's thread, at its first count.
+  auto conn = std::make_shared<std::unique_ptr<pg_connection>>();
+  return [conn, url = std::move(pg_url)]() -> std::optional<int64_t> {
+    if (!*conn)
+      *conn = std::make_unique<pg_connection>(url, "admission");
+    auto* c = (*conn)->get();
+    if (c == nullptr)
+      return std::nullopt;
+    try {
+      pqxx::read_transaction tx{*c};
+      return tx.exec1("SELECT count(*) FROM orders WHERE status = 'NEW'")[0]
+        .as<int64_t>();
+    } catch (const std::exception&) {
+      (*conn)->reset(); // the last count stands; reconnects with backoff
+      return std::nullopt;
     }
-    guard.lock();
-    cv_.wait_for(guard, cfg_.interval, [this] { return stop_; });
-  }
+  };
 }
 
 } // namespace troupe

@@ -1,63 +1,16 @@
-// Admission control: how many orders are in flight, and whether one more
-// may enter (POST /orders, the intake role).
-//
-// In flight means open: status NEW, across the cluster, since every node
-// shares the database. A thread of the gate's own counts them every
-// `interval` (an index-only count over the partial index of open orders);
-// between two counts the gate adds the orders this node admitted. `admit()`
-// never waits on the database, so a refusal costs microseconds: beyond the
-// bound, new orders are refused at once (503 with Retry-After, or the
-// intake consumer pauses) instead of queueing behind the ones in flight.
-// While PostgreSQL cannot be reached the last count stands (orders cannot
-// be created then anyway).
+// Admission control's count of open orders in PostgreSQL (the gate itself
+// is runtime/admission.hpp).
 #pragma once
 
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
-#include <cstdint>
-#include <mutex>
 #include <string>
-#include <thread>
+
+#include "runtime/admission.hpp"
 
 namespace troupe {
 
-class admission_gate {
-public:
-  struct settings {
-    std::string pg_url;
-    int64_t max_in_flight = 0; ///< 0: no bound
-    std::chrono::milliseconds interval{50};
-  };
-
-  explicit admission_gate(settings cfg);
-  ~admission_gate();
-
-  admission_gate(const admission_gate&) = delete;
-  admission_gate& operator=(const admission_gate&) = delete;
-
-  /// Whether one more order may enter; counts it in when it may.
-  bool admit();
-
-  /// Orders in flight as last counted, plus those admitted since.
-  int64_t in_flight() const {
-    return counted_.load() + admitted_.load();
-  }
-
-  int64_t limit() const {
-    return cfg_.max_in_flight;
-  }
-
-private:
-  void run();
-
-  settings cfg_;
-  std::atomic<int64_t> counted_{0};
-  std::atomic<int64_t> admitted_{0};
-  std::mutex mtx_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread sampler_;
-};
+/// Counts the orders with status NEW (an index-only count over the partial
+/// index of open orders) on a connection of its own, opened on first use
+/// and reopened with backoff after a failure; answers nothing meanwhile.
+admission_gate::counter pg_open_orders(std::string pg_url);
 
 } // namespace troupe

@@ -1,15 +1,16 @@
 // troupe-node: the engine. Wires the actors of the roles this node runs.
 //
-//   [http api] ─▶ [pg_store] ◀─ [payment] ◀─ consumer(order.created, payment.refund)
+//   [http api] ─▶ [store] ◀─ [payment] ◀─ consumer(order.created, payment.refund)
 //                     ▲ ▲      ◀─ [inventory] ◀─ consumer(order.created, inventory.release)
 //                     │ └───── ◀─ [saga router] ─▶ orchestrators ◀─ consumer(*.result)
 //                     │        ◀─ [notification] ◀─ consumer(order.status.changed)
 //                     │        ◀─ [analytics] ◀─ consumer(order.created)
 //   [outbox relay] ───┘ (claims outbox rows, produces them to Kafka)
 //
-// The composition root: this file and the role table (roles.hpp) decide
-// which actors run detached (blocking I/O) and who owns whom; what each
-// adapter is configured with comes from settings.hpp. Readiness is an actor
+// The composition root: this file, the role table (roles.hpp) and the
+// engine's mode (engine.hpp: Kafka and PostgreSQL, or the in-memory event
+// bus) decide which actors run detached (blocking I/O) and who owns whom;
+// what each adapter is configured with comes from settings.hpp. Readiness is an actor
 // (runtime/readiness.hpp) fed by the supervisors and a prober.
 // SIGINT/SIGTERM drain the node: HTTP answers 503, consumers commit and
 // leave their groups, the relay flushes, then the process exits 0.
@@ -25,14 +26,8 @@
 #include <caf/send.hpp>
 
 #include "adapters/http/http_api.hpp"
-#include "adapters/kafka/consumer.hpp"
-#include "adapters/kafka/dead_letter_producer.hpp"
-#include "adapters/outbox/outbox_relay.hpp"
-#include "adapters/postgres/admission.hpp"
 #include "adapters/postgres/migrations.hpp"
-#include "adapters/postgres/pg_store.hpp"
-#include "adapters/postgres/queries.hpp"
-#include "adapters/postgres/retention.hpp"
+#include "apps/troupe-node/engine.hpp"
 #include "apps/troupe-node/node_config.hpp"
 #include "apps/troupe-node/roles.hpp"
 #include "apps/troupe-node/settings.hpp"
@@ -142,14 +137,21 @@ int main(int argc, char** argv) {
   }
   log::info("node", "starting {} with roles [{}]", cfg.node_id,
             fmt::join(cfg.roles, ","));
-  log::info("node", "PostgreSQL at {} (password: {})", cfg.pg_url,
-            !cfg.pg_password.empty() ? "TROUPE_POSTGRES_PASSWORD"
-            : std::getenv("PGPASSWORD")
-              ? "PGPASSWORD"
-              : "none given; libpq may use PGPASSFILE");
-  if (secrets::redact(cfg.pg_url) != cfg.pg_url)
-    log::warn("node", "postgres.url carries a password: pass it in "
-                      "TROUPE_POSTGRES_PASSWORD instead");
+  if (cfg.memory_mode()) {
+    log::warn("node", "engine.mode=memory: the in-memory event bus. Orders, "
+                      "events and offsets live in this process only and are "
+                      "lost at exit; one node only (scale-out needs a shared "
+                      "broker and database: engine.mode=kafka-postgres)");
+  } else {
+    log::info("node", "PostgreSQL at {} (password: {})", cfg.pg_url,
+              !cfg.pg_password.empty() ? "TROUPE_POSTGRES_PASSWORD"
+              : std::getenv("PGPASSWORD")
+                ? "PGPASSWORD"
+                : "none given; libpq may use PGPASSFILE");
+    if (secrets::redact(cfg.pg_url) != cfg.pg_url)
+      log::warn("node", "postgres.url carries a password: pass it in "
+                        "TROUPE_POSTGRES_PASSWORD instead");
+  }
   raise_fd_limit(cfg.max_connections);
   if (!cfg.otlp_endpoint.empty()) {
     tracing::exporter_config tc;
@@ -161,7 +163,7 @@ int main(int argc, char** argv) {
   }
 
   // Migrations first; PostgreSQL may still be coming up.
-  for (int attempt = 1;; ++attempt) {
+  for (int attempt = 1; !cfg.memory_mode(); ++attempt) {
     try {
       auto n = apply_migrations(cfg.pg_url);
       log::info("node", "schema at version {} ({} applied now)",
@@ -177,7 +179,6 @@ int main(int argc, char** argv) {
     }
   }
 
-  auto kafka = kafka_settings_of(cfg);
   int exit_code = 0;
   {
     caf::actor_system sys{cfg};
@@ -185,61 +186,21 @@ int main(int argc, char** argv) {
     node_context n{sys, cfg};
     n.retry = cfg.retry_for("");
     n.readiness = sys.spawn(readiness, view);
-    n.metadata = std::make_shared<kafka_metadata>(kafka);
     n.own = std::make_shared<partition_ownership>();
-    if (cfg.has_role("orchestrator"))
-      n.fence = std::make_shared<partition_fence>(
-        cfg.pg_url, cfg.node_id,
-        [own = n.own](const std::string& id) { return own->partition_of(id); });
-    auto queries = std::make_shared<order_queries>(cfg.pg_url, 8);
-    if (cfg.has_role("api") || cfg.has_role("intake"))
-      n.admission = std::make_shared<admission_gate>(
-        admission_gate::settings{cfg.pg_url, cfg.saga_max_in_flight});
-    n.checks.push_back({"postgres", [queries] {
-                          std::string why;
-                          return queries->ready(latest_migration(), why) ? ""
-                                                                         : why;
-                        }});
-    n.checks.push_back(
-      {"kafka", [m = n.metadata] { return m->why_unreachable(); }});
-
-    // Every service and adapter actor runs under a supervisor that restarts
-    // it with backoff. Others hold the supervisor's handle, which forwards to
-    // the current incarnation and stays valid across restarts.
-    n.store = n.supervise("postgres store", [pg = pg_settings_of(cfg, n.fence)](
-                                              caf::actor_system& s) {
-      return spawn_pg_store(s, pg);
-    });
-    // Dead letters that PostgreSQL refuses go straight to Kafka.
-    auto dlq_direct = sys.spawn<caf::detached>(dead_letter_producer, kafka);
+    // The store, the admission gate, the partition count, fencing and the
+    // readiness checks of the infrastructure.
+    auto e = cfg.memory_mode() ? memory_engine(n) : kafka_postgres_engine(n);
 
     // The I/O actors (consumers, relay, retention) share one supervisor.
     std::vector<child_spec> io_children;
     for (auto& role : consumer_roles()) {
       if (!cfg.has_role(role.name))
         continue;
-      consumer_config c;
-      c.name = role.name;
-      c.kafka = kafka;
-      c.dead_letters = n.store;
-      c.dead_letter_fallback = dlq_direct;
-      c.retry = cfg.retry_for(c.name);
-      c.max_in_flight = static_cast<size_t>(cfg.max_in_flight);
-      role.wire(n, c);
-      io_children.push_back(child_spec{
-        "consumer " + c.name, [c](caf::local_actor* parent) {
-          return parent->system().spawn<caf::detached>(kafka_consumer, c);
-        }});
+      consumer_wiring w;
+      role.wire(n, w);
+      io_children.push_back(e.consumer(role.name, std::move(w)));
     }
-    io_children.push_back(child_spec{
-      "outbox relay", [relay = relay_config_of(cfg)](caf::local_actor* parent) {
-        return parent->system().spawn<caf::detached>(outbox_relay, relay);
-      }});
-    // Retention on every node; the advisory lock lets one run at a time.
-    io_children.push_back(child_spec{
-      "retention", [rs = retention_settings_of(cfg)](caf::local_actor* parent) {
-        return parent->system().spawn<caf::detached>(retention, rs);
-      }});
+    io_children.insert(io_children.end(), e.io.begin(), e.io.end());
     supervisor_config sc;
     sc.backoff = n.retry;
     sc.on_health = report_health(n.readiness, "io");
@@ -253,7 +214,7 @@ int main(int argc, char** argv) {
     if (cfg.has_role("api")) {
       auto hs = http_settings_of(cfg);
       hs.admission = n.admission;
-      api = std::make_unique<http_api>(sys, hs, n.store, queries,
+      api = std::make_unique<http_api>(sys, hs, n.store, e.reads,
                                        [view](std::string& why) {
                                          return view->ready(why);
                                        });
@@ -264,7 +225,7 @@ int main(int argc, char** argv) {
         log_http(cfg, hs, api->port());
       }
     }
-    log::info("node", "kafka bootstrap {}", kafka.brokers);
+    log::info("node", "running on {}", e.where);
 
     if (exit_code == 0) {
       caf::anon_send(n.readiness, health_atom::value, std::string{"node"}, true,
@@ -284,7 +245,8 @@ int main(int argc, char** argv) {
     // Handlers before the store they write to.
     for (auto h = n.handlers.rbegin(); h != n.handlers.rend(); ++h)
       caf::anon_send_exit(*h, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(dlq_direct, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(e.dead_letter_fallback,
+                        caf::exit_reason::user_shutdown);
     caf::anon_send_exit(n.readiness, caf::exit_reason::user_shutdown);
     sys.await_all_actors_done();
     n.keep.clear();

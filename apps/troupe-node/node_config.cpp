@@ -314,6 +314,14 @@ std::vector<option_spec> make_table() {
     option("node.roles", &nc::roles, all_roles(), known_roles(),
            "roles to run"),
 
+    option("engine.mode", &nc::engine_mode, "kafka-postgres",
+           one_of({"kafka-postgres", "memory"}),
+           "kafka-postgres: Kafka and PostgreSQL; memory: the in-memory "
+           "event bus (one node, state lost at exit, no kafka.* or "
+           "postgres.* needed)"),
+    option("engine.memory-partitions", &nc::memory_partitions, 3,
+           between(1, 256), "partitions of each topic of the in-memory bus"),
+
     option("http.host", &nc::http_host, "0.0.0.0",
            "address the HTTP API binds"),
     option("http.port", &nc::http_port, 8080, between(0, 65535),
@@ -743,6 +751,8 @@ std::string node_config::load(int argc, char** argv) {
              + show(caf::timespan{p.cap})
              + ") (an unset one is retry.base or retry.cap)";
   }
+  if (memory_mode())
+    return ""; // no broker to find
   if (kafka_brokers.empty() && !bootstrap_file.empty()) {
     // troupe-broker may still be starting: give it a moment.
     for (int i = 0; i < 100 && kafka_brokers.empty(); ++i) {

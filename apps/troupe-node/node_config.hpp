@@ -77,6 +77,17 @@ public:
   std::string node_id;
   std::vector<std::string> roles;
 
+  /// "kafka-postgres" (the engine as deployed) or "memory" (the in-memory
+  /// event bus: the same actors on sim's bus and store, one node, state
+  /// lost at exit).
+  std::string engine_mode;
+  int32_t memory_partitions = 0; ///< of each topic of the in-memory bus
+
+  /// Whether the node runs on the in-memory event bus.
+  bool memory_mode() const {
+    return engine_mode == "memory";
+  }
+
   std::string http_host;
   int32_t http_port = 0;
   std::string cors_origin; ///< empty: no cross-origin callers

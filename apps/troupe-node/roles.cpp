@@ -31,7 +31,7 @@ namespace {
 /// answers the events of every topic in `ts`.
 template <class Spawn, class... Events>
 consumer_role service(const char* name, Spawn spawn, topic<Events>... ts) {
-  return {name, [=](node_context& n, consumer_config& c) {
+  return {name, [=](node_context& n, consumer_wiring& c) {
             auto svc = n.supervise(
               name, [spawn, store = store_actor{n.store},
                      stock = n.cfg.default_stock](caf::actor_system& sys) {
@@ -44,14 +44,13 @@ consumer_role service(const char* name, Spawn spawn, topic<Events>... ts) {
 /// The orchestrator role: the saga router behind a supervisor, fed by the
 /// results topics and the customers' cancel requests; partition assignments drive fencing, claims and
 /// hand-offs.
-void wire_orchestrator(node_context& n, consumer_config& c) {
+void wire_orchestrator(node_context& n, consumer_wiring& c) {
   auto own = n.own;
-  auto fence = n.fence;
-  auto metadata = n.metadata;
+  auto partitions = n.partitions;
   const auto* results = topics::payment_result.name;
   // One try now; if Kafka does not answer, the readiness check learns the
   // partition count as soon as it does.
-  own->partitions = metadata->partitions(results);
+  own->partitions = partitions(results);
   if (own->partitions == 0)
     log::warn("node",
               "cannot read the partitions of {} yet; sagas are rehydrated "
@@ -77,23 +76,15 @@ void wire_orchestrator(node_context& n, consumer_config& c) {
   // that owns the order's partition (the same partition number on every
   // topic, keyed by order id).
   c.routes.add(topics::cancel_requested, router);
-  // Claims run on the claimer's thread with backoff until they succeed; the
-  // sagas of claimed partitions are rehydrated then.
-  partition_claimer::settings ps;
-  ps.base = n.retry.base;
-  ps.cap = std::min(n.retry.cap, std::chrono::milliseconds{2000});
-  auto claimer = std::make_shared<partition_claimer>(
-    fence, n.cfg.pg_url, ps, [router](const std::vector<int32_t>&) {
-      caf::anon_send(router, rehydrate_atom::value);
-    });
-  n.keep.push_back(claimer);
+  // The sagas of claimed partitions are rehydrated once claimed.
+  auto claims
+    = n.fencing([router] { caf::anon_send(router, rehydrate_atom::value); });
+  n.checks.push_back({"fencing", claims.not_ready});
   n.checks.push_back(
-    {"fencing", [fence] { return fence->not_ready_reason(); }});
-  n.checks.push_back(
-    {"orchestrator", [own, metadata, router, results]() -> std::string {
+    {"orchestrator", [own, partitions, router, results]() -> std::string {
        if (own->partitions > 0)
          return "";
-       if (auto n = metadata->partitions(results); n > 0) {
+       if (auto n = partitions(results); n > 0) {
          own->partitions = n;
          log::info("node", "{} has {} partitions: rehydrating sagas", results,
                    n);
@@ -103,19 +94,20 @@ void wire_orchestrator(node_context& n, consumer_config& c) {
        return std::string{"orchestrator: partitions of "} + results
               + " not known yet";
      }});
-  // Runs on the consumer's thread inside librdkafka's rebalance callback:
-  // records the assignment and returns; the claimer claims. Until then saga
-  // writes for these partitions get a retryable error.
-  c.on_assigned = [own, fence, claimer](const std::vector<int32_t>& parts) {
-    fence->assign(parts);
+  // Runs on the consumer's thread inside its rebalance (librdkafka's
+  // callback): records the assignment; the claim follows (PostgreSQL's
+  // claimer claims on its own thread). Until then saga writes for these
+  // partitions get a retryable error.
+  c.on_assigned = [own, claims](const std::vector<int32_t>& parts) {
+    claims.assigned(parts);
     {
       std::lock_guard<std::mutex> guard{own->mtx};
       own->owned.insert(parts.begin(), parts.end());
     }
-    claimer->wake();
+    claims.claim();
   };
-  c.on_revoked = [own, router, fence](const std::vector<int32_t>& parts) {
-    fence->release(parts);
+  c.on_revoked = [own, router, claims](const std::vector<int32_t>& parts) {
+    claims.released(parts);
     {
       std::lock_guard<std::mutex> guard{own->mtx};
       for (auto p : parts)
@@ -127,7 +119,7 @@ void wire_orchestrator(node_context& n, consumer_config& c) {
 
 /// The intake role: orders produced to `intake.topic`, decoded and
 /// validated like POST /orders bodies, created through the store.
-void wire_intake(node_context& n, consumer_config& c) {
+void wire_intake(node_context& n, consumer_wiring& c) {
   intake_config ic;
   ic.deadline_ms
     = std::chrono::duration_cast<std::chrono::milliseconds>(n.cfg.deadline)

@@ -11,8 +11,11 @@
 //
 // Each consumer role is a name and a `wire` function that spawns the role's
 // handler under a supervisor and routes the consumer's topics to it; the
-// composition root (main.cpp) runs one loop over the table. The `api` role
-// is the HTTP server (main.cpp).
+// composition root (main.cpp) runs one loop over the table and gives each
+// wiring to the consumer of the engine's mode (Kafka's, or the in-memory
+// bus's). The `api` role is the HTTP server (main.cpp). The roles see the
+// infrastructure only through `node_context`: the store port, the partition
+// count, the fencing claims.
 #pragma once
 
 #include <atomic>
@@ -27,11 +30,10 @@
 #include <caf/actor_system.hpp>
 
 #include "actors/commands.hpp"
-#include "adapters/kafka/consumer.hpp"
-#include "adapters/kafka/metadata.hpp"
-#include "adapters/postgres/admission.hpp"
-#include "adapters/postgres/fencing.hpp"
 #include "apps/troupe-node/node_config.hpp"
+#include "runtime/admission.hpp"
+#include "runtime/consumer_core.hpp"
+#include "runtime/event_routes.hpp"
 #include "runtime/readiness.hpp"
 #include "runtime/supervisor.hpp"
 
@@ -49,6 +51,31 @@ struct partition_ownership {
   bool owns(const std::string& order_id);
 };
 
+/// How the orchestrator role fences saga writes: it claims the partitions it
+/// is assigned (PostgreSQL's `partition_fence` and `partition_claimer`, or
+/// the in-memory database's claims). The consumer calls `assigned` and
+/// `released` on its own thread, inside its rebalance.
+struct partition_claims {
+  /// `parts` are assigned: saga writes for them wait for their claim.
+  std::function<void(const std::vector<int32_t>&)> assigned;
+  /// Claims what is assigned and not claimed yet (returns at once or after
+  /// the claim); the sagas of claimed partitions are rehydrated then.
+  std::function<void()> claim;
+  std::function<void(const std::vector<int32_t>&)> released;
+  /// Why saga writes cannot go through yet ("" when they can).
+  std::function<std::string()> not_ready;
+};
+
+/// What a consumer role fills in, whichever client reads its topics.
+struct consumer_wiring {
+  event_routes routes; ///< topic -> handler
+  /// Decodes each message; empty: the envelope codec (envelope/codec.hpp).
+  consumer_core::decoder decode;
+  /// Partition changes of the first routed topic (for ownership).
+  std::function<void(const std::vector<int32_t>&)> on_assigned;
+  std::function<void(const std::vector<int32_t>&)> on_revoked;
+};
+
 /// What the roles are wired with; lives as long as the node's actors.
 struct node_context {
   node_context(caf::actor_system& sys, const node_config& cfg)
@@ -61,9 +88,13 @@ struct node_context {
   retry_policy retry; ///< restarts back off like retries
   node_store_actor store;
   readiness_actor readiness;
-  std::shared_ptr<kafka_metadata> metadata;
   std::shared_ptr<partition_ownership> own;
-  std::shared_ptr<partition_fence> fence; ///< set with the orchestrator role
+  /// Partitions of a topic, 0 while not known (Kafka's metadata, the
+  /// in-memory bus).
+  std::function<int32_t(const std::string& topic)> partitions;
+  /// Fencing of the orchestrator role; `rehydrate` runs (on any thread)
+  /// once assigned partitions are claimed.
+  std::function<partition_claims(std::function<void()> rehydrate)> fencing;
   /// Bounds the orders in flight (api and intake roles).
   std::shared_ptr<admission_gate> admission;
   /// Checks the readiness prober runs; roles add theirs.
@@ -89,7 +120,7 @@ struct node_context {
 struct consumer_role {
   const char* name;
   /// Spawns the role's handler and adds its routes (and callbacks) to `c`.
-  std::function<void(node_context&, consumer_config& c)> wire;
+  std::function<void(node_context&, consumer_wiring& c)> wire;
 };
 
 /// Every consumer role, in start order.

@@ -29,6 +29,7 @@
 #include "sim/consumer.hpp"
 #include "sim/kafka.hpp"
 #include "sim/memory_store.hpp"
+#include "sim/relay.hpp"
 
 namespace troupe::mutants {
 std::string active;
@@ -57,19 +58,6 @@ constexpr int64_t store_timeout_ms = 1000;
 constexpr int64_t liveness_bound_ms = 4000;
 constexpr int64_t default_stock = 40;
 const char* skus[] = {"SKU-A", "SKU-B", "SKU-C"};
-
-/// The dead-letter fallback of the simulated nodes: straight to `.dlq`.
-dead_letter_fallback_actor::behavior_type
-dlq_producer(dead_letter_fallback_actor::pointer,
-             std::shared_ptr<sim::kafka> bus) {
-  return {
-    [bus](dead_letter& d) -> caf::result<write_outcome> {
-      if (bus->produce(d.topic + ".dlq", d.key, d.payload).partition < 0)
-        return make_error(troupe_errc::unavailable, "the broker is down");
-      return write_outcome::applied;
-    },
-  };
-}
 
 std::string order_uuid(uint64_t seed, int32_t i) {
   char buf[40];
@@ -124,7 +112,7 @@ public:
                    topics::inventory_release.name, topics::payment_refund.name,
                    topics::cancel_requested.name})
       bus_->create_topic(t, opts.partitions);
-    dlq_ = sys_.spawn(dlq_producer, bus_);
+    dlq_ = sys_.spawn(sim::dlq_producer, bus_);
     api_store_ = sim::spawn_memory_store(sys_, db_, {});
     for (int32_t i = 0; i < opts.nodes; ++i) {
       node n;
@@ -257,7 +245,7 @@ private:
         next = std::min(next, o.at_ms);
     for (auto& r : restart_consumers_)
       next = std::min(next, r.at_ms);
-    if (relayed_ < db_->outbox.size())
+    if (relay_.relayed() < db_->outbox.size())
       next = now;
     auto ticks = std::max<int64_t>(1, (next - now + tick_ms - 1) / tick_ms);
     return ticks * tick_ms;
@@ -558,32 +546,6 @@ private:
 
   // -- the relay ------------------------------------------------------------
 
-  /// The row's envelope, with the row's own event id (a redelivery must
-  /// carry the same one) and the simulated time.
-  std::string encode(const sim::outbox_row& row) {
-    auto at = "t+" + std::to_string(now_ms()) + "ms";
-    return std::visit(
-      [&](const auto& x) -> std::string {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, std::monostate>)
-          return row.payload; // a dead letter: the bytes as received
-        else if constexpr (std::is_same_v<T, order_created>)
-          return codec::encode(x, std::string{}, at).text;
-        else if constexpr (std::is_same_v<T, payment_result>)
-          return codec::encode(x, row.amount_cents, at).text;
-        else if constexpr (std::is_same_v<T, inventory_result>)
-          return codec::encode(x, row.lines, row.short_skus, at).text;
-        else if constexpr (std::is_same_v<T, compensation>)
-          return (row.topic == topics::payment_refund.name
-                    ? codec::encode_refund(x, row.amount_cents, at)
-                    : codec::encode_release(x, at))
-            .text;
-        else
-          return codec::encode(x, at).text;
-      },
-      row.event);
-  }
-
   /// Which event the relay put at `tp`@`offset` (for the offset check).
   void remember(const sim::outbox_row& row, const topic_partition& tp,
                 int64_t offset) {
@@ -591,65 +553,31 @@ private:
       published_[tp.partition][offset] = {x->event_id, x->order_id};
   }
 
-  /// Publishes the outbox through the production relay's core
-  /// (runtime/relay_core: what to claim, produce and mark), claiming in row
-  /// order from the first unpublished row; the simulated produce reports at
-  /// once. During the fault window a row is sometimes published twice (a
-  /// lost delivery report). While the broker is down nothing goes out: the
-  /// core sees an outage, and the rows wait, the ones behind them too.
+  /// Publishes the outbox through the production relay's logic
+  /// (sim/relay.hpp); the simulated produce reports at once. During the
+  /// fault window a row is sometimes published twice (a lost delivery
+  /// report).
   void relay() {
-    auto now = relay_core::clock::time_point{} + ms{now_ms()};
-    for (;;) {
-      while (relayed_ < db_->outbox.size() && db_->outbox[relayed_].published)
-        ++relayed_;
-      auto limit = relay_.claim_limit();
-      auto skip = relay_.excluded(now);
-      std::vector<relay_row> claimed;
-      std::unordered_map<int64_t, size_t> at; // row id -> index
-      for (auto i = relayed_; i < db_->outbox.size() && claimed.size() < limit;
-           ++i) {
-        auto& row = db_->outbox[i];
-        if (row.published || relay_.in_flight(row.id)
-            || std::binary_search(skip.begin(), skip.end(), row.id))
-          continue;
-        at[row.id] = i;
-        claimed.push_back({row.id, row.topic, row.key, 0});
-      }
-      if (claimed.empty())
-        return;
-      bool down = false;
-      for (auto& r : relay_.start(std::move(claimed), now).produce) {
-        auto& row = db_->outbox[at[r.id]];
-        auto text = down ? std::string{} : encode(row);
-        int64_t offset = 0;
-        auto tp = down ? topic_partition{row.topic, -1}
-                       : bus_->produce(row.topic, row.key, text, &offset);
-        if (tp.partition < 0) {
-          down = true;
-          relay_.delivered(r.id, publish_outcome::failed);
-          continue;
-        }
-        remember(row, tp, offset);
+    relay_.run(relay_core::clock::time_point{} + ms{now_ms()});
+  }
+
+  sim::relay::hooks relay_hooks() {
+    sim::relay::hooks h;
+    h.at = [this] { return "t+" + std::to_string(now_ms()) + "ms"; };
+    h.published = [this](const sim::outbox_row& row, const topic_partition& tp,
+                         int64_t offset, bool again) {
+      remember(row, tp, offset);
+      if (again) {
         if (tracing())
-          note("relay -> " + row.topic + "[" + std::to_string(tp.partition)
-               + "]@" + std::to_string(offset) + " order " + short_id(row.key));
-        if (now_ms() < faults_end_ms && unit() < duplicate_rate_) {
-          tp = bus_->produce(row.topic, row.key, text, &offset);
-          remember(row, tp, offset);
-          if (tracing())
-            note("relay -> " + row.topic + " again (duplicate publish)");
-        }
-        relay_.delivered(r.id, publish_outcome::published);
+          note("relay -> " + row.topic + " again (duplicate publish)");
+        return false;
       }
-      bool outage = false;
-      while (auto b = relay_.take_settled(now)) {
-        outage |= b->outage;
-        for (auto id : b->published())
-          db_->outbox[at[id]].published = true;
-      }
-      if (outage)
-        return;
-    }
+      if (tracing())
+        note("relay -> " + row.topic + "[" + std::to_string(tp.partition) + "]@"
+             + std::to_string(offset) + " order " + short_id(row.key));
+      return now_ms() < faults_end_ms && unit() < duplicate_rate_;
+    };
+    return h;
   }
 
   // -- faults ---------------------------------------------------------------
@@ -1091,8 +1019,8 @@ private:
   size_t next_fault_ = 0;
   std::vector<consumer_restart> restart_consumers_;
   double duplicate_rate_ = 0;
-  size_t relayed_ = 0; ///< outbox rows before this one are published
-  relay_core relay_{relay_core::settings{}}; ///< the production relay's logic
+  /// The production relay's logic over the outbox.
+  sim::relay relay_{db_, bus_, relay_hooks()};
   /// `order.created` as published: partition -> offset -> (event, order).
   std::map<int32_t, std::map<int64_t, std::pair<std::string, std::string>>>
     published_;

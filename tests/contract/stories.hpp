@@ -9,8 +9,12 @@
 #pragma once
 
 #include <chrono>
+#include <regex>
+#include <set>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include <caf/exit_reason.hpp>
 #include <caf/scoped_actor.hpp>
@@ -673,6 +677,174 @@ CAF_TEST(an order with a repeated SKU is refused by the store) {
   CAF_CHECK(!r);
   CAF_CHECK(has_code(r.error(), troupe_errc::storage_rejected));
   CAF_CHECK_EQUAL(target.order_status(a.order_id), "");
+}
+
+CAF_TEST(the read side shows orders in the shapes the HTTP API serves) {
+  using json = nlohmann::json;
+  auto keys = [](const json& x) {
+    std::set<std::string> out;
+    for (auto& [k, v] : x.items())
+      out.insert(k);
+    return out;
+  };
+  auto kinds = [](const json& o) {
+    strings out;
+    for (auto& t : o["timeline"])
+      out.push_back(t["kind"].get<std::string>());
+    return out;
+  };
+  auto reservations = [](const json& o) {
+    strings out;
+    for (auto& i : o["items"])
+      out.push_back(i["reservation"].is_null()
+                      ? "null"
+                      : i["reservation"].get<std::string>());
+    return out;
+  };
+  auto is_time = [](const json& x) {
+    static const std::regex iso{R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)"};
+    return x.is_string() && std::regex_match(x.get<std::string>(), iso);
+  };
+  // a: two lines reserved, paid, CONFIRMED; b: a line short of stock.
+  auto a = order_of(uuid(1), {{"SKU-R1", 2}, {"SKU-R2", 1}});
+  a.idempotency_key = "ref-a";
+  create(a);
+  auto b = order_of(uuid(2), {{"SKU-R1", 5}, {"SKU-R3", 1}});
+  create(b);
+  CAF_CHECK_EQUAL(write(reserve_lines(a, "res-a", 4)), write_outcome::applied);
+  CAF_CHECK_EQUAL(write(reserve_lines(b, "res-b", 4)), write_outcome::applied);
+  auto w = step(a.order_id, "inv-a");
+  w.payment_status = payment_state::approved;
+  w.inventory_status = inventory_state::reserved;
+  w.final_status = order_status::confirmed;
+  w.timeline = {timeline_kind::payment_approved,
+                timeline_kind::inventory_reserved,
+                timeline_kind::status_confirmed};
+  CAF_CHECK_EQUAL(write(w), write_outcome::applied);
+  dead_letter d{"payment.result",
+                1,
+                7,
+                b.order_id,
+                "{junk",
+                "not JSON",
+                2,
+                "2026-01-02T03:04:05.006Z",
+                "2026-01-02T03:04:07.008Z",
+                "corr-x",
+                "orchestrator"};
+  CAF_CHECK_EQUAL(write(d), write_outcome::applied);
+
+  auto reads = target.reads();
+  auto oa = reads->get_order(a.order_id);
+  CAF_REQUIRE(oa.has_value());
+  CAF_CHECK_EQUAL(keys(*oa), (std::set<std::string>{"id",
+                                                    "customer_email",
+                                                    "item_sku",
+                                                    "quantity",
+                                                    "amount_cents",
+                                                    "status",
+                                                    "reason",
+                                                    "correlation_id",
+                                                    "payment_status",
+                                                    "inventory_status",
+                                                    "created_at",
+                                                    "updated_at",
+                                                    "finalized_at",
+                                                    "deadline_at",
+                                                    "items",
+                                                    "ref",
+                                                    "cancel_requested_at",
+                                                    "trace_id",
+                                                    "timeline",
+                                                    "dead_letters"}));
+  CAF_CHECK_EQUAL((*oa)["status"], "CONFIRMED");
+  CAF_CHECK((*oa)["reason"].is_null());
+  CAF_CHECK_EQUAL((*oa)["payment_status"], "APPROVED");
+  CAF_CHECK_EQUAL((*oa)["inventory_status"], "RESERVED");
+  CAF_CHECK_EQUAL((*oa)["ref"], "ref-a");
+  CAF_CHECK_EQUAL((*oa)["quantity"], 3);
+  CAF_CHECK_EQUAL((*oa)["amount_cents"], 300);
+  CAF_CHECK(is_time((*oa)["created_at"]) && is_time((*oa)["updated_at"])
+            && is_time((*oa)["finalized_at"]) && is_time((*oa)["deadline_at"]));
+  CAF_CHECK((*oa)["cancel_requested_at"].is_null());
+  CAF_CHECK((*oa)["trace_id"].is_null());
+  CAF_CHECK_EQUAL(reservations(*oa), (strings{"RESERVED", "RESERVED"}));
+  CAF_CHECK_EQUAL((*oa)["items"][0], (json{{"sku", "SKU-R1"},
+                                           {"quantity", 2},
+                                           {"unit_price_cents", 100},
+                                           {"amount_cents", 200},
+                                           {"reservation", "RESERVED"}}));
+  CAF_CHECK_EQUAL(kinds(*oa),
+                  (strings{"created", "payment.approved", "inventory.reserved",
+                           "status.CONFIRMED"}));
+  CAF_CHECK_EQUAL((*oa)["timeline"][0]["detail"], (json{{"item_sku", "SKU-R1"},
+                                                        {"quantity", 3},
+                                                        {"amount_cents", 300},
+                                                        {"lines", 2}}));
+  CAF_CHECK(is_time((*oa)["timeline"][0]["at"]));
+  CAF_CHECK_EQUAL((*oa)["dead_letters"], json::array());
+
+  auto ob = reads->get_order(b.order_id);
+  CAF_REQUIRE(ob.has_value());
+  CAF_CHECK_EQUAL((*ob)["status"], "NEW");
+  CAF_CHECK((*ob)["finalized_at"].is_null());
+  CAF_CHECK((*ob)["ref"].is_null());
+  CAF_CHECK_EQUAL(reservations(*ob), (strings{"SHORT", "null"}));
+  CAF_CHECK_EQUAL(kinds(*ob),
+                  (strings{"created", "inventory.short", "dead_lettered"}));
+  CAF_CHECK_EQUAL((*ob)["timeline"][1]["detail"],
+                  (json{{"skus", json::array({"SKU-R1"})}}));
+  CAF_CHECK_EQUAL((*ob)["timeline"][2]["detail"],
+                  (json{{"topic", "payment.result"},
+                        {"consumer", "orchestrator"},
+                        {"attempts", 2},
+                        {"error", "not JSON"}}));
+  CAF_REQUIRE_EQUAL((*ob)["dead_letters"].size(), 1u);
+  auto dl = (*ob)["dead_letters"][0];
+  CAF_CHECK_EQUAL(keys(dl), (std::set<std::string>{
+                              "id", "topic", "partition", "offset", "error",
+                              "attempts", "first_failure", "last_failure",
+                              "consumer", "redriven_at"}));
+  CAF_CHECK_EQUAL(dl["first_failure"], "2026-01-02T03:04:05.006Z");
+  CAF_CHECK_EQUAL(dl["offset"], 7);
+  CAF_CHECK(!reads->get_order(uuid(9)).has_value());
+
+  CAF_CHECK_EQUAL(reads->list_orders("", 10, "ref-a").size(), 1u);
+  auto confirmed = reads->list_orders("CONFIRMED", 10, "");
+  CAF_REQUIRE_EQUAL(confirmed.size(), 1u);
+  CAF_CHECK_EQUAL(confirmed[0]["id"], a.order_id);
+  CAF_CHECK_EQUAL(reads->list_orders("", 10, "").size(), 2u);
+  CAF_CHECK_EQUAL(reads->list_orders("", 1, "").size(), 1u);
+  auto both = reads->get_orders({a.order_id, b.order_id, uuid(9)});
+  CAF_CHECK_EQUAL(both.size(), 2u);
+  CAF_CHECK_EQUAL(keys(both[0]).count("timeline"), 0u);
+
+  auto letters = reads->list_dead_letters(10);
+  CAF_REQUIRE_EQUAL(letters.size(), 1u);
+  CAF_CHECK_EQUAL(
+    keys(letters[0]),
+    (std::set<std::string>{"id", "topic", "partition", "offset", "key",
+                           "payload", "error", "attempts", "first_failure",
+                           "last_failure", "correlation_id", "consumer",
+                           "created_at", "redriven_at", "exact"}));
+  CAF_CHECK_EQUAL(letters[0]["key"], b.order_id);
+  CAF_CHECK_EQUAL(letters[0]["payload"], "{junk");
+  CAF_CHECK_EQUAL(letters[0]["exact"], true);
+  CAF_CHECK(letters[0]["redriven_at"].is_null());
+  auto id = letters[0]["id"].get<int64_t>();
+  CAF_CHECK(!reads->redrive_dead_letter(id + 100));
+  CAF_CHECK(reads->redrive_dead_letter(id));
+  auto redriven = reads->list_dead_letters(10);
+  CAF_CHECK(is_time(redriven[0]["redriven_at"]));
+  auto topics_b = target.outbox_topics(b.order_id);
+  CAF_CHECK_EQUAL(topics_b.back(), "payment.result");
+  CAF_CHECK_EQUAL(reads->list_set_aside(10), json::array());
+  // Nothing was published: every outbox row is in the backlog.
+  auto [backlog, age] = reads->outbox_backlog();
+  CAF_CHECK_EQUAL(
+    backlog, static_cast<int64_t>(target.outbox_topics(a.order_id).size()
+                                  + target.outbox_topics(b.order_id).size()));
+  CAF_CHECK_GREATER_OR_EQUAL(age, 0.0);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include <caf/actor_system_config.hpp>
 
 #include "actors/commands.hpp"
+#include "adapters/http/order_reads.hpp"
 
 namespace troupe::test {
 
@@ -52,6 +54,9 @@ public:
 
   /// Rows of `dead_letters`.
   virtual int64_t dead_letters() = 0;
+
+  /// The HTTP API's read side over this store's database.
+  virtual std::shared_ptr<order_reads> reads() = 0;
 
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};

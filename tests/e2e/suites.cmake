@@ -25,3 +25,7 @@ troupe_e2e(security security_e2e.py)
 add_test(NAME e2e.cli COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e/cli_e2e.py)
 set_tests_properties(e2e.cli PROPERTIES LABELS e2e TIMEOUT 300
   ENVIRONMENT "TROUPE_SOURCE_DIR=${PROJECT_SOURCE_DIR};TROUPE_BUILD_DIR=${CMAKE_BINARY_DIR}")
+# The in-memory event bus (engine.mode = memory): no database, no broker.
+add_test(NAME e2e.memory COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e/memory_e2e.py)
+set_tests_properties(e2e.memory PROPERTIES LABELS e2e TIMEOUT 300
+  ENVIRONMENT "TROUPE_SOURCE_DIR=${PROJECT_SOURCE_DIR};TROUPE_BUILD_DIR=${CMAKE_BINARY_DIR}")

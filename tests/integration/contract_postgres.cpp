@@ -16,6 +16,7 @@
 
 #include "adapters/postgres/fencing.hpp"
 #include "adapters/postgres/migrations.hpp"
+#include "adapters/postgres/queries.hpp"
 #include "envelope/codec.hpp"
 #include "tests/contract/target.hpp"
 #include "tests/integration/environment.hpp"
@@ -92,6 +93,10 @@ public:
   int64_t dead_letters() override {
     return std::stoll(
       query_column(url_, "SELECT count(*) FROM dead_letters").front());
+  }
+
+  std::shared_ptr<order_reads> reads() override {
+    return std::make_shared<order_queries>(url_, 2);
   }
 
 private:

@@ -3,6 +3,8 @@
 #define CAF_SUITE contract_memory
 #include "sim/memory_store.hpp"
 
+#include "adapters/memory/memory_reads.hpp"
+
 #include <map>
 #include <memory>
 #include <mutex>
@@ -92,6 +94,10 @@ public:
   int64_t dead_letters() override {
     std::lock_guard<std::mutex> guard{db_->mtx};
     return static_cast<int64_t>(db_->dead_letters.size());
+  }
+
+  std::shared_ptr<order_reads> reads() override {
+    return std::make_shared<memory_reads>(db_);
   }
 
 private:

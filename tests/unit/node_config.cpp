@@ -286,3 +286,22 @@ CAF_TEST(help lists every key with its type default bounds and variable) {
   CAF_CHECK(help.find("default 8080; between 0 and 65535; env TROUPE_HTTP_PORT")
             != std::string::npos);
 }
+
+CAF_TEST(the in - memory event bus needs no broker and the mode is checked) {
+  node_config kafka;
+  CAF_CHECK_EQUAL(load(kafka, {}),
+                  "kafka.brokers: must be set (or kafka.bootstrap-file)");
+  CAF_CHECK(!kafka.memory_mode());
+  node_config memory;
+  CAF_CHECK_EQUAL(load(memory, {"--engine.mode=memory"}), "");
+  CAF_CHECK(memory.memory_mode());
+  CAF_CHECK_EQUAL(memory.memory_partitions, 3);
+  env_var mode{"TROUPE_ENGINE_MODE", "memory"};
+  node_config from_env;
+  CAF_CHECK_EQUAL(load(from_env, {"--engine.memory-partitions=8"}), "");
+  CAF_CHECK(from_env.memory_mode());
+  CAF_CHECK_EQUAL(from_env.memory_partitions, 8);
+  CAF_CHECK_EQUAL(refusal({"--engine.mode=kafka"}),
+                  "engine.mode: must be one of kafka-postgres, memory (got "
+                  "\"kafka\")");
+}
