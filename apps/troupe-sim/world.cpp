@@ -728,7 +728,7 @@ private:
       } else if (f.what == "commit-unknown") {
         db_->faults.unknown_commit_next += f.count;
         note("the next " + std::to_string(f.count)
-             + " saga commits are unknown");
+             + " commits are unknown (their commands run again alone)");
       } else if (f.what == "poison") {
         auto topic = f.count == 0 ? topics::order_created.name
                                   : topics::payment_result.name;
