@@ -150,6 +150,18 @@ bool spend(int& counter) {
   return true;
 }
 
+/// Whether this commit's outcome is to be unknown (`unknown_commit_next`,
+/// after `unknown_commit_after` commits went through).
+bool unknown_commit(fault_plan& faults) {
+  if (faults.unknown_commit_next <= 0)
+    return false;
+  if (faults.unknown_commit_after > 0) {
+    --faults.unknown_commit_after;
+    return false;
+  }
+  return spend(faults.unknown_commit_next);
+}
+
 /// Whether a write may go ahead (the `fail_next` fault).
 bool admit(memory_db& db) {
   return !spend(db.faults.fail_next);
@@ -739,7 +751,7 @@ public:
     // Every job of this core is a memory_job: the store adds no other.
     for (auto* job : jobs)
       replies.push_back(static_cast<memory_job*>(job)->run(db, st.cfg));
-    if (spend(db.faults.unknown_commit_next))
+    if (unknown_commit(db.faults))
       return make_error(troupe_errc::commit_unknown,
                         "injected: no answer to the commit");
     return replies;

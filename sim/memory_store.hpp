@@ -154,6 +154,8 @@ struct fault_plan {
   /// core then runs every command of the batch again alone; a re-run that
   /// hits this fault too answers its sender with commit_unknown.
   int unknown_commit_next = 0;
+  /// This many commits go through before `unknown_commit_next` strikes.
+  int unknown_commit_after = 0;
   /// This many saga writes are applied but never answered (the reply is
   /// lost; the sender's request times out).
   int lose_reply_next = 0;

@@ -726,9 +726,13 @@ private:
         db_->faults.fail_next += f.count;
         note("store refuses the next " + std::to_string(f.count) + " writes");
       } else if (f.what == "commit-unknown") {
+        // Not the very next commits (the sweeps and new orders of this
+        // tick): one a little later, of whatever kind it is.
+        db_->faults.unknown_commit_after = static_cast<int>(uniform(0, 40));
         db_->faults.unknown_commit_next += f.count;
-        note("the next " + std::to_string(f.count)
-             + " commits are unknown (their commands run again alone)");
+        note(std::to_string(f.count) + " commit(s) after the next "
+             + std::to_string(db_->faults.unknown_commit_after)
+             + " are unknown (their commands run again alone)");
       } else if (f.what == "poison") {
         auto topic = f.count == 0 ? topics::order_created.name
                                   : topics::payment_result.name;
