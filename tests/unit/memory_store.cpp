@@ -85,6 +85,17 @@ CAF_TEST(an unknown commit was applied and its re - run says so) {
   CAF_CHECK_EQUAL(db->faults.unknown_commit_next, 0);
 }
 
+CAF_TEST(an unknown commit can strike a few commits later) {
+  db->faults.unknown_commit_after = 1;
+  db->faults.unknown_commit_next = 1;
+  CAF_CHECK_EQUAL(ask(store, pay("o-1", "p-1")), write_outcome::applied);
+  CAF_CHECK_EQUAL(db->faults.unknown_commit_next, 1);
+  // The second commit is unknown; its re-run finds it.
+  CAF_CHECK_EQUAL(ask(store, pay("o-2", "p-2")), write_outcome::duplicate);
+  CAF_CHECK_EQUAL(db->faults.unknown_commit_next, 0);
+  CAF_CHECK_EQUAL(db->count_events("payment.result", "o-2"), 1u);
+}
+
 CAF_TEST(a re - run whose commit is unknown too answers commit_unknown) {
   db->add_order("o-1", 30000);
   db->faults.unknown_commit_next = 2;
