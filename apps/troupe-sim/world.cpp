@@ -730,9 +730,10 @@ private:
         // tick): one a little later, of whatever kind it is.
         db_->faults.unknown_commit_after = static_cast<int>(uniform(0, 40));
         db_->faults.unknown_commit_next += f.count;
-        note(std::to_string(f.count) + " commit(s) after the next "
+        note("the store leaves " + std::to_string(f.count)
+             + " commit(s) unknown after the next "
              + std::to_string(db_->faults.unknown_commit_after)
-             + " are unknown (their commands run again alone)");
+             + " (their commands run again alone)");
       } else if (f.what == "poison") {
         auto topic = f.count == 0 ? topics::order_created.name
                                   : topics::payment_result.name;
@@ -749,7 +750,15 @@ private:
                 note("customer cancels order " + short_id(id) + ": "
                      + (a.recorded ? "recorded" : "too late or unknown"));
               },
-              [this, id](caf::error&) {
+              [this, id](caf::error& err) {
+                // Unknown: the cancel may be recorded (its commit and the
+                // re-run that could tell both went unanswered).
+                if (has_code(err, troupe_errc::commit_unknown)) {
+                  cancels_.insert(id);
+                  note("customer cancel of " + short_id(id)
+                       + ": outcome unknown");
+                  return;
+                }
                 note("customer cancel of " + short_id(id) + " refused");
               });
         }));
@@ -1087,7 +1096,8 @@ private:
   dead_letter_fallback_actor dlq_;
   node_store_actor api_store_; ///< where POST /orders lands
   std::vector<caf::actor> clients_;
-  std::set<std::string> cancels_; ///< orders whose cancel was recorded
+  /// Orders whose cancel was recorded, or may have been (unknown commit).
+  std::set<std::string> cancels_;
   std::vector<node> nodes_;
   std::vector<planned_order> planned_;
   std::vector<create_order> accepted_;
