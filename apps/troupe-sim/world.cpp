@@ -815,8 +815,9 @@ private:
   /// fault window closes when its last refused or mangled command ran.
   void store_faults_spent() {
     auto& f = db_->faults;
-    auto left = f.fail_next + f.unknown_commit_next + f.lose_reply_next
-                + f.slow_reply_next + f.fenced_next + f.fail_loads_next;
+    auto left = f.fail_next + f.fail_commit_next + f.unknown_commit_next
+                + f.lose_reply_next + f.slow_reply_next + f.fenced_next
+                + f.fail_loads_next;
     if (left < store_faults_left_) {
       faults_stop_ms_ = now_ms();
       if (left == 0)
