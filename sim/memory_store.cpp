@@ -150,6 +150,18 @@ bool spend(int& counter) {
   return true;
 }
 
+/// Whether this commit's outcome is to be unknown (`unknown_commit_next`,
+/// after `unknown_commit_after` commits went through).
+bool unknown_commit(fault_plan& faults) {
+  if (faults.unknown_commit_next <= 0)
+    return false;
+  if (faults.unknown_commit_after > 0) {
+    --faults.unknown_commit_after;
+    return false;
+  }
+  return spend(faults.unknown_commit_next);
+}
+
 /// Whether a write may go ahead (the `fail_next` fault).
 bool admit(memory_db& db) {
   return !spend(db.faults.fail_next);
@@ -563,9 +575,6 @@ reply<write_outcome> exec(memory_db& db, const memory_store_settings& cfg,
   db.saga_writes.push_back(w);
   if (db.on_saga_write)
     db.on_saga_write(cfg.node_id, w);
-  if (spend(db.faults.unknown_commit_next))
-    return make_error(troupe_errc::commit_unknown,
-                      "injected: no answer to the commit");
   if (spend(db.faults.lose_reply_next)) {
     reply<write_outcome> lost{write_outcome::applied};
     lost.lost = true;
@@ -669,14 +678,6 @@ reply<write_outcome> exec(memory_db& db, const memory_store_settings&,
 
 // -- the store actor ----------------------------------------------------------
 
-/// One command waiting for the next flush. `run` applies it (under the
-/// database's lock) and returns what to deliver afterwards, or nothing when
-/// the reply is lost.
-struct memory_job {
-  std::function<std::function<void()>(memory_db&, const memory_store_settings&)>
-    run;
-};
-
 namespace {
 
 using store_ptr = memory_store_actor::stateful_pointer<memory_store_state>;
@@ -688,37 +689,32 @@ using reply_t =
                          std::declval<const Cmd&>())
                       .value)::value_type;
 
-void flush(store_ptr self) {
-  auto& st = self->state;
-  st.flush_scheduled = false;
-  auto jobs = std::move(st.queue);
-  st.queue.clear();
-  std::vector<std::function<void()>> replies;
-  replies.reserve(jobs.size());
-  {
-    std::lock_guard<std::mutex> guard{st.db->mtx};
-    for (auto& job : jobs)
-      replies.push_back(job->run(*st.db, st.cfg));
-  }
-  // Replies go out after the "commit", like PostgreSQL's.
-  for (auto& f : replies)
-    if (f)
-      f();
-}
+/// One command waiting for the next commit. `run` applies it (under the
+/// database's lock) and returns what to deliver after the commit, or
+/// nothing when the reply is lost.
+struct memory_job : commit_job {
+  virtual commit_reply run(memory_db& db, const memory_store_settings& cfg) = 0;
+};
 
 template <class Cmd>
-caf::typed_response_promise<reply_t<Cmd>> enqueue(store_ptr self, Cmd cmd) {
+struct memory_command final : memory_job {
   using value_type = reply_t<Cmd>;
-  auto rp = self->make_response_promise<value_type>();
-  auto job = std::make_shared<memory_job>();
-  job->run
-    = [self, rp, cmd = std::move(cmd)](
-        memory_db& db,
-        const memory_store_settings& cfg) mutable -> std::function<void()> {
+
+  memory_command(store_ptr self, caf::typed_response_promise<value_type> rp,
+                 Cmd cmd)
+    : self(self), rp(std::move(rp)), cmd(std::move(cmd)) {
+    // nop
+  }
+
+  void fail(const caf::error& err) override {
+    rp.deliver(err);
+  }
+
+  commit_reply run(memory_db& db, const memory_store_settings& cfg) override {
     auto r = exec(db, cfg, cmd);
     if (r.lost)
       return {};
-    std::function<void()> deliver = [rp, v = std::move(r.value)]() mutable {
+    commit_reply deliver = [rp = rp, v = std::move(r.value)]() mutable {
       if (v)
         rp.deliver(std::move(*v));
       else
@@ -726,21 +722,59 @@ caf::typed_response_promise<reply_t<Cmd>> enqueue(store_ptr self, Cmd cmd) {
     };
     if (r.delay_ms <= 0)
       return deliver;
-    return [self, deliver = std::move(deliver), delay = r.delay_ms] {
+    return [self = self, deliver = std::move(deliver), delay = r.delay_ms] {
       auto& st = self->state;
       auto id = st.next_late++;
       st.late.emplace(id, std::move(deliver));
       self->delayed_send(self, std::chrono::milliseconds(delay),
                          late_atom::value, id);
     };
-  };
-  self->state.queue.push_back(std::move(job));
-  if (!self->state.flush_scheduled) {
-    // Everything already in the mailbox joins this batch: the flush message
-    // queues up behind it.
-    self->state.flush_scheduled = true;
-    self->send(self, flush_atom::value);
   }
+
+  store_ptr self;
+  caf::typed_response_promise<value_type> rp;
+  Cmd cmd;
+};
+
+/// The database as the group-commit core's backend: a batch is one commit,
+/// under the database's lock.
+class memory_backend : public commit_backend {
+public:
+  explicit memory_backend(store_ptr self) : self_(self) {
+    // nop
+  }
+
+  caf::error connect() override {
+    return caf::none; // store outages are injected per commit or command
+  }
+
+  caf::expected<std::vector<commit_reply>>
+  run(const std::vector<commit_job*>& jobs) override {
+    auto& st = self_->state;
+    auto& db = *st.db;
+    std::lock_guard<std::mutex> guard{db.mtx};
+    if (spend(db.faults.fail_commit_next))
+      return unavailable("injected: the commit failed");
+    std::vector<commit_reply> replies;
+    replies.reserve(jobs.size());
+    // Every job of this core is a memory_job: the store adds no other.
+    for (auto* job : jobs)
+      replies.push_back(static_cast<memory_job*>(job)->run(db, st.cfg));
+    if (unknown_commit(db.faults))
+      return make_error(troupe_errc::commit_unknown,
+                        "injected: no answer to the commit");
+    return replies;
+  }
+
+private:
+  store_ptr self_;
+};
+
+template <class Cmd>
+caf::typed_response_promise<reply_t<Cmd>> enqueue(store_ptr self, Cmd cmd) {
+  auto rp = self->make_response_promise<reply_t<Cmd>>();
+  self->state.commits->add(
+    std::make_unique<memory_command<Cmd>>(self, rp, std::move(cmd)));
   return rp;
 }
 
@@ -751,8 +785,13 @@ memory_store(memory_store_actor::stateful_pointer<memory_store_state> self,
              std::shared_ptr<memory_db> db, memory_store_settings cfg) {
   self->state.db = std::move(db);
   self->state.cfg = std::move(cfg);
+  self->state.commits = std::make_unique<group_commit>(
+    std::make_unique<memory_backend>(self), self->state.cfg.max_batch,
+    // Everything already in the mailbox joins the batch: the flush message
+    // queues up behind it.
+    [self] { self->send(self, flush_atom::value); });
   return {
-    [=](flush_atom) { flush(self); },
+    [=](flush_atom) { self->state.commits->flush(); },
     [=](late_atom, uint64_t id) {
       auto i = self->state.late.find(id);
       if (i == self->state.late.end())

@@ -13,11 +13,19 @@
 // saga writes fenced by partition ownership. The contract suite
 // (tests/contract/stories.hpp) runs the same stories against both stores.
 //
-// Like a shard of the PostgreSQL store, a memory store queues the commands
-// that arrive while its "transaction" is open and applies them together when
-// its flush message runs (group commit), so a simulator decides what
-// interleaves. Each command is still atomic on its own, as after the
-// PostgreSQL store isolated a spoiled batch.
+// A memory store runs its commands through the group-commit core of the
+// PostgreSQL shards (runtime/group_commit.hpp): the commands that arrive
+// while its "transaction" is open are applied together when its flush
+// message runs, so a simulator decides what interleaves, and a failed batch
+// is handled by the same policy as in production. One batch is one commit
+// of the database, which the fault plan can fail (nothing applied) or leave
+// unknown (everything applied, the core re-runs every command alone).
+//
+// Each command is atomic on its own and changes nothing when it violates a
+// constraint: it answers its error and the rest of the batch commits. That
+// is what PostgreSQL's store ends with after a spoiled batch (the batch
+// rolls back, each command runs alone, the bad one fails), so the memory
+// store does not roll back a batch to get there.
 //
 // Ownership and threads: the database is owned by whoever creates it (the
 // simulator, a test fixture) and shared through `std::shared_ptr`. Store
@@ -42,6 +50,7 @@
 
 #include "actors/commands.hpp"
 #include "actors/messages.hpp"
+#include "runtime/group_commit.hpp"
 
 namespace troupe::sim {
 
@@ -139,12 +148,19 @@ struct owner_row {
 };
 
 /// Faults the store injects, deterministically, in the order commands are
-/// applied. Each counter is spent by the commands it hits.
+/// applied. Each counter is spent by the commands (or commits) it hits.
 struct fault_plan {
   int fail_next = 0; ///< this many writes fail with storage_unavailable
-  /// This many saga writes are applied but answered with commit_unknown
-  /// (the commit happened; its acknowledgement did not arrive).
+  /// This many commits (a batch, or one command run alone after a failed
+  /// batch) fail with storage_unavailable: nothing of them is applied.
+  int fail_commit_next = 0;
+  /// This many commits are applied but answered with commit_unknown (the
+  /// commit happened; its acknowledgement did not arrive). The group-commit
+  /// core then runs every command of the batch again alone; a re-run that
+  /// hits this fault too answers its sender with commit_unknown.
   int unknown_commit_next = 0;
+  /// This many commits go through before `unknown_commit_next` strikes.
+  int unknown_commit_after = 0;
   /// This many saga writes are applied but never answered (the reply is
   /// lost; the sender's request times out).
   int lose_reply_next = 0;
@@ -225,6 +241,8 @@ struct memory_store_settings {
   /// Maps an order id to its partition (-1 while unknown); empty: saga
   /// writes are not fenced (PostgreSQL's store without a fence).
   std::function<int32_t(const std::string&)> partition_of;
+  /// Commands per commit at most (PostgreSQL's `postgres.max-batch`).
+  size_t max_batch = 256;
 };
 
 /// To a store itself: a reply held back by `slow_reply_next` is due.
@@ -235,14 +253,11 @@ using memory_store_actor
   = node_store_actor::extend<caf::reacts_to<flush_atom>,
                              caf::reacts_to<late_atom, uint64_t>>;
 
-struct memory_job; // one command waiting for the next flush
-
 struct memory_store_state {
   static inline const char* name = "memory_store";
   std::shared_ptr<memory_db> db;
   memory_store_settings cfg;
-  std::vector<std::shared_ptr<memory_job>> queue;
-  bool flush_scheduled = false;
+  std::unique_ptr<group_commit> commits;          ///< its batches, as a shard's
   std::map<uint64_t, std::function<void()>> late; ///< held-back replies
   uint64_t next_late = 0;
 };

@@ -1,10 +1,12 @@
-// Group-committing PostgreSQL shards behind the store port: batching,
-// routing by order, retries of a spoiled batch. What each command does is in
+// PostgreSQL shards behind the store port: each runs its batches through
+// the group-commit core (runtime/group_commit.hpp: queue, batching, what a
+// failed batch means) in one transaction of its connection, with the
+// set-oriented statements and stock locks of a batch; the router sends
+// each command to its shard. What each command does is in
 // store_commands.cpp, its SQL in sql_catalogue.cpp.
 #include "adapters/postgres/pg_store.hpp"
 
 #include <algorithm>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -21,6 +23,7 @@
 #include "adapters/postgres/store_commands.hpp"
 #include "base/errors.hpp"
 #include "observability/log.hpp"
+#include "runtime/group_commit.hpp"
 
 namespace troupe {
 
@@ -28,29 +31,43 @@ namespace {
 
 // -- shards -----------------------------------------------------------------
 
+/// What a command of kind `Cmd` answers: a set-oriented kind as its
+/// statement answers each command, any other as its own `exec`.
+template <class Cmd, bool = pg::set_oriented<Cmd>::value>
+struct reply_type {
+  using type = decltype(pg::run_command(std::declval<pqxx::work&>(),
+                                        std::declval<const Cmd&>()));
+};
+
+template <class Cmd>
+struct reply_type<Cmd, true> {
+  using type = typename decltype(pg::run_many(
+    std::declval<pqxx::work&>(), nullptr,
+    std::declval<const std::vector<Cmd>&>()))::value_type;
+};
+
+template <class Cmd>
+using reply_of = typename reply_type<Cmd>::type;
+
 /// The commands of one set-oriented kind in a batch (pg::set_oriented),
 /// run by one statement.
 struct pg_group {
   virtual ~pg_group() = default;
   /// Runs them inside the transaction; returns what to deliver after the
   /// commit.
-  virtual std::vector<std::function<void()>>
-  run(pqxx::work& tx, pg::fence_scope* fence) = 0;
+  virtual std::vector<commit_reply> run(pqxx::work& tx, pg::fence_scope* fence)
+    = 0;
 };
-
-template <class Cmd>
-using reply_of = decltype(pg::run_command(std::declval<pqxx::work&>(), nullptr,
-                                          std::declval<const Cmd&>()));
 
 template <class Cmd>
 struct typed_group : pg_group {
   std::vector<Cmd> cmds;
   std::vector<caf::typed_response_promise<reply_of<Cmd>>> promises;
 
-  std::vector<std::function<void()>> run(pqxx::work& tx,
-                                         pg::fence_scope* fence) override {
+  std::vector<commit_reply> run(pqxx::work& tx,
+                                pg::fence_scope* fence) override {
     auto outcomes = pg::run_many(tx, fence, cmds);
-    std::vector<std::function<void()>> replies;
+    std::vector<commit_reply> replies;
     replies.reserve(outcomes.size());
     for (size_t i = 0; i < outcomes.size(); ++i)
       replies.emplace_back(
@@ -60,16 +77,20 @@ struct typed_group : pg_group {
 };
 
 /// One command waiting for the next transaction of its shard.
-struct pg_job {
+struct pg_job : commit_job {
   /// Runs inside the transaction; returns what to deliver after the commit.
-  std::function<std::function<void()>(pqxx::work&, pg::fence_scope*)> run;
-  std::function<void(const caf::error&)> fail;
+  std::function<commit_reply(pqxx::work&)> run;
+  std::function<void(const caf::error&)> on_fail;
   std::vector<std::string> stock; ///< the stock rows the command locks
   /// Set-oriented kinds: the kind, a new group of it and how the command
   /// joins one (instead of `run`).
   const void* kind = nullptr;
   std::function<std::unique_ptr<pg_group>()> make_group;
   std::function<void(pg_group&)> join;
+
+  void fail(const caf::error& err) override {
+    on_fail(err);
+  }
 };
 
 template <class Cmd>
@@ -79,27 +100,27 @@ const void* kind_of() {
 }
 
 template <class Cmd>
-pg_job make_job(caf::typed_response_promise<reply_of<Cmd>> rp, Cmd cmd) {
-  pg_job job;
-  job.stock = pg::stock_of(cmd);
-  job.fail = [rp](const caf::error& err) mutable { rp.deliver(err); };
+std::unique_ptr<commit_job>
+make_job(caf::typed_response_promise<reply_of<Cmd>> rp, Cmd cmd) {
+  auto job = std::make_unique<pg_job>();
+  job->stock = pg::stock_of(cmd);
+  job->on_fail = [rp](const caf::error& err) mutable { rp.deliver(err); };
   if constexpr (pg::set_oriented<Cmd>::value) {
-    job.kind = kind_of<Cmd>();
-    job.make_group = [] { return std::make_unique<typed_group<Cmd>>(); };
-    job.join = [rp, cmd = std::move(cmd)](pg_group& g) {
+    job->kind = kind_of<Cmd>();
+    job->make_group = [] { return std::make_unique<typed_group<Cmd>>(); };
+    job->join = [rp, cmd = std::move(cmd)](pg_group& g) {
       auto& group = static_cast<typed_group<Cmd>&>(g);
       group.cmds.push_back(cmd);
       group.promises.push_back(rp);
     };
-    return job;
+  } else {
+    job->run = [rp, cmd = std::move(cmd)](pqxx::work& tx) mutable {
+      auto reply = pg::run_command(tx, cmd);
+      return commit_reply{[rp, reply = std::move(reply)]() mutable {
+        rp.deliver(std::move(reply));
+      }};
+    };
   }
-  job.run = [rp, cmd = std::move(cmd)](pqxx::work& tx,
-                                       pg::fence_scope* fence) mutable {
-    auto reply = pg::run_command(tx, fence, cmd);
-    return std::function<void()>{[rp, reply = std::move(reply)]() mutable {
-      rp.deliver(std::move(reply));
-    }};
-  };
   return job;
 }
 
@@ -109,8 +130,8 @@ pg_job make_job(caf::typed_response_promise<reply_of<Cmd>> rp, Cmd cmd) {
 /// batches with overlapping SKUs wait for each other instead of
 /// deadlocking): the hot rows stay locked only from there to the commit.
 /// Returns what to deliver.
-std::vector<std::function<void()>>
-run_jobs(pqxx::work& tx, pg::fence_scope* fence, std::deque<pg_job>& jobs) {
+std::vector<commit_reply> run_jobs(pqxx::work& tx, pg::fence_scope* fence,
+                                   const std::vector<pg_job*>& jobs) {
   using group_list
     = std::vector<std::pair<const void*, std::unique_ptr<pg_group>>>;
   using step_list = std::vector<std::pair<pg_job*, pg_group*>>; // job or group
@@ -131,20 +152,20 @@ run_jobs(pqxx::work& tx, pg::fence_scope* fence, std::deque<pg_job>& jobs) {
     }
     job.join(*i->second);
   };
-  for (auto& job : jobs) {
-    if (job.stock.empty()) {
-      add(job, steps);
+  for (auto* job : jobs) {
+    if (job->stock.empty()) {
+      add(*job, steps);
     } else {
-      stock.insert(stock.end(), job.stock.begin(), job.stock.end());
-      add(job, locking);
+      stock.insert(stock.end(), job->stock.begin(), job->stock.end());
+      add(*job, locking);
     }
   }
-  std::vector<std::function<void()>> replies;
+  std::vector<commit_reply> replies;
   replies.reserve(jobs.size());
   auto run = [&](step_list& xs) {
     for (auto& [job, group] : xs) {
       if (job) {
-        replies.emplace_back(job->run(tx, fence));
+        replies.emplace_back(job->run(tx));
       } else {
         auto rs = group->run(tx, fence);
         for (auto& r : rs)
@@ -160,13 +181,80 @@ run_jobs(pqxx::work& tx, pg::fence_scope* fence, std::deque<pg_job>& jobs) {
   return replies;
 }
 
+/// A shard's connection as the group-commit core's backend: one batch is
+/// one transaction, libpqxx's exceptions become errors that say what the
+/// failure means for the batch.
+class pg_backend : public commit_backend {
+public:
+  pg_backend(const pg_settings& cfg, int32_t index)
+    : conn_(cfg.url, "shard " + std::to_string(index), pg::prepare_statements),
+      fence_(cfg.fence),
+      index_(index) {
+    conn_.get();
+  }
+
+  caf::error connect() override {
+    if (conn_.get() == nullptr)
+      return make_error(troupe_errc::storage_unavailable,
+                        "PostgreSQL is unreachable");
+    return caf::none;
+  }
+
+  caf::expected<std::vector<commit_reply>>
+  run(const std::vector<commit_job*>& jobs) override {
+    // Every job of this core is a pg_job: the shard adds no other.
+    std::vector<pg_job*> xs;
+    xs.reserve(jobs.size());
+    for (auto* job : jobs)
+      xs.push_back(static_cast<pg_job*>(job));
+    auto& conn = *conn_.get();
+    try {
+      pqxx::work tx{conn};
+      pg::fence_scope scope{fence_.get(), {}};
+      auto replies = run_jobs(tx, &scope, xs);
+      tx.commit();
+      return replies;
+    } catch (const std::exception& e) {
+      auto failure = classify_pg(e);
+      if (failure.connection_lost || !conn.is_open())
+        conn_.reset();
+      return std::move(failure.error);
+    }
+  }
+
+  batch_failure classify(const caf::error& err) override {
+    auto x = classify_by_tier(err);
+    // A closed connection took the transaction with it: no command is to
+    // blame, and none can run until it is back.
+    if (x == batch_failure::spoiled && !conn_.is_open())
+      return batch_failure::outage;
+    return x;
+  }
+
+  void rerunning(batch_failure why, size_t n, const caf::error& err) override {
+    if (why == batch_failure::unknown)
+      // The batch may have committed. Every command is idempotent, so each
+      // runs again on a fresh connection and answers what is now true (an
+      // order created by the lost commit is reported as created).
+      log::warn("postgres",
+                "shard {}: commit of {} command(s) unknown ({}); "
+                "re-running them one by one",
+                index_, n, describe(err));
+    else
+      log::warn("postgres",
+                "shard {}: batch of {} failed ({}), retrying one by one",
+                index_, n, describe(err));
+  }
+
+private:
+  pg_connection conn_;
+  std::shared_ptr<partition_fence> fence_;
+  int32_t index_;
+};
+
 struct shard_state {
   static inline const char* name = "pg_shard";
-  pg_settings cfg;
-  int32_t index = 0;
-  std::unique_ptr<pg_connection> conn;
-  std::deque<pg_job> queue;
-  bool flush_scheduled = false;
+  std::unique_ptr<group_commit> commits;
 };
 
 /// A shard answers the store's commands; `flush_atom` runs its next batch.
@@ -174,111 +262,23 @@ using shard_actor = node_store_actor::extend<caf::reacts_to<flush_atom>>;
 
 using shard_ptr = shard_actor::stateful_pointer<shard_state>;
 
-bool ensure_connection(shard_ptr self) {
-  return self->state.conn->get() != nullptr;
-}
-
-/// Runs `jobs` in one transaction. On success delivers every reply.
-/// Returns an error without delivering anything on failure.
-caf::error run_batch(shard_ptr self, std::deque<pg_job>& jobs) {
-  auto& conn = *self->state.conn->get();
-  auto* fence = self->state.cfg.fence.get();
-  std::vector<std::function<void()>> replies;
-  replies.reserve(jobs.size());
-  try {
-    pqxx::work tx{conn};
-    pg::fence_scope scope{fence, {}};
-    replies = run_jobs(tx, &scope, jobs);
-    tx.commit();
-  } catch (const std::exception& e) {
-    auto failure = classify_pg(e);
-    if (failure.connection_lost || !conn.is_open())
-      self->state.conn->reset();
-    return std::move(failure.error);
-  }
-  for (auto& f : replies)
-    f();
-  return caf::none;
-}
-
-void flush(shard_ptr self) {
-  auto& st = self->state;
-  st.flush_scheduled = false;
-  while (!st.queue.empty()) {
-    std::deque<pg_job> batch;
-    auto n = std::min<size_t>(st.queue.size(), st.cfg.max_batch);
-    for (size_t i = 0; i < n; ++i) {
-      batch.push_back(std::move(st.queue.front()));
-      st.queue.pop_front();
-    }
-    if (!ensure_connection(self)) {
-      auto err = make_error(troupe_errc::storage_unavailable,
-                            "PostgreSQL is unreachable");
-      for (auto& job : batch)
-        job.fail(err);
-      continue;
-    }
-    auto err = run_batch(self, batch);
-    if (!err)
-      continue;
-    auto tier = tier_of(err);
-    if (has_code(err, troupe_errc::commit_unknown)) {
-      // The batch may have committed. Every command is idempotent, so run
-      // each again on a fresh connection: each answers what is now true
-      // (an order created by the lost commit is reported as created).
-      log::warn("postgres",
-                "shard {}: commit of {} command(s) unknown ({}); "
-                "re-running them one by one",
-                st.index, batch.size(), describe(err));
-    } else if (batch.size() == 1 || !st.conn->is_open()
-               || tier == error_tier::outage) {
-      for (auto& job : batch)
-        job.fail(err);
-      continue;
-    } else {
-      // One command spoiled the batch: isolate it by running each on its own.
-      log::warn("postgres",
-                "shard {}: batch of {} failed ({}), retrying one "
-                "by one",
-                st.index, batch.size(), describe(err));
-    }
-    for (auto& job : batch) {
-      std::deque<pg_job> single;
-      single.push_back(std::move(job));
-      if (!ensure_connection(self)) {
-        single.front().fail(make_error(troupe_errc::storage_unavailable,
-                                       "PostgreSQL is unreachable"));
-        continue;
-      }
-      if (auto e = run_batch(self, single))
-        single.front().fail(e);
-    }
-  }
-}
-
 template <class Cmd>
 caf::typed_response_promise<reply_of<Cmd>> enqueue(shard_ptr self, Cmd cmd) {
   auto rp = self->make_response_promise<reply_of<Cmd>>();
-  self->state.queue.push_back(make_job(rp, std::move(cmd)));
-  if (!self->state.flush_scheduled) {
-    // Everything already in the mailbox joins this batch: the flush message
-    // queues up behind it.
-    self->state.flush_scheduled = true;
-    self->send(self, flush_atom::value);
-  }
+  self->state.commits->add(make_job(rp, std::move(cmd)));
   return rp;
 }
 
 shard_actor::behavior_type pg_shard(shard_ptr self, pg_settings cfg,
                                     int32_t index) {
-  self->state.cfg = std::move(cfg);
-  self->state.index = index;
-  self->state.conn = std::make_unique<pg_connection>(
-    self->state.cfg.url, "shard " + std::to_string(index),
-    pg::prepare_statements);
-  ensure_connection(self);
+  auto max_batch = static_cast<size_t>(std::max(1, cfg.max_batch));
+  self->state.commits = std::make_unique<group_commit>(
+    std::make_unique<pg_backend>(cfg, index), max_batch,
+    // Everything already in the mailbox joins the batch: the flush message
+    // queues up behind it.
+    [self] { self->send(self, flush_atom::value); });
   return {
-    [=](flush_atom) { flush(self); },
+    [=](flush_atom) { self->state.commits->flush(); },
     [=](create_order& x) { return enqueue(self, std::move(x)); },
     [=](cancel_order& x) { return enqueue(self, std::move(x)); },
     [=](payment_cmd& x) { return enqueue(self, std::move(x)); },

@@ -22,8 +22,6 @@ std::string literal(T x) {
 void prepare_statements(pqxx::connection& c) {
   c.prepare("processed", "INSERT INTO processed_events (consumer, event_id) "
                          "VALUES ($1, $2) ON CONFLICT DO NOTHING");
-  c.prepare("unprocess", "DELETE FROM processed_events "
-                         "WHERE consumer = $1 AND event_id = $2");
   c.prepare("outbox", "INSERT INTO outbox (topic, key, payload, headers) "
                       "VALUES ($1, $2, $3, $4::jsonb)");
   c.prepare("timeline", "INSERT INTO order_timeline (order_id, kind, detail) "
@@ -31,32 +29,6 @@ void prepare_statements(pqxx::connection& c) {
   c.prepare("timeline_known",
             "INSERT INTO order_timeline (order_id, kind, detail) "
             "SELECT id, $2, $3::jsonb FROM orders WHERE id = $1::uuid");
-  c.prepare("timeline_many",
-            "INSERT INTO order_timeline (order_id, kind, detail) "
-            "SELECT $1::uuid, k, CASE WHEN k LIKE 'status.%' AND $3 <> '' "
-            "THEN jsonb_build_object('reason', $3) ELSE '{}'::jsonb END "
-            "FROM unnest($2::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n");
-  // One statement per command where possible: the order, its timeline entry
-  // and its event are written together or not at all.
-  c.prepare(
-    "create_order",
-    "WITH o AS (INSERT INTO orders (id, customer_email, item_sku, "
-    "quantity, amount_cents, correlation_id, idempotency_key, "
-    "deadline_at, traceparent) VALUES ($1::uuid, $2, $3, $4, $5, $6, "
-    "NULLIF($7, ''), clock_timestamp() + $8 * interval '1 millisecond', "
-    "NULLIF($16, '')) "
-    "ON CONFLICT DO NOTHING RETURNING id), "
-    "l AS (INSERT INTO order_lines (order_id, line_no, sku, quantity, "
-    "unit_price_cents, amount_cents) SELECT o.id, x.n, x.s, x.q, x.u, x.a "
-    "FROM o, unnest($12::text[], $13::int[], $14::bigint[], $15::bigint[]) "
-    "WITH ORDINALITY AS x(s, q, u, a, n)), "
-    "t AS (INSERT INTO order_timeline (order_id, kind, detail) "
-    "SELECT id, "
-      + literal(timeline_kind::created)
-      + ", $9::jsonb FROM o), "
-        "b AS (INSERT INTO outbox (topic, key, payload, headers) "
-        "SELECT 'order.created', $1, $10, $11::jsonb FROM o) "
-        "SELECT count(*) FROM o");
   // The orders of a batch; lines carry the ordinal of their order.
   c.prepare(
     "create_order_many",
@@ -102,15 +74,6 @@ void prepare_statements(pqxx::connection& c) {
   c.prepare("cancel_state",
             "SELECT correlation_id, status, COALESCE(reason, ''), "
             "cancel_requested_at IS NOT NULL FROM orders WHERE id = $1::uuid");
-  c.prepare("payment",
-            "WITH p AS (INSERT INTO processed_events (consumer, event_id) "
-            "VALUES ('payment', $1) ON CONFLICT DO NOTHING RETURNING 1), "
-            "x AS (INSERT INTO payments (order_id, approved, reason, "
-            "amount_cents) SELECT $2::uuid, $3, NULLIF($4, ''), $5 FROM p "
-            "ON CONFLICT (order_id) DO NOTHING), "
-            "b AS (INSERT INTO outbox (topic, key, payload, headers) "
-            "SELECT 'payment.result', $2, $6, $7::jsonb FROM p) "
-            "SELECT count(*) FROM p");
   c.prepare("refund", "UPDATE payments SET refunded_at = clock_timestamp() "
                       "WHERE order_id = $1::uuid AND approved "
                       "AND refunded_at IS NULL RETURNING amount_cents");
@@ -124,15 +87,9 @@ void prepare_statements(pqxx::connection& c) {
   c.prepare("lock_stock", "SELECT sku, available FROM stock "
                           "WHERE sku = ANY($1::text[]) ORDER BY sku "
                           "FOR UPDATE");
-  c.prepare("reservation_of", "SELECT status FROM reservations "
-                              "WHERE order_id = $1::uuid LIMIT 1");
   c.prepare("take_stock",
             "UPDATE stock SET available = available - x.q "
             "FROM unnest($1::text[], $2::int[]) AS x(s, q) WHERE sku = x.s");
-  c.prepare("reserve",
-            "INSERT INTO reservations (order_id, sku, quantity, status) "
-            "SELECT $1::uuid, s, q, 'RESERVED' "
-            "FROM unnest($2::text[], $3::int[]) AS x(s, q)");
   // The reservations of a batch: what the orders hold already, then every
   // line reserved, the short ones noted, in one statement each.
   c.prepare("reservations_of_many",
@@ -154,30 +111,6 @@ void prepare_statements(pqxx::connection& c) {
                        "RETURNING sku, quantity");
   c.prepare("return_stock",
             "UPDATE stock SET available = available + $2 WHERE sku = $1");
-  c.prepare("lines_of",
-            "SELECT sku, quantity, unit_price_cents, amount_cents "
-            "FROM order_lines WHERE order_id = $1::uuid ORDER BY line_no");
-  c.prepare("notify",
-            "WITH p AS (INSERT INTO processed_events (consumer, event_id) "
-            "VALUES ('notification', $1) ON CONFLICT DO NOTHING RETURNING 1), "
-            "n AS (INSERT INTO notifications (order_id, status, reason, "
-            "recipient) SELECT $2::uuid, $3, NULLIF($4, ''), $5 FROM p "
-            "ON CONFLICT DO NOTHING), "
-            "t AS (INSERT INTO order_timeline (order_id, kind, detail) "
-            "SELECT $2::uuid, "
-              + literal(timeline_kind::notification_sent)
-              + ", $6::jsonb FROM p) "
-                "SELECT count(*) FROM p");
-  c.prepare("analytics",
-            "WITH p AS (INSERT INTO processed_events (consumer, event_id) "
-            "VALUES ('analytics', $1) ON CONFLICT DO NOTHING RETURNING 1), "
-            "a AS (INSERT INTO analytics_sku_daily AS a (day, sku, orders, "
-            "quantity, amount_cents) SELECT current_date, x.s, 1, x.q, x.a "
-            "FROM p, unnest($2::text[], $3::int[], $4::bigint[]) AS x(s, q, a) "
-            "ON CONFLICT (day, sku) DO UPDATE SET orders = a.orders + 1, "
-            "quantity = a.quantity + EXCLUDED.quantity, "
-            "amount_cents = a.amount_cents + EXCLUDED.amount_cents) "
-            "SELECT count(*) FROM p");
   // Set-oriented forms: the commands of one kind in a batch, one statement
   // for all of them (arrays bound as parameters, expanded with unnest). Each
   // command still takes effect only with its processed_events row; the
@@ -275,18 +208,6 @@ void prepare_statements(pqxx::connection& c) {
             "ORDER BY n");
   c.prepare("fence", "SELECT 1 FROM partition_owners WHERE kafka_partition "
                      "= $1 AND generation = $2 FOR SHARE");
-  c.prepare("saga_update",
-            "UPDATE orders SET "
-            "payment_status = COALESCE(NULLIF($2, ''), payment_status), "
-            "inventory_status = COALESCE(NULLIF($3, ''), inventory_status), "
-            "status = CASE WHEN $4 <> '' THEN $4 ELSE status END, "
-            "reason = CASE WHEN $4 <> '' THEN NULLIF($5, '') ELSE reason END, "
-            "finalized_at = CASE WHEN $4 <> '' THEN clock_timestamp() "
-            "ELSE finalized_at END, updated_at = clock_timestamp() "
-            "WHERE id = $1::uuid AND status = $6 "
-            "AND COALESCE(payment_status, '') = $7 "
-            "AND COALESCE(inventory_status, '') = $8 "
-            "RETURNING customer_email, item_sku, quantity, amount_cents");
   const char* snapshot_cols
     = "SELECT id::text, correlation_id, customer_email, item_sku, quantity, "
       "amount_cents, status, COALESCE(reason, ''), "

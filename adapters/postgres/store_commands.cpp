@@ -74,14 +74,6 @@ std::string column_of(const order_lines& lines, Field field) {
   return pg_array(xs);
 }
 
-order_lines lines_of(pqxx::work& tx, const std::string& order_id) {
-  order_lines result;
-  for (const auto& r : tx.exec_prepared("lines_of", order_id))
-    result.push_back(order_line{r[0].as<std::string>(), r[1].as<int32_t>(),
-                                r[2].as<int64_t>(), r[3].as<int64_t>()});
-  return result;
-}
-
 /// A column holding a vocabulary word; a word Troupe does not know means the
 /// row was written by something else, which this node cannot act on.
 template <class Parse>
@@ -150,35 +142,6 @@ void lock_stock(pqxx::work& tx, std::vector<std::string> skus) {
   std::sort(skus.begin(), skus.end());
   skus.erase(std::unique(skus.begin(), skus.end()), skus.end());
   tx.exec_prepared("lock_stock", pg_array(skus));
-}
-
-created_order exec(pqxx::work& tx, const create_order& c) {
-  auto lines = lines_of(c);
-  auto ev = codec::encode(order_created{"", c.order_id, c.correlation_id,
-                                        c.customer_email, c.sku, c.quantity,
-                                        c.amount_cents, lines, c.traceparent},
-                          c.idempotency_key);
-  json detail{{"item_sku", c.sku},
-              {"quantity", c.quantity},
-              {"amount_cents", c.amount_cents},
-              {"lines", lines.size()}};
-  auto r = tx.exec_prepared1(
-    "create_order", c.order_id, c.customer_email, c.sku, c.quantity,
-    c.amount_cents, c.correlation_id, c.idempotency_key, c.deadline_ms,
-    detail.dump(), ev.text,
-    events::headers(events::order_created, c.correlation_id, c.traceparent),
-    column_of(lines, &order_line::sku), column_of(lines, &order_line::quantity),
-    column_of(lines, &order_line::unit_price_cents),
-    column_of(lines, &order_line::amount_cents), c.traceparent);
-  if (r[0].as<int64_t>() == 0) {
-    auto existing = tx.exec_prepared1("existing_order", c.order_id,
-                                      c.idempotency_key);
-    return created_order{existing[0].as<std::string>(),
-                         existing[1].as<std::string>(),
-                         existing[2].as<std::string>(), existing[3].as<bool>()};
-  }
-  return created_order{c.order_id, c.correlation_id,
-                       to_string(order_status::fresh), true};
 }
 
 std::vector<created_order> exec_many(pqxx::work& tx,
@@ -275,18 +238,6 @@ cancel_answer exec(pqxx::work& tx, const cancel_order& c) {
   return a;
 }
 
-write_outcome exec(pqxx::work& tx, const payment_cmd& c) {
-  auto ev = codec::encode(payment_result{"", c.order_id, c.correlation_id,
-                                         c.approved, c.reason},
-                          c.amount_cents);
-  auto r = tx.exec_prepared1("payment", c.event_id, c.order_id, c.approved,
-                             text(c.reason), c.amount_cents, ev.text,
-                             events::headers(events::payment_result,
-                                             c.correlation_id, c.traceparent));
-  return r[0].as<int64_t>() > 0 ? write_outcome::applied
-                                : write_outcome::duplicate;
-}
-
 write_outcome exec(pqxx::work& tx, const refund_cmd& c) {
   if (!mark_processed(tx, "payment", c.what.event_id))
     return write_outcome::duplicate;
@@ -294,62 +245,6 @@ write_outcome exec(pqxx::work& tx, const refund_cmd& c) {
   if (!r.empty())
     timeline(tx, c.what.order_id, timeline_kind::payment_refunded,
              {{"amount_cents", r[0][0].as<int64_t>()}});
-  return write_outcome::applied;
-}
-
-/// The SKUs of `lines` whose stock cannot cover them, with every line's
-/// stock row locked (in SKU order) until the transaction ends.
-std::vector<std::string> short_of_stock(pqxx::work& tx,
-                                        const order_lines& lines,
-                                        int64_t default_stock) {
-  auto skus = column_of(lines, &order_line::sku);
-  // A SKU not seen before starts with the default stock. Whether this
-  // transaction seeded it or a concurrent one did (the insert then waits for
-  // that one's commit), the lock below sees the row.
-  tx.exec_prepared("seed_stock", skus, default_stock);
-  std::map<std::string, int64_t> available;
-  for (const auto& r : tx.exec_prepared("lock_stock", skus))
-    available.emplace(r[0].as<std::string>(), r[1].as<int64_t>());
-  return rules::short_skus(lines, [&](const std::string& sku) {
-    auto i = available.find(sku);
-    return i == available.end() ? int64_t{0} : i->second;
-  });
-}
-
-write_outcome exec(pqxx::work& tx, const reserve_cmd& c) {
-  if (!mark_processed(tx, "inventory", c.event_id))
-    return write_outcome::duplicate;
-  auto lines = lines_of(c);
-  auto failure = c.reason;
-  std::vector<std::string> short_skus;
-  if (failure == cancel_reason::none) {
-    // Stock is reserved at most once per order, whatever the redeliveries:
-    // every line, or none.
-    auto existing = tx.exec_prepared("reservation_of", c.order_id);
-    if (existing.empty()) {
-      short_skus = short_of_stock(tx, lines, c.default_stock);
-      if (short_skus.empty()) {
-        auto skus = column_of(lines, &order_line::sku);
-        auto quantities = column_of(lines, &order_line::quantity);
-        tx.exec_prepared("take_stock", skus, quantities);
-        tx.exec_prepared("reserve", c.order_id, skus, quantities);
-      } else {
-        failure = cancel_reason::out_of_stock;
-        tx.exec_prepared("timeline_known", c.order_id,
-                         to_string(timeline_kind::inventory_short),
-                         json{{"skus", short_skus}}.dump());
-      }
-    } else if (existing[0][0].as<std::string>() != "RESERVED") {
-      failure = cancel_reason::out_of_stock;
-    }
-  }
-  auto ev
-    = codec::encode(inventory_result{"", c.order_id, c.correlation_id,
-                                     failure == cancel_reason::none, failure},
-                    lines, short_skus);
-  tx.exec_prepared("outbox", events::inventory_result, c.order_id, ev.text,
-                   events::headers(events::inventory_result, c.correlation_id,
-                                   c.traceparent));
   return write_outcome::applied;
 }
 
@@ -398,11 +293,11 @@ std::vector<write_outcome> exec_many(pqxx::work& tx,
                                      const std::vector<reserve_cmd>& cs) {
   std::vector<write_outcome> out(cs.size(), write_outcome::duplicate);
   // Every command of the batch seeds unseen SKUs with the same default (the
-  // node's setting); should they differ, each runs on its own.
+  // node's setting); should they differ, each runs on its own, in order.
   for (auto& c : cs)
     if (c.default_stock != cs.front().default_stock) {
       for (size_t i = 0; i < cs.size(); ++i)
-        out[i] = exec(tx, cs[i]);
+        out[i] = exec_many(tx, std::vector<reserve_cmd>{cs[i]}).front();
       return out;
     }
   std::vector<std::string> ids;
@@ -528,25 +423,6 @@ write_outcome exec(pqxx::work& tx, const release_cmd& c) {
             {"quantity", total},
             {"items", items}});
   return write_outcome::applied;
-}
-
-write_outcome exec(pqxx::work& tx, const notify_cmd& c) {
-  json detail{{"channel", "email"}, {"status", to_string(c.what.status)}};
-  auto r = tx.exec_prepared1("notify", c.what.event_id, c.what.order_id,
-                             text(c.what.status), text(c.what.reason),
-                             c.what.customer_email, detail.dump());
-  return r[0].as<int64_t>() > 0 ? write_outcome::applied
-                                : write_outcome::duplicate;
-}
-
-write_outcome exec(pqxx::work& tx, const analytics_cmd& c) {
-  auto lines = lines_of(c.what);
-  auto r = tx.exec_prepared1("analytics", c.what.event_id,
-                             column_of(lines, &order_line::sku),
-                             column_of(lines, &order_line::quantity),
-                             column_of(lines, &order_line::amount_cents));
-  return r[0].as<int64_t>() > 0 ? write_outcome::applied
-                                : write_outcome::duplicate;
 }
 
 std::vector<write_outcome> exec_many(pqxx::work& tx,
@@ -682,35 +558,6 @@ void saga_events(const saga_write& w, const updated_order& o,
 
 } // namespace
 
-write_outcome exec(pqxx::work& tx, const saga_write& w, fence_scope* scope) {
-  if (!fence_ok(tx, scope, w.order_id))
-    return write_outcome::fenced;
-  if (!w.event_id.empty() && !mark_processed(tx, "orchestrator", w.event_id))
-    return write_outcome::duplicate;
-  // Conditional on the state the plan assumed: a write planned from a stale
-  // snapshot changes nothing and answers `stale`, and its sender reloads.
-  bool final = w.final_status != order_status::fresh;
-  auto r = tx.exec_prepared("saga_update", w.order_id, text(w.payment_status),
-                            text(w.inventory_status),
-                            final ? text(w.final_status) : std::string{},
-                            text(w.reason), text(w.expect_status),
-                            text(w.expect_payment), text(w.expect_inventory));
-  if (r.empty()) {
-    if (!w.event_id.empty())
-      tx.exec_prepared("unprocess", "orchestrator", w.event_id);
-    return write_outcome::stale;
-  }
-  updated_order o{r[0][0].as<std::string>(), r[0][1].as<std::string>(),
-                  r[0][2].as<int32_t>(), r[0][3].as<int64_t>()};
-  if (!w.timeline.empty())
-    tx.exec_prepared("timeline_many", w.order_id, pg_array(w.timeline),
-                     text(w.reason));
-  outbox_rows rows;
-  saga_events(w, o, w.release ? lines_of(tx, w.order_id) : order_lines{}, rows);
-  insert_rows(tx, rows);
-  return write_outcome::applied;
-}
-
 std::vector<write_outcome> exec_many(pqxx::work& tx,
                                      const std::vector<saga_write>& ws,
                                      fence_scope* scope) {
@@ -819,7 +666,7 @@ std::vector<write_outcome> exec_many(pqxx::work& tx,
   }
   insert_rows(tx, rows);
   for (auto i : alone)
-    out[i] = exec(tx, ws[i], scope);
+    out[i] = exec_many(tx, std::vector<saga_write>{ws[i]}, scope).front();
   return out;
 }
 

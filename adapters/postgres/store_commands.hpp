@@ -16,14 +16,12 @@
 
 namespace troupe::pg {
 
-created_order exec(pqxx::work& tx, const create_order& c);
+// The kinds a batch runs one command at a time. The set-oriented kinds
+// (below) have only their `exec_many`: a batch, or a command run alone
+// after a failed batch, runs them through it.
 cancel_answer exec(pqxx::work& tx, const cancel_order& c);
-write_outcome exec(pqxx::work& tx, const payment_cmd& c);
 write_outcome exec(pqxx::work& tx, const refund_cmd& c);
-write_outcome exec(pqxx::work& tx, const reserve_cmd& c);
 write_outcome exec(pqxx::work& tx, const release_cmd& c);
-write_outcome exec(pqxx::work& tx, const notify_cmd& c);
-write_outcome exec(pqxx::work& tx, const analytics_cmd& c);
 /// The fencing of one transaction. A token found valid stays valid until
 /// the commit (its partition_owners row is held FOR SHARE), so each is
 /// checked once per transaction, however many writes of the batch need it.
@@ -32,9 +30,6 @@ struct fence_scope {
   std::vector<std::pair<int32_t, int64_t>> held;
 };
 
-/// Refused as `fenced` when the fence says this node no longer owns the
-/// order's partition.
-write_outcome exec(pqxx::work& tx, const saga_write& w, fence_scope* fence);
 saga_snapshot exec(pqxx::work& tx, const load_saga& c);
 std::vector<saga_snapshot> exec(pqxx::work& tx, const list_open_sagas& c);
 write_outcome exec(pqxx::work& tx, const dead_letter& d);
@@ -42,7 +37,7 @@ write_outcome exec(pqxx::work& tx, const retry_note& n);
 
 /// Commands that a batch runs set-oriented: every command of the kind in
 /// the batch in one statement (`exec_many`), each still applied at most
-/// once and answered as `exec` would answer it alone.
+/// once and answered as if it ran alone.
 template <class Cmd>
 struct set_oriented : std::false_type {};
 template <>
@@ -65,14 +60,15 @@ std::vector<write_outcome> exec_many(pqxx::work& tx,
 std::vector<write_outcome> exec_many(pqxx::work& tx,
                                      const std::vector<analytics_cmd>& cs);
 /// Creates the orders in one statement; an order whose id or reference is
-/// taken already is answered as `exec` answers it.
+/// taken already is answered with the order that holds it.
 std::vector<created_order> exec_many(pqxx::work& tx,
                                      const std::vector<create_order>& cs);
 /// Reserves in command order against the stock rows as locked once: an
 /// earlier command of the batch takes its stock before a later one looks.
 std::vector<write_outcome> exec_many(pqxx::work& tx,
                                      const std::vector<reserve_cmd>& cs);
-struct fence_scope;
+/// Refused as `fenced` when the fence says this node no longer owns the
+/// order's partition.
 std::vector<write_outcome> exec_many(pqxx::work& tx,
                                      const std::vector<saga_write>& ws,
                                      fence_scope* fence);
@@ -100,13 +96,11 @@ auto run_many(pqxx::work& tx, fence_scope* fence, const std::vector<Cmd>& cs) {
     return exec_many(tx, cs);
 }
 
-/// Runs `cmd` with what it needs from its shard (the fence).
+/// Runs one command of a kind that is not set-oriented.
 template <class Cmd>
-auto run_command(pqxx::work& tx, fence_scope* fence, const Cmd& cmd) {
-  if constexpr (std::is_same_v<Cmd, saga_write>)
-    return exec(tx, cmd, fence);
-  else
-    return exec(tx, cmd);
+auto run_command(pqxx::work& tx, const Cmd& cmd) {
+  static_assert(!set_oriented<Cmd>::value, "runs through run_many");
+  return exec(tx, cmd);
 }
 
 } // namespace troupe::pg

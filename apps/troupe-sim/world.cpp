@@ -654,9 +654,14 @@ private:
         db_->faults.fail_next += f.count;
         note("store refuses the next " + std::to_string(f.count) + " writes");
       } else if (f.what == "commit-unknown") {
+        // Not the very next commits (the sweeps and new orders of this
+        // tick): one a little later, of whatever kind it is.
+        db_->faults.unknown_commit_after = static_cast<int>(uniform(0, 40));
         db_->faults.unknown_commit_next += f.count;
-        note("the next " + std::to_string(f.count)
-             + " saga commits are unknown");
+        note("the store leaves " + std::to_string(f.count)
+             + " commit(s) unknown after the next "
+             + std::to_string(db_->faults.unknown_commit_after)
+             + " (their commands run again alone)");
       } else if (f.what == "poison") {
         auto topic = f.count == 0 ? topics::order_created.name
                                   : topics::payment_result.name;
@@ -673,7 +678,15 @@ private:
                 note("customer cancels order " + short_id(id) + ": "
                      + (a.recorded ? "recorded" : "too late or unknown"));
               },
-              [this, id](caf::error&) {
+              [this, id](caf::error& err) {
+                // Unknown: the cancel may be recorded (its commit and the
+                // re-run that could tell both went unanswered).
+                if (has_code(err, troupe_errc::commit_unknown)) {
+                  cancels_.insert(id);
+                  note("customer cancel of " + short_id(id)
+                       + ": outcome unknown");
+                  return;
+                }
                 note("customer cancel of " + short_id(id) + " refused");
               });
         }));
@@ -730,8 +743,9 @@ private:
   /// fault window closes when its last refused or mangled command ran.
   void store_faults_spent() {
     auto& f = db_->faults;
-    auto left = f.fail_next + f.unknown_commit_next + f.lose_reply_next
-                + f.slow_reply_next + f.fenced_next + f.fail_loads_next;
+    auto left = f.fail_next + f.fail_commit_next + f.unknown_commit_next
+                + f.lose_reply_next + f.slow_reply_next + f.fenced_next
+                + f.fail_loads_next;
     if (left < store_faults_left_) {
       faults_stop_ms_ = now_ms();
       if (left == 0)
@@ -1011,7 +1025,8 @@ private:
   dead_letter_fallback_actor dlq_;
   node_store_actor api_store_; ///< where POST /orders lands
   std::vector<caf::actor> clients_;
-  std::set<std::string> cancels_; ///< orders whose cancel was recorded
+  /// Orders whose cancel was recorded, or may have been (unknown commit).
+  std::set<std::string> cancels_;
   std::vector<node> nodes_;
   std::vector<planned_order> planned_;
   std::vector<create_order> accepted_;

@@ -8,10 +8,13 @@
 // Each story gets a fresh target. Order ids are UUIDs, as PostgreSQL wants.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <regex>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -845,6 +848,95 @@ CAF_TEST(the read side shows orders in the shapes the HTTP API serves) {
     backlog, static_cast<int64_t>(target.outbox_topics(a.order_id).size()
                                   + target.outbox_topics(b.order_id).size()));
   CAF_CHECK_GREATER_OR_EQUAL(age, 0.0);
+}
+
+CAF_TEST(every command run again after its commit answers what is now true) {
+  // What the group-commit core does after a commit whose outcome is
+  // unknown: it runs every command of the batch again alone.
+  auto a = uuid(1), b = uuid(2), c = uuid(3), n = uuid(4);
+  create(order(a));
+  create(order(b));
+  create(order(c));
+  CAF_REQUIRE_EQUAL(write(pay(b, "pay-b")), write_outcome::applied);
+  CAF_REQUIRE_EQUAL(write(reserve(b, "res-b", "SKU-R", 2, 10)),
+                    write_outcome::applied);
+  auto fresh = order(n, 2, 1500, 30000, "key-n");
+  cancel_order cancel{a};
+  auto step_c = step(c, "inv-c");
+  step_c.inventory_status = inventory_state::reserved;
+  step_c.timeline = {timeline_kind::inventory_reserved};
+  dead_letter letter{"payment.result",
+                     1,
+                     9,
+                     a,
+                     "{junk",
+                     "not JSON",
+                     1,
+                     "2026-01-02T03:04:05.006Z",
+                     "2026-01-02T03:04:05.006Z",
+                     "corr-x",
+                     "orchestrator"};
+  std::vector<std::pair<std::string, std::function<write_outcome()>>> writes{
+    {"payment", [&] { return write(pay(c, "pay-c")); }},
+    {"refund", [&] { return write(refund_cmd{what(b, "ref-b")}); }},
+    {"reserve", [&] { return write(reserve(c, "res-c", "SKU-R", 3, 10)); }},
+    {"release",
+     [&] { return write(release_cmd{what(b, "rel-b", "SKU-R", 2)}); }},
+    {"notify",
+     [&] {
+       return write(notify_cmd{
+         status_changed{"st-b", b, "corr-" + b, order_status::cancelled,
+                        cancel_reason::timeout, "c@example.com"}});
+     }},
+    {"analytics",
+     [&] {
+       return write(analytics_cmd{order_created{
+         "an-n", n, "corr-" + n, "c@example.com", "SKU-C", 2, 1500}});
+     }},
+    {"saga write", [&] { return write(step_c); }},
+    {"dead letter", [&] { return write(letter); }},
+  };
+  auto rows = [&] {
+    std::string out;
+    for (auto& id : {a, b, c, n}) {
+      for (auto& t : target.outbox_topics(id))
+        out += "outbox " + id + " " + t + "\n";
+      for (auto& t : target.timeline(id))
+        out += "timeline " + id + " " + t + "\n";
+      out += "status " + id + " " + target.order_status(id) + "\n";
+    }
+    out += "stock " + std::to_string(target.stock("SKU-R")) + "\n";
+    out += "dead letters " + std::to_string(target.dead_letters()) + "\n";
+    return out;
+  };
+  // The commit.
+  CAF_CHECK(create(fresh).created);
+  CAF_CHECK(ask<cancel_answer>(store, cancel).recorded);
+  for (auto& [kind, run] : writes) {
+    CAF_MESSAGE(kind);
+    CAF_CHECK_EQUAL(run(), write_outcome::applied);
+  }
+  auto committed = rows();
+  // Each again, alone.
+  auto again = create(fresh);
+  CAF_CHECK_EQUAL(again.order_id, n);
+  CAF_CHECK(again.created); // made by the commit that was in doubt
+  auto cancelled = ask<cancel_answer>(store, cancel);
+  CAF_CHECK(cancelled.found);
+  CAF_CHECK(cancelled.recorded);
+  for (auto& [kind, run] : writes) {
+    CAF_MESSAGE(kind);
+    CAF_CHECK_EQUAL(run(), write_outcome::duplicate);
+  }
+  // Nothing was applied twice.
+  CAF_CHECK_EQUAL(rows(), committed);
+  CAF_CHECK_EQUAL(target.stock("SKU-R"), 10 - 3);
+  // A retry note notes an attempt: run again, it notes it again.
+  retry_note note{c, "payment", "order.created", 1, 100, "boom"};
+  CAF_CHECK_EQUAL(write(note), write_outcome::applied);
+  CAF_CHECK_EQUAL(write(note), write_outcome::applied);
+  auto tl = target.timeline(c);
+  CAF_CHECK_EQUAL(std::count(tl.begin(), tl.end(), "retry"), 2);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

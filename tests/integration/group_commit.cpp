@@ -452,3 +452,72 @@ CAF_TEST(one batch of new orders creates each reference once) {
                   std::to_string(n / 2));
   caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
 }
+
+CAF_TEST(reservations with different default stocks in one batch run in order) {
+  // The statement seeds unseen SKUs with one default: commands that differ
+  // run one at a time, in command order, through the same statements.
+  auto url = fresh_database("it_group_commit_defaults");
+  apply_migrations(url);
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto store = one_shard_store(sys, url);
+  caf::scoped_actor self{sys};
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2; ++i) {
+    create_order c;
+    c.order_id = events::new_uuid();
+    c.correlation_id = "corr-" + std::to_string(i);
+    c.customer_email = "c@example.com";
+    c.sku = "SKU-N";
+    c.quantity = 4 - i;
+    c.amount_cents = 1000;
+    self->request(store, std::chrono::seconds(10), c)
+      .receive([&](created_order& x) { CAF_CHECK(x.created); },
+               [&](caf::error& e) { CAF_FAIL(to_string(e)); });
+    ids.push_back(c.order_id);
+  }
+  auto reserve = [&](int i, int64_t default_stock) {
+    reserve_cmd c;
+    c.event_id = "oc-" + std::to_string(i);
+    c.order_id = ids[i];
+    c.correlation_id = "corr-" + std::to_string(i);
+    c.sku = "SKU-N";
+    c.quantity = 4 - i;
+    c.default_stock = default_stock;
+    return c;
+  };
+  pqxx::connection blocker{url};
+  pqxx::work lock{blocker};
+  lock.exec("LOCK TABLE processed_events IN EXCLUSIVE MODE");
+  caf::scoped_actor first{sys}, apply{sys};
+  first->send(store, notify_cmd{status_changed{"ev-block", ids[0], "corr-0",
+                                               order_status::confirmed}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // The first seeds SKU-N with 5 and takes 4; the second finds 1 left (its
+  // default of 100 is for a SKU not seen before); the third is the first
+  // again.
+  apply->send(store, reserve(0, 5));
+  apply->send(store, reserve(1, 100));
+  apply->send(store, reserve(0, 5));
+  lock.commit();
+  std::map<std::string, int> answers;
+  collect_answers(first, answers, "first", 1);
+  collect_answers(apply, answers, "apply", 3);
+  CAF_CHECK_EQUAL(answers["apply applied"], 2);
+  CAF_CHECK_EQUAL(answers["apply duplicate"], 1);
+  CAF_CHECK_EQUAL(one(url, "SELECT available FROM stock WHERE sku = 'SKU-N'"),
+                  "1");
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) || '/' || sum(quantity) FROM "
+                           "reservations WHERE order_id = '"
+                             + ids[0] + "'"),
+                  "1/4");
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) FROM reservations WHERE order_id "
+                           "= '"
+                             + ids[1] + "'"),
+                  "0");
+  CAF_CHECK_EQUAL(one(url, "SELECT count(*) || '/' || count(*) FILTER (WHERE "
+                           "(payload::jsonb->'payload'->>'reserved')::bool) "
+                           "FROM outbox WHERE topic = 'inventory.result'"),
+                  "2/1");
+  caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
+}

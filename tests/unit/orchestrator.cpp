@@ -394,9 +394,21 @@ CAF_TEST(a write whose reply was lost is learned from the store) {
   CAF_CHECK_EQUAL(db->count_events("payment.refund", "o-20"), 0u);
 }
 
+CAF_TEST(a commit whose outcome is unknown is answered by its re - run) {
+  start("o-24", 120000);
+  // The store runs the write again alone: it finds its own commit.
+  db->faults.unknown_commit_next = 1;
+  CAF_CHECK_EQUAL(ask(orch, payment("o-24", true)), write_outcome::duplicate);
+  CAF_CHECK_EQUAL(order("o-24").payment_status, payment_state::approved);
+  CAF_CHECK_EQUAL(db->saga_writes.size(), 1u);
+  CAF_CHECK_EQUAL(ask(orch, inventory("o-24", true)), write_outcome::applied);
+  CAF_CHECK_EQUAL(order("o-24").status, order_status::confirmed);
+}
+
 CAF_TEST(a commit whose outcome is unknown is learned from the store) {
   start("o-21", 120000);
-  db->faults.unknown_commit_next = 1;
+  // The commit and the re-run that could tell are both unknown.
+  db->faults.unknown_commit_next = 2;
   auto first = ask(orch, payment("o-21", true));
   CAF_REQUIRE(!first);
   CAF_CHECK(retryable(first.error()));
@@ -411,7 +423,11 @@ CAF_TEST(the deadline compensates what is committed not what is remembered) {
   self->send(orch, payment("o-22", true));
   drain();
   advance(30s); // lost: the payment is committed, the actor does not know
-  db->faults.unknown_commit_next = 1;
+  // The payment result is redelivered: the actor reloads (a load is a
+  // commit too) and finds it committed. The unknown commit, and its re-run,
+  // then hit the inventory step's write.
+  CAF_CHECK_EQUAL(ask(orch, payment("o-22", true)), write_outcome::duplicate);
+  db->faults.unknown_commit_next = 2;
   auto r = ask(orch, inventory("o-22", false, cancel_reason::out_of_stock));
   CAF_CHECK(!r);
   advance(30s); // the deadline, with no redelivery in between
