@@ -2,7 +2,7 @@
 FROM debian:12 AS build
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config libcaf-dev librdkafka-dev libpqxx-dev \
-      libmicrohttpd-dev libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libcli11-dev prometheus-cpp-dev \
+      libmicrohttpd-dev libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libcli11-dev prometheus-cpp-dev libjemalloc-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -12,7 +12,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
 FROM debian:12
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libcaf-core0.17 libcaf-io0.17 librdkafka1 libpqxx-6.4 libmicrohttpd12 libcpp-httplib0.11 \
-      libspdlog1.10 libprometheus-cpp-core1.0 ca-certificates curl \
+      libspdlog1.10 libprometheus-cpp-core1.0 libjemalloc2 ca-certificates curl \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/apps/troupe-node/troupe-node /usr/local/bin/
 COPY --from=build /src/build/apps/troupe-load/troupe-load /usr/local/bin/

@@ -253,6 +253,75 @@ def finals(load):
     return sum(load.get("by_outcome", {}).values())
 
 
+def memory_phase(url, db, passivate, hold):
+    """RSS of a node before and after SAGAS open sagas. `hold`: wait until an
+    orchestrator holds each (passivation off); otherwise wait past the
+    passivation time and count the open sagas in the database."""
+    label = "live orchestrators" if hold else "open sagas, default passivation"
+    log(f"memory: {SAGAS} {label}, on a node without the payment role")
+    sh("createdb", "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "troupe", db)
+    mem_url = url.rsplit("/", 1)[0] + "/" + db
+    broker2 = start_broker(f"{OUT}/bootstrap-mem.txt")
+    mnode = start_node(mem_url, f"{OUT}/bootstrap-mem.txt", MEM_HTTP_PORT, f"{OUT}/node-{db}.log",
+                       f"--node.roles={MEM_ROLES}", "--saga.deadline=24h",
+                       "--saga.max-in-flight=0", *([passivate] if passivate else []))
+    mem_node_url = f"http://127.0.0.1:{MEM_HTTP_PORT}"
+    time.sleep(3)
+
+    def point(loaded):
+        return dict(sagas=loaded, live=metric(MEM_HTTP_PORT, "troupe_live_orchestrators"),
+                    open=int(psql("/*bench*/ SELECT count(*) FROM orders WHERE status = 'NEW'", db)),
+                    rss=rss_bytes(mnode.pid))
+    points = [point(0)]
+    chunk = max(1, SAGAS // 10)
+    t0 = time.time()
+    loaded = 0
+    while loaded < SAGAS:
+        if time.time() - t0 > MEM_MAX_S:
+            log(f"  stopping at {loaded} sagas: loading took over {MEM_MAX_S:.0f} s (BENCH_MEM_MAX_S)")
+            break
+        count = min(chunk, SAGAS - loaded)
+        run_load([f"--url={mem_node_url}", f"--orders={count}", "--concurrency=64",
+                  "--mix=ok:1", "--no-wait", "--timeout=1200"])
+        loaded += count
+        # Every saga of this chunk held by an orchestrator (or reserved and
+        # waiting), or no progress for 60 s.
+        last, since = -1, time.time()
+        while time.time() - since < 60:
+            held = (metric(MEM_HTTP_PORT, "troupe_live_orchestrators") or 0) if hold else \
+                int(psql("/*bench*/ SELECT count(*) FROM orders WHERE status = 'NEW' "
+                         "AND inventory_status IS NOT NULL", db))
+            if held >= loaded:
+                break
+            if held != last:
+                last, since = held, time.time()
+            time.sleep(0.5)
+        if loaded == chunk or loaded >= SAGAS or time.time() - t0 > MEM_MAX_S:
+            if not hold and loaded >= SAGAS:
+                # Past saga.passivate-after (10s), a sweep, and jemalloc's
+                # return of freed pages (10 s).
+                time.sleep(25)
+            time.sleep(3)
+            points.append(point(loaded))
+            log(f"  {points[-1]['open']} open sagas, {int(points[-1]['live'])} live orchestrators, "
+                f"RSS {points[-1]['rss'] / 2**20:.1f} MiB")
+    loaded_s = time.time() - t0
+    p0, p1, p2 = points[0], points[1], points[-1]
+    per = p2["live"] - (p0["live"] or 0) if hold else p2["open"] - p0["open"]
+    out = dict(
+        sagas=SAGAS, sagas_posted=loaded, live_orchestrators=p2["live"], open_sagas=p2["open"],
+        passivated=metric(MEM_HTTP_PORT, "troupe_orchestrators_passivated_total"),
+        loaded_s=round(loaded_s, 1), points=points, per="live orchestrator" if hold else "open saga",
+        bytes_per_saga=round((p2["rss"] - p0["rss"]) / per) if per else None,
+        target_bytes_per_saga=2048)
+    if hold:
+        out["marginal_bytes_per_saga"] = round((p2["rss"] - p1["rss"]) / (p2["live"] - p1["live"])) \
+            if p2["live"] > p1["live"] else None
+    stop(mnode)
+    stop(broker2)
+    return out
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for f in os.listdir(OUT):
@@ -421,55 +490,13 @@ def main():
         node_shed_metric_delta=(metric(HTTP_PORT, "troupe_orders_shed_total") or 0) - shed0)
     stop(node)
 
-    # Memory: open sagas held by orchestrators. No node runs the payment
-    # role, so every saga waits (deadline far away) once its stock is reserved.
-    log(f"memory: {SAGAS} open sagas on a node without the payment role")
-    sh("createdb", "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "troupe", "troupe_mem")
-    mem_url = url.rsplit("/", 1)[0] + "/troupe_mem"
-    broker2 = start_broker(f"{OUT}/bootstrap-mem.txt")
-    mnode = start_node(mem_url, f"{OUT}/bootstrap-mem.txt", MEM_HTTP_PORT, f"{OUT}/node-mem.log",
-                       f"--node.roles={MEM_ROLES}", "--saga.deadline=24h",
-                       "--saga.max-in-flight=0")
-    mem_node_url = f"http://127.0.0.1:{MEM_HTTP_PORT}"
-    time.sleep(3)
-    points = [dict(sagas=0, live=metric(MEM_HTTP_PORT, "troupe_live_orchestrators"),
-                   rss=rss_bytes(mnode.pid))]
-    chunk = max(1, SAGAS // 10)
-    t0 = time.time()
-    loaded = 0
-    while loaded < SAGAS:
-        if time.time() - t0 > MEM_MAX_S:
-            log(f"  stopping at {loaded} sagas: loading took over {MEM_MAX_S:.0f} s (BENCH_MEM_MAX_S)")
-            break
-        count = min(chunk, SAGAS - loaded)
-        run_load([f"--url={mem_node_url}", f"--orders={count}", "--concurrency=64",
-                  "--mix=ok:1", "--no-wait", "--timeout=1200"])
-        loaded += count
-        # Every saga of this chunk held by an orchestrator, or no progress for 60 s.
-        last, since = -1, time.time()
-        while time.time() - since < 60:
-            live = metric(MEM_HTTP_PORT, "troupe_live_orchestrators") or 0
-            if live >= loaded:
-                break
-            if live != last:
-                last, since = live, time.time()
-            time.sleep(0.5)
-        if loaded == chunk or loaded >= SAGAS or time.time() - t0 > MEM_MAX_S:
-            time.sleep(3)
-            points.append(dict(sagas=loaded, live=metric(MEM_HTTP_PORT, "troupe_live_orchestrators"),
-                               rss=rss_bytes(mnode.pid)))
-            log(f"  {int(points[-1]['live'])} live orchestrators, RSS {points[-1]['rss'] / 2**20:.1f} MiB")
-    loaded_s = time.time() - t0
-    p0, p1, p2 = points[0], points[1], points[-1]
-    live = p2["live"] - (p0["live"] or 0)
-    summary["memory"] = dict(
-        sagas=SAGAS, sagas_posted=loaded, live_orchestrators=p2["live"], loaded_s=round(loaded_s, 1), points=points,
-        bytes_per_saga=round((p2["rss"] - p0["rss"]) / live) if live else None,
-        marginal_bytes_per_saga=round((p2["rss"] - p1["rss"]) / (p2["live"] - p1["live"]))
-        if p2["live"] > p1["live"] else None,
-        target_bytes_per_saga=2048)
-    stop(mnode)
-    stop(broker2)
+    # Memory, twice, on a node without the payment role (every saga waits,
+    # its deadline far away, once its stock is reserved): first with
+    # passivation off, so every open saga holds a live orchestrator (the
+    # cost of one); then with the node's default saga.passivate-after, the
+    # node's resident memory per open saga as it runs.
+    summary["memory"] = memory_phase(url, "troupe_mem", "--saga.passivate-after=0s", True)
+    summary["memory_passivated"] = memory_phase(url, "troupe_mem2", None, False)
 
     summary["finished_utc"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     summary["wall_s"] = round(time.time() - t_run, 1)
@@ -542,10 +569,16 @@ def print_summary(s):
         p(f"  {t['calls_per_order']:8.3f}  {t['query'][:110]}")
     mm = s["memory"]
     p()
-    p(f"memory: {int(mm['live_orchestrators'])} live orchestrators (target {mm['sagas']}), node RSS "
+    p(f"memory: {int(mm['live_orchestrators'])} live orchestrators (target {mm['sagas']}, passivation off), node RSS "
       f"{mm['points'][0]['rss'] / 2**20:.1f} -> {mm['points'][-1]['rss'] / 2**20:.1f} MiB: "
-      f"{mm['bytes_per_saga']} bytes per saga (marginal, from {int(mm['points'][1]['live'])}: "
-      f"{mm['marginal_bytes_per_saga']}); target <= {mm['target_bytes_per_saga']}")
+      f"{mm['bytes_per_saga']} bytes per live orchestrator (marginal, from {int(mm['points'][1]['live'])}: "
+      f"{mm['marginal_bytes_per_saga']})")
+    mp = s.get("memory_passivated")
+    if mp:
+        p(f"memory: {mp['open_sagas']} open sagas, default passivation ({int(mp['passivated'] or 0)} passivated, "
+          f"{int(mp['live_orchestrators'])} live), node RSS {mp['points'][0]['rss'] / 2**20:.1f} -> "
+          f"{mp['points'][-1]['rss'] / 2**20:.1f} MiB: {mp['bytes_per_saga']} bytes per open saga; "
+          f"target <= {mp['target_bytes_per_saga']}")
     p()
     p(f"figures: {OUT}/summary.json; latency histograms: {OUT}/latency-c*.svg, "
       f"{OUT}/latency-rate-*.svg, {OUT}/latency-overload.svg")
@@ -600,8 +633,13 @@ def markdown(s):
       f"{po['round_trips_per_order']} round trips, {po['transactions_per_order']} transactions | "
       f"{po['statements_per_order'] / po['transactions_per_order']:.1f} statements per transaction |")
     mm = s["memory"]
-    p(f"| RSS per open saga ({int(mm['live_orchestrators'])} live orchestrators) | {mm['bytes_per_saga']} bytes "
-      f"(marginal {mm['marginal_bytes_per_saga']}) | {mm['bytes_per_saga'] / mm['target_bytes_per_saga']:.2f} × the 2 KiB target |")
+    p(f"| RSS per live orchestrator ({int(mm['live_orchestrators'])}, passivation off) | {mm['bytes_per_saga']} bytes "
+      f"(marginal {mm['marginal_bytes_per_saga']}) | {mm['bytes_per_saga'] / mm['target_bytes_per_saga']:.2f} × 2 KiB |")
+    mp = s.get("memory_passivated")
+    if mp:
+        p(f"| RSS per open saga ({mp['open_sagas']} open, default `saga.passivate-after`, "
+          f"{int(mp['live_orchestrators'])} live at the end) | {mp['bytes_per_saga']} bytes | "
+          f"{mp['bytes_per_saga'] / mp['target_bytes_per_saga']:.2f} × the 2 KiB target |")
     p()
     p("Top statements by calls per order (POST-only run):")
     p()
