@@ -42,9 +42,13 @@ CONCURRENCIES = [int(c) for c in env.get("BENCH_CONCURRENCIES", "32,64").split("
 PHASE_S = knob("BENCH_PHASE_S", 6, 30, float)  # each fixed-rate run and the overload run
 SAGAS = knob("BENCH_SAGAS", 5000, 100000)
 PGBENCH_T = knob("BENCH_PGBENCH_T", 5, 20)
-# The bound of the overload run; the other runs keep the node's default
-# (BENCH_MAIN_MAX_IN_FLIGHT overrides it).
-MAX_IN_FLIGHT = int(env.get("BENCH_MAX_IN_FLIGHT", 128))
+# The bound of the overload run, by Little's law from the closed loop's rate:
+# the bound over the throughput is how long an accepted order waits, so
+# rate x BENCH_ADMISSION_WAIT_S (unless BENCH_MAX_IN_FLIGHT sets it). The
+# other runs keep the node's default (BENCH_MAIN_MAX_IN_FLIGHT overrides it).
+MAX_IN_FLIGHT_SET = int(env["BENCH_MAX_IN_FLIGHT"]) if env.get("BENCH_MAX_IN_FLIGHT") else None
+ADMISSION_WAIT_S = float(env.get("BENCH_ADMISSION_WAIT_S", 0.15))
+MAX_IN_FLIGHT = MAX_IN_FLIGHT_SET or 128
 MAIN_MAX_IN_FLIGHT = env.get("BENCH_MAIN_MAX_IN_FLIGHT", "")
 SWEEP = [0.25, 0.5, 0.75, 1.0]
 OVERLOAD = 2.0
@@ -323,6 +327,7 @@ def memory_phase(url, db, passivate, hold):
 
 
 def main():
+    global MAX_IN_FLIGHT
     os.makedirs(OUT, exist_ok=True)
     for f in os.listdir(OUT):
         if f.endswith((".json", ".svg")):
@@ -458,6 +463,9 @@ def main():
     # troupe-load backs off and retries a shed order until it is accepted.
     rate = round(best * OVERLOAD, 1)
     n = int(rate * PHASE_S)
+    MAX_IN_FLIGHT = MAX_IN_FLIGHT_SET or max(16, round(best * ADMISSION_WAIT_S))
+    summary["settings"]["max_in_flight"] = MAX_IN_FLIGHT
+    summary["settings"]["admission_wait_s"] = None if MAX_IN_FLIGHT_SET else ADMISSION_WAIT_S
     log(f"restarting the node with --saga.max-in-flight={MAX_IN_FLIGHT}")
     stop(node)
     node = start_node(url, f"{OUT}/bootstrap.txt", HTTP_PORT, f"{OUT}/node-overload.log",

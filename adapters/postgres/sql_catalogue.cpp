@@ -216,7 +216,8 @@ void prepare_statements(pqxx::connection& c) {
       "(EXTRACT(EPOCH FROM created_at) * 1000)::bigint, "
       "COALESCE(traceparent, '') "
       "FROM orders ";
-  c.prepare("load_saga", std::string{snapshot_cols} + "WHERE id = $1::uuid");
+  c.prepare("load_sagas",
+            std::string{snapshot_cols} + "WHERE id = ANY($1::uuid[])");
   c.prepare("open_sagas",
             std::string{snapshot_cols}
               + "WHERE status = " + literal(order_status::fresh)

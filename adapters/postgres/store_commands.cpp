@@ -3,11 +3,13 @@
 #include "adapters/postgres/store_commands.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <set>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -670,14 +672,40 @@ std::vector<write_outcome> exec_many(pqxx::work& tx,
   return out;
 }
 
-saga_snapshot exec(pqxx::work& tx, const load_saga& c) {
-  auto r = tx.exec_prepared("load_saga", c.order_id);
-  if (r.empty()) {
-    saga_snapshot s;
-    s.order_id = c.order_id;
-    return s;
+std::vector<saga_snapshot> exec_many(pqxx::work& tx,
+                                     const std::vector<load_saga>& cs) {
+  // One statement for every load of the batch; an id that is not a UUID
+  // names no order (as an unknown one).
+  auto lower = [](std::string x) {
+    for (auto& ch : x)
+      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return x;
+  };
+  std::vector<std::string> ids;
+  for (auto& c : cs)
+    if (events::is_uuid(c.order_id))
+      ids.push_back(lower(c.order_id));
+  std::unordered_map<std::string, saga_snapshot> found;
+  if (!ids.empty())
+    for (const auto& row : tx.exec_prepared("load_sagas", pg_array(ids))) {
+      auto snap = to_snapshot(row);
+      auto id = snap.order_id;
+      found.emplace(std::move(id), std::move(snap));
+    }
+  std::vector<saga_snapshot> out;
+  out.reserve(cs.size());
+  for (auto& c : cs) {
+    auto i = found.find(lower(c.order_id));
+    if (i == found.end()) {
+      saga_snapshot s;
+      s.order_id = c.order_id;
+      out.push_back(std::move(s));
+    } else {
+      out.push_back(i->second);
+      out.back().order_id = c.order_id;
+    }
   }
-  return to_snapshot(r[0]);
+  return out;
 }
 
 std::vector<saga_snapshot> exec(pqxx::work& tx, const list_open_sagas& c) {

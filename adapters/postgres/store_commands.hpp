@@ -30,7 +30,6 @@ struct fence_scope {
   std::vector<std::pair<int32_t, int64_t>> held;
 };
 
-saga_snapshot exec(pqxx::work& tx, const load_saga& c);
 std::vector<saga_snapshot> exec(pqxx::work& tx, const list_open_sagas& c);
 write_outcome exec(pqxx::work& tx, const dead_letter& d);
 write_outcome exec(pqxx::work& tx, const retry_note& n);
@@ -52,6 +51,8 @@ template <>
 struct set_oriented<reserve_cmd> : std::true_type {};
 template <>
 struct set_oriented<create_order> : std::true_type {};
+template <>
+struct set_oriented<load_saga> : std::true_type {};
 
 std::vector<write_outcome> exec_many(pqxx::work& tx,
                                      const std::vector<payment_cmd>& cs);
@@ -63,6 +64,10 @@ std::vector<write_outcome> exec_many(pqxx::work& tx,
 /// taken already is answered with the order that holds it.
 std::vector<created_order> exec_many(pqxx::work& tx,
                                      const std::vector<create_order>& cs);
+/// The snapshots of the orders, each in one statement of the batch; an
+/// unknown order's has `found` false.
+std::vector<saga_snapshot> exec_many(pqxx::work& tx,
+                                     const std::vector<load_saga>& cs);
 /// Reserves in command order against the stock rows as locked once: an
 /// earlier command of the batch takes its stock before a later one looks.
 std::vector<write_outcome> exec_many(pqxx::work& tx,

@@ -4,6 +4,7 @@
 #define CAF_SUITE group_commit
 #include "adapters/postgres/pg_store.hpp"
 
+#include <cctype>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -519,5 +520,69 @@ CAF_TEST(reservations with different default stocks in one batch run in order) {
                            "(payload::jsonb->'payload'->>'reserved')::bool) "
                            "FROM outbox WHERE topic = 'inventory.result'"),
                   "2/1");
+  caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
+}
+
+CAF_TEST(one batch of saga loads answers each order as if loaded alone) {
+  auto url = fresh_database("it_group_commit_loads");
+  apply_migrations(url);
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto store = one_shard_store(sys, url);
+  caf::scoped_actor make{sys}, first{sys}, load{sys};
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    create_order c;
+    c.order_id = events::new_uuid();
+    c.correlation_id = "corr-" + std::to_string(i);
+    c.customer_email = "c@example.com";
+    c.lines = {single_line("SKU-A", i + 1, 100)};
+    c.sku = "SKU-A";
+    c.quantity = i + 1;
+    c.amount_cents = 100 * (i + 1);
+    c.deadline_ms = 60000;
+    make->request(store, caf::infinite, c)
+      .receive([](created_order&) {},
+               [](caf::error& e) { CAF_FAIL(to_string(e)); });
+    ids.push_back(c.order_id);
+  }
+  // One shard: what is sent while it waits for a lock is one batch.
+  pqxx::connection blocker{url};
+  pqxx::work lock{blocker};
+  lock.exec("LOCK TABLE processed_events IN EXCLUSIVE MODE");
+  first->send(store,
+              notify_cmd{status_changed{"ev-block", events::new_uuid(), "corr",
+                                        order_status::confirmed}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto upper = ids[3];
+  for (auto& ch : upper)
+    ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  std::vector<std::string> asked = {ids[0],       ids[1], ids[2],
+                                    upper,        ids[4], events::new_uuid(),
+                                    "not-a-uuid", ids[0]};
+  for (auto& id : asked)
+    load->send(store, load_saga{id});
+  lock.commit();
+  first->receive([](write_outcome) {}, [](caf::error&) {});
+  int got = 0;
+  std::vector<saga_snapshot> answers;
+  load->receive_for(got, static_cast<int>(asked.size()))(
+    [&](saga_snapshot& x) { answers.push_back(x); },
+    [&](caf::error& e) { CAF_FAIL(to_string(e)); },
+    caf::after(std::chrono::seconds(30)) >> [&] { CAF_FAIL("no answer"); });
+  CAF_REQUIRE_EQUAL(answers.size(), asked.size());
+  for (size_t i = 0; i < asked.size(); ++i)
+    CAF_CHECK_EQUAL(answers[i].order_id, asked[i]);
+  for (int i : {0, 1, 2, 3, 4, 7}) {
+    auto k = i == 7 ? 0 : i;
+    CAF_CHECK(answers[i].found);
+    CAF_CHECK_EQUAL(answers[i].quantity, k + 1);
+    CAF_CHECK_EQUAL(answers[i].amount_cents, 100 * (k + 1));
+    CAF_CHECK_EQUAL(answers[i].correlation_id, "corr-" + std::to_string(k));
+    CAF_CHECK(answers[i].status == order_status::fresh);
+    CAF_CHECK_GREATER(answers[i].deadline_in_ms, 50000);
+  }
+  CAF_CHECK(!answers[5].found); // unknown
+  CAF_CHECK(!answers[6].found); // not a UUID: no order, not an error
   caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
 }
