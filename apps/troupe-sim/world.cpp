@@ -621,6 +621,9 @@ private:
       faults_.push_back({at, "stale-owner", k, 0});
       faults_.push_back({at + uniform(300, 1500), "stale-owner-ends", k, 0});
     }
+    if (unit() < 0.25)
+      faults_.push_back({uniform(100, 3500), "commit-fails", 0,
+                         static_cast<int32_t>(uniform(1, 3))});
     std::sort(faults_.begin(), faults_.end(),
               [](auto& x, auto& y) { return x.at_ms < y.at_ms; });
     // Half the runs passivate idle orchestrators: their sagas come back
@@ -653,6 +656,10 @@ private:
       } else if (f.what == "store-outage") {
         db_->faults.fail_next += f.count;
         note("store refuses the next " + std::to_string(f.count) + " writes");
+      } else if (f.what == "commit-fails") {
+        db_->faults.fail_commit_next += f.count;
+        note("the store fails its next " + std::to_string(f.count)
+             + " commit(s): nothing of them is applied");
       } else if (f.what == "commit-unknown") {
         // Not the very next commits (the sweeps and new orders of this
         // tick): one a little later, of whatever kind it is.

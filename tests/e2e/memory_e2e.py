@@ -10,63 +10,28 @@ ends it CANCELLED / customer_cancelled and releases its stock, and
 saga.max-in-flight refuses new orders with 503 while the open ones fill it;
 SIGTERM exits 0, and the log says the state was in memory only."""
 import os
-import signal
-import subprocess
-import time
 import urllib.request
 
-from troupe_env import BUILD, NODE, SOURCE, Check, free_port, http, log, wait_for
+from troupe_env import BUILD, NODE, Check, Node, http, log, wait_for
 
 # Nothing listens here: the node must not need either.
 NOWHERE = ["--postgres.url=postgresql://nobody@127.0.0.1:9/none", "--kafka.brokers=127.0.0.1:9"]
 NO_PAYMENT = '--node.roles=["api","inventory","orchestrator","notification","analytics"]'
 
 
-class MemoryNode:
+class MemoryNode(Node):
+    """A node on the in-memory bus: no database, no broker."""
+
     def __init__(self, name, extra=()):
-        self.name = name
-        self.port = free_port()
-        self.extra = list(extra)
-        self.log_path = os.path.join(BUILD, "testenv-memory", f"{name}-{os.getpid()}.log")
-        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
-        self.proc = None
+        super().__init__(None, None, name=name, extra=extra, log_dir=os.path.join(BUILD, "testenv-memory"))
 
     @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}"
+    def log_path(self):
+        return os.path.join(self.log_dir, f"{self.name}-{os.getpid()}-{self.starts}.log")
 
-    def start(self):
-        logf = open(self.log_path, "w")
-        args = [NODE, "--engine.mode=memory", f"--http.port={self.port}", "--http.host=127.0.0.1",
+    def args(self):
+        return [NODE, "--engine.mode=memory", f"--http.port={self.port}", "--http.host=127.0.0.1",
                 f"--node.id={self.name}"] + NOWHERE + self.extra
-        self.proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT, cwd=SOURCE)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}: {self.log_text()}")
-            try:
-                if http("GET", self.url + "/ready", timeout=2)[0] == 200:
-                    log(f"{self.name} ready on {self.url}")
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name} not ready after 30 s")
-
-    def log_text(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
-
-    def stop(self, timeout=15):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                return self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                return None
-        return self.proc.returncode if self.proc else None
 
 
 def post(node, body, key=None):

@@ -144,13 +144,16 @@ class Node:
         with open(self.log_path, errors="replace") as f:
             return f.read()
 
+    def args(self):
+        """The node's command line."""
+        return [NODE, f"--config-file={SOURCE}/config/{self.config}", f"--postgres.url={self.db_url or self.db.url}",
+                f"--kafka.brokers={self.broker.bootstrap}", f"--http.port={self.port}",
+                f"--node.id={self.name}", "--http.host=127.0.0.1"] + self.extra
+
     def start(self, wait=True):
         self.starts += 1
         logf = open(self.log_path, "w")
-        args = [NODE, f"--config-file={SOURCE}/config/{self.config}", f"--postgres.url={self.db_url or self.db.url}",
-                f"--kafka.brokers={self.broker.bootstrap}", f"--http.port={self.port}",
-                f"--node.id={self.name}", "--http.host=127.0.0.1"] + self.extra
-        self.proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT, cwd=SOURCE,
+        self.proc = subprocess.Popen(self.args(), stdout=logf, stderr=subprocess.STDOUT, cwd=SOURCE,
                                      env=dict(os.environ, **self.env))
         if wait:
             self.wait_ready()

@@ -55,6 +55,27 @@ void collect_answers(caf::scoped_actor& who,
     caf::after(std::chrono::seconds(30)) >> [&] { CAF_FAIL("no answer"); });
 }
 
+/// Holds the one shard's transaction at a table lock behind a first command
+/// (whose answer goes to `first`), so that what is sent meanwhile joins one
+/// batch, which runs once `open()` lets the lock go.
+struct batch_gate {
+  pqxx::connection conn;
+  pqxx::work lock;
+
+  batch_gate(const std::string& url, caf::scoped_actor& first,
+             const node_store_actor& store, const std::string& order_id)
+    : conn{url}, lock{conn} {
+    lock.exec("LOCK TABLE processed_events IN EXCLUSIVE MODE");
+    first->send(store, notify_cmd{status_changed{"ev-block", order_id, "corr",
+                                                 order_status::confirmed}});
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+
+  void open() {
+    lock.commit();
+  }
+};
+
 } // namespace
 
 CAF_TEST(one batch of payments notifications and analytics applies each once) {
@@ -327,13 +348,8 @@ CAF_TEST(one batch of reservations takes stock in command order) {
                [&](caf::error& e) { CAF_FAIL(to_string(e)); });
     ids.push_back(c.order_id);
   }
-  pqxx::connection blocker{url};
-  pqxx::work lock{blocker};
-  lock.exec("LOCK TABLE processed_events IN EXCLUSIVE MODE");
   caf::scoped_actor first{sys}, reserve{sys}, again{sys};
-  first->send(store, notify_cmd{status_changed{"ev-block", ids[0], "corr-0",
-                                               order_status::confirmed}});
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  batch_gate gate{url, first, store, ids[0]};
   // 25 units of each SKU: 12 orders get their 2 of SKU-A, the rest is short
   // of it; the third one failed its rule already and takes nothing.
   for (int i = 0; i < n; ++i) {
@@ -350,7 +366,7 @@ CAF_TEST(one batch of reservations takes stock in command order) {
     reserve->send(store, c);
     again->send(store, c);
   }
-  lock.commit();
+  gate.open();
   std::map<std::string, int> answers;
   auto collect = [&](caf::scoped_actor& who, const std::string& kind, int n) {
     collect_answers(who, answers, kind, n);
@@ -395,14 +411,8 @@ CAF_TEST(one batch of new orders creates each reference once) {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
   auto store = one_shard_store(sys, url);
-  pqxx::connection blocker{url};
-  pqxx::work lock{blocker};
-  lock.exec("LOCK TABLE processed_events IN EXCLUSIVE MODE");
   caf::scoped_actor first{sys}, make{sys};
-  first->send(store,
-              notify_cmd{status_changed{"ev-block", events::new_uuid(), "corr",
-                                        order_status::confirmed}});
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  batch_gate gate{url, first, store, events::new_uuid()};
   constexpr int n = 20;
   std::vector<create_order> sent;
   for (int i = 0; i < n; ++i) {
@@ -421,7 +431,7 @@ CAF_TEST(one batch of new orders creates each reference once) {
   }
   // The same command again (a retry after an unknown commit): created.
   make->send(store, sent[0]);
-  lock.commit();
+  gate.open();
   int got = 0;
   std::vector<created_order> answers;
   first->receive([](write_outcome) {}, [](caf::error&) {});
@@ -487,20 +497,15 @@ CAF_TEST(reservations with different default stocks in one batch run in order) {
     c.default_stock = default_stock;
     return c;
   };
-  pqxx::connection blocker{url};
-  pqxx::work lock{blocker};
-  lock.exec("LOCK TABLE processed_events IN EXCLUSIVE MODE");
   caf::scoped_actor first{sys}, apply{sys};
-  first->send(store, notify_cmd{status_changed{"ev-block", ids[0], "corr-0",
-                                               order_status::confirmed}});
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  batch_gate gate{url, first, store, ids[0]};
   // The first seeds SKU-N with 5 and takes 4; the second finds 1 left (its
   // default of 100 is for a SKU not seen before); the third is the first
   // again.
   apply->send(store, reserve(0, 5));
   apply->send(store, reserve(1, 100));
   apply->send(store, reserve(0, 5));
-  lock.commit();
+  gate.open();
   std::map<std::string, int> answers;
   collect_answers(first, answers, "first", 1);
   collect_answers(apply, answers, "apply", 3);
@@ -547,13 +552,7 @@ CAF_TEST(one batch of saga loads answers each order as if loaded alone) {
     ids.push_back(c.order_id);
   }
   // One shard: what is sent while it waits for a lock is one batch.
-  pqxx::connection blocker{url};
-  pqxx::work lock{blocker};
-  lock.exec("LOCK TABLE processed_events IN EXCLUSIVE MODE");
-  first->send(store,
-              notify_cmd{status_changed{"ev-block", events::new_uuid(), "corr",
-                                        order_status::confirmed}});
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  batch_gate gate{url, first, store, events::new_uuid()};
   auto upper = ids[3];
   for (auto& ch : upper)
     ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
@@ -562,7 +561,7 @@ CAF_TEST(one batch of saga loads answers each order as if loaded alone) {
                                     "not-a-uuid", ids[0]};
   for (auto& id : asked)
     load->send(store, load_saga{id});
-  lock.commit();
+  gate.open();
   first->receive([](write_outcome) {}, [](caf::error&) {});
   int got = 0;
   std::vector<saga_snapshot> answers;
