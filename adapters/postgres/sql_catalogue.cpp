@@ -206,6 +206,11 @@ void prepare_statements(pqxx::connection& c) {
             "SELECT t, k, p, h::jsonb FROM unnest($1::text[], $2::text[], "
             "$3::text[], $4::text[]) WITH ORDINALITY AS x(t, k, p, h, n) "
             "ORDER BY n");
+  c.prepare("fence_many",
+            "SELECT kafka_partition, generation FROM partition_owners WHERE "
+            "(kafka_partition, generation) IN (SELECT * FROM "
+            "unnest($1::int[], $2::bigint[])) ORDER BY kafka_partition "
+            "FOR SHARE");
   c.prepare("fence", "SELECT 1 FROM partition_owners WHERE kafka_partition "
                      "= $1 AND generation = $2 FOR SHARE");
   const char* snapshot_cols

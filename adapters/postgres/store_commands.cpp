@@ -522,10 +522,52 @@ bool fence_ok(pqxx::work& tx, fence_scope* scope, const std::string& order_id) {
   auto& held = scope->held;
   if (std::find(held.begin(), held.end(), *tok) != held.end())
     return true;
-  if (tx.exec_prepared("fence", tok->first, tok->second).empty())
+  auto& refused = scope->refused;
+  if (std::find(refused.begin(), refused.end(), *tok) != refused.end())
     return false;
+  if (tx.exec_prepared("fence", tok->first, tok->second).empty()) {
+    refused.push_back(*tok);
+    return false;
+  }
   held.push_back(*tok);
   return true;
+}
+
+/// Checks the tokens of every order in `ws` that the transaction does not
+/// hold yet, in one statement.
+void fence_all(pqxx::work& tx, fence_scope* scope,
+               const std::vector<saga_write>& ws) {
+  if (scope == nullptr || scope->fence == nullptr)
+    return;
+  std::vector<std::pair<int32_t, int64_t>> ask;
+  for (auto& w : ws) {
+    auto tok = scope->fence->token(w.order_id);
+    if (!tok)
+      continue;
+    auto seen = [&](auto& xs) {
+      return std::find(xs.begin(), xs.end(), *tok) != xs.end();
+    };
+    if (!seen(scope->held) && !seen(scope->refused) && !seen(ask))
+      ask.push_back(*tok);
+  }
+  if (ask.size() < 2)
+    return; // one token: fence_ok's own statement is as cheap
+  std::vector<int32_t> parts;
+  std::vector<int64_t> gens;
+  for (auto& [p, g] : ask) {
+    parts.push_back(p);
+    gens.push_back(g);
+  }
+  std::vector<std::pair<int32_t, int64_t>> valid;
+  for (const auto& r :
+       tx.exec_prepared("fence_many", pg_array(parts), pg_array(gens)))
+    valid.emplace_back(r[0].as<int32_t>(), r[1].as<int64_t>());
+  for (auto& tok : ask) {
+    if (std::find(valid.begin(), valid.end(), tok) != valid.end())
+      scope->held.push_back(tok);
+    else
+      scope->refused.push_back(tok);
+  }
 }
 
 /// The order's row as the update returned it.
@@ -569,6 +611,7 @@ std::vector<write_outcome> exec_many(pqxx::work& tx,
   // on its own, seeing the first.
   std::vector<size_t> set, alone;
   std::set<std::string> orders, events_seen;
+  fence_all(tx, scope, ws);
   for (size_t i = 0; i < ws.size(); ++i) {
     auto& w = ws[i];
     if (!orders.insert(w.order_id).second) {

@@ -24,10 +24,12 @@ write_outcome exec(pqxx::work& tx, const refund_cmd& c);
 write_outcome exec(pqxx::work& tx, const release_cmd& c);
 /// The fencing of one transaction. A token found valid stays valid until
 /// the commit (its partition_owners row is held FOR SHARE), so each is
-/// checked once per transaction, however many writes of the batch need it.
+/// checked once per transaction, however many writes of the batch need it;
+/// the saga writes of a batch check all their tokens in one statement.
 struct fence_scope {
   partition_fence* fence = nullptr;
   std::vector<std::pair<int32_t, int64_t>> held;
+  std::vector<std::pair<int32_t, int64_t>> refused; ///< found stale
 };
 
 std::vector<saga_snapshot> exec(pqxx::work& tx, const list_open_sagas& c);

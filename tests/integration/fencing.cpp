@@ -15,6 +15,7 @@
 #include <pqxx/pqxx>
 
 #include <atomic>
+#include <map>
 #include <thread>
 
 #include "actors/commands.hpp"
@@ -141,6 +142,74 @@ CAF_TEST(a stale owner cannot commit saga writes) {
   CAF_CHECK_EQUAL(write(sys, store_c, w), write_outcome::fenced);
   for (auto& s : {store_a, store_b, store_c})
     caf::anon_send_exit(s, caf::exit_reason::user_shutdown);
+}
+
+CAF_TEST(in one batch the writes of a stale partition are fenced and the rest
+           applied) {
+  auto url = fresh_database("it_fencing_batch");
+  apply_migrations(url);
+  std::vector<std::string> ids = {events::new_uuid(), events::new_uuid(),
+                                  events::new_uuid()};
+  // The first order on partition 0, the others on partition 1.
+  auto partition = [ids](const std::string& id) {
+    return id == ids[0] ? 0 : 1;
+  };
+  auto fence_a = std::make_shared<partition_fence>(url, "node-a", partition);
+  auto fence_b = std::make_shared<partition_fence>(url, "node-b", partition);
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  pg_settings pa;
+  pa.url = url;
+  pa.pool_size = 1;
+  pa.fence = fence_a;
+  auto store_a = spawn_pg_store(sys, pa);
+  caf::scoped_actor self{sys};
+  for (auto& id : ids) {
+    create_order c;
+    c.order_id = id;
+    c.correlation_id = "corr";
+    c.customer_email = "c@example.com";
+    c.sku = "SKU-F";
+    c.quantity = 1;
+    c.amount_cents = 100;
+    self->request(store_a, std::chrono::seconds(10), c)
+      .receive([](created_order&) {},
+               [](caf::error& e) { CAF_FAIL(to_string(e)); });
+  }
+  fence_a->claim({0, 1});
+  fence_b->claim({1}); // node A has not noticed yet
+  // One shard held at a lock: the writes sent meanwhile are one batch.
+  pqxx::connection blocker{url};
+  pqxx::work lock{blocker};
+  lock.exec("LOCK TABLE processed_events IN EXCLUSIVE MODE");
+  caf::scoped_actor first{sys}, writer{sys};
+  first->send(store_a, notify_cmd{status_changed{"ev-block", ids[0], "corr",
+                                                 order_status::confirmed}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    saga_write w;
+    w.order_id = ids[i];
+    w.correlation_id = "corr";
+    w.event_id = "ev-" + std::to_string(i);
+    w.payment_status = payment_state::approved;
+    writer->send(store_a, w);
+  }
+  lock.commit();
+  first->receive([](write_outcome) {}, [](caf::error&) {});
+  std::map<write_outcome, int> answers;
+  int got = 0;
+  writer->receive_for(got, 3)([&](write_outcome x) { ++answers[x]; },
+                              [&](caf::error& e) { CAF_FAIL(to_string(e)); },
+                              caf::after(std::chrono::seconds(30)) >>
+                                [&] { CAF_FAIL("no answer"); });
+  CAF_CHECK_EQUAL(answers[write_outcome::applied], 1);
+  CAF_CHECK_EQUAL(answers[write_outcome::fenced], 2);
+  // Only the write of the partition node A still owns is in the store.
+  auto approved = query_column(url, "SELECT id::text FROM orders WHERE "
+                                    "payment_status = 'APPROVED'");
+  CAF_REQUIRE_EQUAL(approved.size(), 1u);
+  CAF_CHECK_EQUAL(approved[0], ids[0]);
+  caf::anon_send_exit(store_a, caf::exit_reason::user_shutdown);
 }
 
 CAF_TEST(a failed claim is retried in the background and writes wait for it) {
