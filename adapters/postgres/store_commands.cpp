@@ -3,7 +3,6 @@
 #include "adapters/postgres/store_commands.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -16,6 +15,7 @@
 #include <pqxx/pqxx>
 
 #include "actors/rules.hpp"
+#include "base/text.hpp"
 #include "base/utf8.hpp"
 #include "envelope/codec.hpp"
 #include "envelope/events.hpp"
@@ -719,15 +719,10 @@ std::vector<saga_snapshot> exec_many(pqxx::work& tx,
                                      const std::vector<load_saga>& cs) {
   // One statement for every load of the batch; an id that is not a UUID
   // names no order (as an unknown one).
-  auto lower = [](std::string x) {
-    for (auto& ch : x)
-      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    return x;
-  };
   std::vector<std::string> ids;
   for (auto& c : cs)
     if (events::is_uuid(c.order_id))
-      ids.push_back(lower(c.order_id));
+      ids.push_back(ascii_lower(c.order_id));
   std::unordered_map<std::string, saga_snapshot> found;
   if (!ids.empty())
     for (const auto& row : tx.exec_prepared("load_sagas", pg_array(ids))) {
@@ -738,7 +733,7 @@ std::vector<saga_snapshot> exec_many(pqxx::work& tx,
   std::vector<saga_snapshot> out;
   out.reserve(cs.size());
   for (auto& c : cs) {
-    auto i = found.find(lower(c.order_id));
+    auto i = found.find(ascii_lower(c.order_id));
     if (i == found.end()) {
       saga_snapshot s;
       s.order_id = c.order_id;

@@ -23,6 +23,7 @@
 #include "adapters/postgres/pg_store.hpp"
 #include "base/errors.hpp"
 #include "envelope/events.hpp"
+#include "tests/integration/batch_gate.hpp"
 #include "tests/integration/environment.hpp"
 
 using namespace troupe;
@@ -179,13 +180,8 @@ CAF_TEST(in one batch the writes of a stale partition are fenced and the rest
   fence_a->claim({0, 1});
   fence_b->claim({1}); // node A has not noticed yet
   // One shard held at a lock: the writes sent meanwhile are one batch.
-  pqxx::connection blocker{url};
-  pqxx::work lock{blocker};
-  lock.exec("LOCK TABLE processed_events IN EXCLUSIVE MODE");
   caf::scoped_actor first{sys}, writer{sys};
-  first->send(store_a, notify_cmd{status_changed{"ev-block", ids[0], "corr",
-                                                 order_status::confirmed}});
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  batch_gate gate{url, first, store_a, ids[0]};
   for (size_t i = 0; i < ids.size(); ++i) {
     saga_write w;
     w.order_id = ids[i];
@@ -194,7 +190,7 @@ CAF_TEST(in one batch the writes of a stale partition are fenced and the rest
     w.payment_status = payment_state::approved;
     writer->send(store_a, w);
   }
-  lock.commit();
+  gate.open();
   first->receive([](write_outcome) {}, [](caf::error&) {});
   std::map<write_outcome, int> answers;
   int got = 0;

@@ -21,6 +21,7 @@
 #include "actors/commands.hpp"
 #include "adapters/postgres/migrations.hpp"
 #include "envelope/events.hpp"
+#include "tests/integration/batch_gate.hpp"
 #include "tests/integration/environment.hpp"
 
 using namespace troupe;
@@ -54,27 +55,6 @@ void collect_answers(caf::scoped_actor& who,
     [&](caf::error& e) { ++answers["error " + to_string(e)]; },
     caf::after(std::chrono::seconds(30)) >> [&] { CAF_FAIL("no answer"); });
 }
-
-/// Holds the one shard's transaction at a table lock behind a first command
-/// (whose answer goes to `first`), so that what is sent meanwhile joins one
-/// batch, which runs once `open()` lets the lock go.
-struct batch_gate {
-  pqxx::connection conn;
-  pqxx::work lock;
-
-  batch_gate(const std::string& url, caf::scoped_actor& first,
-             const node_store_actor& store, const std::string& order_id)
-    : conn{url}, lock{conn} {
-    lock.exec("LOCK TABLE processed_events IN EXCLUSIVE MODE");
-    first->send(store, notify_cmd{status_changed{"ev-block", order_id, "corr",
-                                                 order_status::confirmed}});
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-
-  void open() {
-    lock.commit();
-  }
-};
 
 } // namespace
 
