@@ -24,8 +24,8 @@ orchestrator_actor spawn_orchestrator(saga_router_ptr self,
   auto orch = self->spawn<caf::linked>(orchestrator, order_id, st.store,
                                        std::move(snap), st.cfg.store_timeout);
   // Callers spawn for orders that are not live only.
-  auto i = st.live.try_emplace(order_id).first;
-  i->second = live_saga{orch, self->clock().now()};
+  auto i
+    = st.live.try_emplace(order_id, live_saga{orch, self->clock().now()}).first;
   st.by_id[orch.id()] = &i->first;
   st.probe.live_orchestrators(st.live.size());
   return orch;
